@@ -1,0 +1,68 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import StratusCore
+
+/// Turns every error into the fault JSON of the service the path belongs to: Keystone's `{"error": …}`,
+/// Placement's `{"errors": […]}`, or Nova's `{"itemNotFound": {"code": 404, …}}`.
+public struct FaultMiddleware: RouterMiddleware {
+    public typealias Context = StratusRequestContext
+    /// Where 401 responses send clients (`WWW-Authenticate: Keystone uri="…"`).
+    /// A closure because the URL is known only once the listener is bound.
+    let identityURL: @Sendable () -> String
+
+    public init(identityURL: @escaping @Sendable () -> String) { self.identityURL = identityURL }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch {
+            var response = Self.render(error, path: request.uri.path, context: context)
+            if response.status == .unauthorized {
+                response.headers[.wwwAuthenticate] = "Keystone uri=\"\(identityURL())\""
+            }
+            return response
+        }
+    }
+
+    /// Maps any error onto a `StratusError`; unknown errors become a 500 whose details go to the log only.
+    static func stratusError(_ error: any Error, context: Context) -> StratusError {
+        if let error = error as? StratusError { return error }
+        if let error = error as? HTTPError {
+            switch error.status.code {
+            case 404: return .notFound("The resource could not be found.")
+            case 405: return .init(.methodNotAllowed, "The method is not allowed for the requested URL.")
+            case 413: return .init(.requestEntityTooLarge, "Request is too large.")
+            case 400..<500:
+                return .init(
+                    .init(status: Int(error.status.code), faultName: "badRequest", title: error.status.reasonPhrase),
+                    error.body ?? error.status.reasonPhrase)
+            default: break
+            }
+        }
+        context.logger.error("unexpected error: \(String(reflecting: error))")
+        return .init(.internalError, "An unexpected error occurred; see the log for request \(context.requestID).")
+    }
+
+    static func render(_ error: any Error, path: String, context: Context) -> Response {
+        let fault = stratusError(error, context: context)
+        let body: JSON
+        if path.hasPrefix("/identity") {
+            body = ["error": ["code": .int(fault.code.status), "title": .string(fault.code.title),
+                              "message": .string(fault.message)]]
+        } else if path.hasPrefix("/placement") {
+            body = ["errors": [["status": .int(fault.code.status), "title": .string(fault.code.title),
+                                "detail": .string(fault.message), "request_id": .string(context.requestID),
+                                "code": .string(placementCode(fault))]]]
+        } else {
+            body = [fault.code.faultName: ["code": .int(fault.code.status), "message": .string(fault.message)]]
+        }
+        return JSONResponse.make(status: HTTPResponse.Status(code: fault.code.status), body)
+    }
+
+    static func placementCode(_ fault: StratusError) -> String {
+        fault.code.faultName.hasPrefix("placement.") ? fault.code.faultName : "placement.undefined_code"
+    }
+}

@@ -1,0 +1,28 @@
+import Hummingbird
+import StratusCore
+import StratusIdentity
+
+/// Per-request state shared by every Stratus service: the request id and, once the token middleware ran, who
+/// is calling.
+public struct StratusRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// `req-UUID`, echoed in `X-OpenStack-Request-Id` and on every log line of the request.
+    public var requestID: String = ""
+    /// Set when a valid `X-Auth-Token` came with the request.
+    public var auth: AuthContext?
+    /// The validated token itself, for routes that echo it.
+    public var tokenPayload: TokenPayload?
+
+    public init(source: Source) {
+        self.coreContext = .init(source: source)
+    }
+
+    /// The caller's identity, or Keystone's 401 when the request carried no valid token.
+    public func requireAuth() throws -> AuthContext {
+        guard let auth else {
+            throw StratusError.unauthorized("The request you have made requires authentication.")
+        }
+        return auth
+    }
+}
+

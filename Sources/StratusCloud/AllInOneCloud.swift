@@ -1,0 +1,114 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import StratusAPI
+import StratusCore
+import StratusIdentity
+import StratusQueue
+import StratusStorage
+
+/// What a started cloud tells its caller once it listens.
+public struct ReadyCloud: Sendable {
+    public let baseURL: String
+    public let authURL: String
+    public let cloudsFile: String
+    public let credentials: BootstrapCredentials
+    public let storage: Storage
+    public let identity: IdentityService
+}
+
+/// `stratus up`: every service in one process, on one listener with DevStack's path prefixes.
+public enum AllInOneCloud {
+    /// Every module's schema, in the order they must apply.
+    public static let migrations: [Migration] = QueueSchema.migrations + IdentitySchema.migrations
+
+    /// Prepares the data dir and database, bootstraps identity, then serves until cancelled or signalled.
+    /// `onReady` runs once the listener is bound and `clouds.yaml` is written.
+    public static func run(
+        _ config: CloudConfig, logger: Logger, handleSignals: Bool = true,
+        onReady: @escaping @Sendable (ReadyCloud) async -> Void
+    ) async throws {
+        try config.prepareDataDir()
+        let maxConnections = config.configuration.int("database", "max_pool_size")
+        try await Storage.withStorage(config.databaseURL, maxConnections: maxConnections, logger: logger) { storage in
+            try await Migrator.apply(migrations, to: storage, logger: logger)
+            // Secrets are written only once the database is known good, so a failed start leaves nothing behind.
+            let credentials = try BootstrapCredentials.loadOrCreate(in: config.dataDir)
+            let tokenKey = try TokenCodec.loadOrCreateKey(in: config.tokenKeyDirectory)
+            let identity = IdentityService(storage: storage, tokenKey: tokenKey, settings: identitySettings(config))
+            let created = try await IdentityBootstrap(identity: identity).run(
+                adminPassword: credentials.adminPassword, demoPassword: credentials.demoPassword)
+            for account in created { logger.info("bootstrapped user \(account.userName) in project \(account.projectName)") }
+
+            let catalog = ServiceCatalog(
+                baseURL: "http://\(config.bindHost):\(config.port)",
+                region: config.configuration.string("identity", "region_name"),
+                services: [.init(type: "identity", name: "keystone", path: "/identity")])
+            let router = makeRouter(config: config, identity: identity, catalog: catalog)
+            let queue = Queue(storage: storage, settings: config.queueSettings)
+            let cloudsFile = config.dataDir + "/clouds.yaml"
+            let publicEndpoint = config.configuration.string("api", "public_endpoint")
+
+            let app = Application(
+                router: router,
+                configuration: .init(address: .hostname(config.bindHost, port: config.port), serverName: nil),
+                onServerRunning: { channel in
+                    let port = channel.localAddress?.port ?? config.port
+                    catalog.baseURL = publicEndpoint.isEmpty ? "http://\(config.bindHost):\(port)" : publicEndpoint
+                    do {
+                        try credentials.writeCloudsFile(to: cloudsFile, authURL: catalog.identityURL, region: catalog.region)
+                    } catch {
+                        logger.error("\(error)")
+                    }
+                    await onReady(ReadyCloud(
+                        baseURL: catalog.baseURL, authURL: catalog.identityURL, cloudsFile: cloudsFile,
+                        credentials: credentials, storage: storage, identity: identity))
+                },
+                logger: logger)
+            let group = ServiceGroup(
+                configuration: .init(
+                    services: [.init(service: app), .init(service: QueueJanitor(queue: queue, logger: logger))],
+                    gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
+                    logger: logger))
+            try await group.run()
+        }
+    }
+
+    static func identitySettings(_ config: CloudConfig) -> IdentityService.Settings {
+        var settings = IdentityService.Settings()
+        settings.tokenLifetime = config.configuration.double("token", "expiration")
+        settings.passwordHashRounds = config.configuration.int("identity", "password_hash_rounds")
+        settings.revocationCacheSeconds = config.configuration.double("token", "revocation_cache_seconds")
+        return settings
+    }
+
+    static func makeRouter(config: CloudConfig, identity: IdentityService, catalog: ServiceCatalog)
+        -> Router<StratusRequestContext>
+    {
+        let router = Router(context: StratusRequestContext.self)
+        router.add(middleware: RequestLogMiddleware())
+        router.add(middleware: FaultMiddleware(identityURL: { catalog.identityURL }))
+        router.add(middleware: TokenMiddleware(identity: identity))
+        let bodyLimit = config.configuration.int("oslo_middleware", "max_request_body_size")
+        IdentityAPI(identity: identity, catalog: catalog, bodyLimit: bodyLimit).register(on: router)
+        return router
+    }
+}
+
+/// Periodically deletes finished queue messages so the table stays small; dead letters stay for operators.
+struct QueueJanitor: Service {
+    let queue: Queue
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(60))
+                if Task.isCancelled { return }
+                do { try await queue.purgeDone(olderThan: 3600) } catch { logger.warning("queue purge failed: \(error)") }
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import StratusCore
+
+/// The bootstrap accounts' passwords (kept 0600 in the data dir) and the `clouds.yaml` written from them.
+public struct BootstrapCredentials: Sendable, Codable, Equatable {
+    public var adminPassword: String
+    public var demoPassword: String
+
+    static func generatePassword() -> String {
+        let alphabet = Array("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<20).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
+    }
+
+    /// Reads the saved passwords, or makes and saves new ones on first start.
+    public static func loadOrCreate(in dataDir: String) throws -> BootstrapCredentials {
+        let path = dataDir + "/credentials.json"
+        if let data = FileManager.default.contents(atPath: path) {
+            do { return try JSONDecoder().decode(BootstrapCredentials.self, from: data) } catch {
+                throw ConfigError("\(path) is corrupt (\(error)); remove it to generate new bootstrap passwords")
+            }
+        }
+        let credentials = BootstrapCredentials(adminPassword: generatePassword(), demoPassword: generatePassword())
+        let data = try JSONEncoder().encode(credentials)
+        guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600])
+        else { throw ConfigError("cannot write \(path)") }
+        return credentials
+    }
+
+    /// `clouds.yaml` with `stratus-admin` and `stratus-demo`, as openstacksdk and the CLI read it.
+    public func cloudsYAML(authURL: String, region: String) -> String {
+        func cloud(_ name: String, _ user: String, _ project: String, _ password: String) -> String {
+            """
+              \(name):
+                auth:
+                  auth_url: \(authURL)
+                  username: \(user)
+                  password: \(password)
+                  project_name: \(project)
+                  user_domain_name: Default
+                  project_domain_name: Default
+                region_name: \(region)
+                identity_api_version: 3
+                interface: public
+
+            """
+        }
+        return "clouds:\n" + cloud("stratus-admin", "admin", "admin", adminPassword)
+            + cloud("stratus-demo", "demo", "demo", demoPassword)
+    }
+
+    public func writeCloudsFile(to path: String, authURL: String, region: String) throws {
+        let text = cloudsYAML(authURL: authURL, region: region)
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+        else { throw ConfigError("cannot write \(path)") }
+    }
+}

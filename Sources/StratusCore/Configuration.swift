@@ -1,0 +1,180 @@
+import Foundation
+
+/// Every option Stratus reads, with its default: the single source for parsing, validation and docs.
+public struct OptionSpec: Sendable {
+    public enum Kind: Sendable {
+        case string
+        case integer(min: Int, max: Int)
+        case boolean
+        case choice([String])
+        case float(min: Double)
+    }
+
+    public let section: String
+    public let key: String
+    public let kind: Kind
+    public let defaultValue: String
+    public let help: String
+
+    public init(_ section: String, _ key: String, _ kind: Kind, default defaultValue: String, _ help: String) {
+        self.section = section
+        self.key = key
+        self.kind = kind
+        self.defaultValue = defaultValue
+        self.help = help
+    }
+
+    /// What values are allowed, in words, for error messages and docs.
+    public var allowed: String {
+        switch kind {
+        case .string: return "a string"
+        case .integer(let min, let max): return "an integer from \(min) to \(max)"
+        case .boolean: return "true or false"
+        case .choice(let values): return "one of " + values.joined(separator: ", ")
+        case .float(let min): return "a number of at least \(min)"
+        }
+    }
+}
+
+/// The options known to Stratus, by section. docs/configuration.md lists the same table.
+public enum KnownOptions {
+    public static let all: [OptionSpec] = [
+        OptionSpec("DEFAULT", "debug", .boolean, default: "false", "Log at debug level."),
+        OptionSpec("DEFAULT", "state_path", .string, default: "", "Data directory; `--data-dir` overrides it."),
+        OptionSpec(
+            "api", "bind_host", .string, default: "127.0.0.1", "Address the HTTP listener binds; `--bind` overrides."),
+        OptionSpec(
+            "api", "bind_port", .integer(min: 0, max: 65535), default: "8080",
+            "Port of the HTTP listener; `--port` overrides. 0 picks a free port."),
+        OptionSpec(
+            "api", "public_endpoint", .string, default: "",
+            "Base URL advertised in the catalog and version documents; empty means http://bind_host:bind_port."),
+        OptionSpec(
+            "api", "auth_strategy", .choice(["keystone", "noauth2"]), default: "keystone",
+            "keystone validates tokens; noauth2 accepts any token (testing only)."),
+        OptionSpec(
+            "oslo_middleware", "max_request_body_size", .integer(min: 1024, max: 1 << 30), default: "114688",
+            "Largest request body accepted, in bytes (larger: 413)."),
+        OptionSpec(
+            "database", "connection", .string, default: "",
+            "sqlite:///PATH or postgresql://USER[:PASSWORD]@HOST[:PORT]/DB; empty means sqlite in the data dir."),
+        OptionSpec(
+            "database", "max_pool_size", .integer(min: 1, max: 1000), default: "20",
+            "PostgreSQL connections kept open by this process."),
+        OptionSpec(
+            "token", "expiration", .integer(min: 60, max: 31_536_000), default: "3600",
+            "Token lifetime in seconds (Keystone's [token] expiration)."),
+        OptionSpec(
+            "token", "key_repository", .string, default: "",
+            "Directory holding the token encryption key; empty means DATA_DIR/token-keys."),
+        OptionSpec(
+            "token", "revocation_cache_seconds", .integer(min: 0, max: 3600), default: "5",
+            "How often other processes' revocations are re-read; local ones apply at once."),
+        OptionSpec(
+            "identity", "password_hash_rounds", .integer(min: 4, max: 31), default: "12",
+            "bcrypt cost (Keystone's [identity] password_hash_rounds)."),
+        OptionSpec("identity", "region_name", .string, default: "RegionOne", "Region listed in the catalog."),
+        OptionSpec(
+            "queue", "lease_seconds", .integer(min: 1, max: 86400), default: "30",
+            "How long a consumer holds a message before another may take it."),
+        OptionSpec(
+            "queue", "max_attempts", .integer(min: 1, max: 1000), default: "5",
+            "Deliveries before a message is dead-lettered."),
+        OptionSpec(
+            "queue", "retry_backoff_seconds", .float(min: 0), default: "1",
+            "First retry delay; doubles with each attempt."),
+        OptionSpec(
+            "queue", "poll_interval_seconds", .float(min: 0.01), default: "1",
+            "Consumers look for work at least this often even without a wake-up."),
+    ]
+
+    public static func spec(_ section: String, _ key: String) -> OptionSpec? {
+        all.first { $0.section == section && $0.key == key }
+    }
+}
+
+/// Configuration read from an INI file, validated against `KnownOptions`.
+public struct Configuration: Sendable {
+    private var values: [String: String] = [:]
+    /// Human-readable warnings about unknown sections or keys; logged at start-up.
+    public private(set) var warnings: [String] = []
+    public let source: String
+
+    /// Defaults only.
+    public init() { source = "(defaults)" }
+
+    /// Reads and validates `path`. Bad values throw a `ConfigError` naming file, section, key and what is allowed.
+    public init(path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ConfigError("\(path): configuration file does not exist")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError("\(path): configuration file is not readable")
+        }
+        try self.init(text: String(decoding: data, as: UTF8.self), path: path)
+    }
+
+    public init(text: String, path: String = "(inline)") throws {
+        source = path
+        let file = try INIFile(path: path, text: text)
+        let knownSections = Set(KnownOptions.all.map(\.section))
+        for (section, entries) in file.sections.sorted(by: { $0.key < $1.key }) {
+            guard knownSections.contains(section) else {
+                warnings.append("\(path): unknown section [\(section)] ignored")
+                continue
+            }
+            for (key, entry) in entries.sorted(by: { $0.key < $1.key }) {
+                guard let spec = KnownOptions.spec(section, key) else {
+                    warnings.append("\(path):\(entry.line): unknown option '\(key)' in [\(section)] ignored")
+                    continue
+                }
+                try Self.validate(entry.value, spec, path: path, line: entry.line)
+                values["\(section).\(key)"] = entry.value
+            }
+        }
+    }
+
+    static func validate(_ value: String, _ spec: OptionSpec, path: String, line: Int?) throws {
+        let ok: Bool
+        switch spec.kind {
+        case .string: ok = true
+        case .integer(let min, let max):
+            if let n = Int(value) { ok = n >= min && n <= max } else { ok = false }
+        case .boolean: ok = Self.parseBool(value) != nil
+        case .choice(let choices): ok = choices.contains(value)
+        case .float(let min):
+            if let d = Double(value) { ok = d >= min } else { ok = false }
+        }
+        guard ok else {
+            throw ConfigError(
+                path: path, line: line,
+                message: "[\(spec.section)] \(spec.key) = '\(value)' is invalid: expected \(spec.allowed)")
+        }
+    }
+
+    static func parseBool(_ value: String) -> Bool? {
+        switch value.lowercased() {
+        case "true", "yes", "on", "1": return true
+        case "false", "no", "off", "0": return false
+        default: return nil
+        }
+    }
+
+    /// Sets a value from the command line, validated like a file value.
+    public mutating func override(_ section: String, _ key: String, _ value: String, flag: String) throws {
+        guard let spec = KnownOptions.spec(section, key) else { preconditionFailure("unknown option \(section).\(key)") }
+        do { try Self.validate(value, spec, path: flag, line: nil) } catch let error as ConfigError {
+            throw ConfigError("\(flag) '\(value)' is invalid: expected \(spec.allowed) (\(error.message))")
+        }
+        values["\(section).\(key)"] = value
+    }
+
+    public func string(_ section: String, _ key: String) -> String {
+        if let value = values["\(section).\(key)"] { return value }
+        return KnownOptions.spec(section, key)?.defaultValue ?? ""
+    }
+
+    public func int(_ section: String, _ key: String) -> Int { Int(string(section, key)) ?? 0 }
+    public func double(_ section: String, _ key: String) -> Double { Double(string(section, key)) ?? 0 }
+    public func bool(_ section: String, _ key: String) -> Bool { Self.parseBool(string(section, key)) ?? false }
+}

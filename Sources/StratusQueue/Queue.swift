@@ -1,0 +1,304 @@
+import Foundation
+import SQLKit
+import StratusCore
+import StratusStorage
+
+/// The durable work queue: messages are rows, written in the same transaction as the state they announce.
+///
+/// Delivery is at-least-once: a consumer leases messages, and a lease that expires (the consumer died) makes
+/// the message claimable again. Handlers stay idempotent with `markProcessed`, keyed by message id.
+public struct Queue: Sendable {
+    /// Settings from `[queue]`.
+    public struct Settings: Sendable {
+        public var leaseSeconds: Double = 30
+        public var maxAttempts: Int = 5
+        public var retryBackoffSeconds: Double = 1
+        public var pollInterval: Duration = .seconds(1)
+        public init() {}
+    }
+
+    public let storage: Storage
+    public let settings: Settings
+
+    public init(storage: Storage, settings: Settings = .init()) {
+        self.storage = storage
+        self.settings = settings
+    }
+
+    static func wakeUpChannel(_ topic: String) -> String { "queue.\(topic)" }
+    static func replyChannel(_ callID: String) -> String { "reply.\(callID)" }
+
+    // MARK: Sending
+
+    /// Enqueues inside the caller's transaction: if it rolls back, the message never existed.
+    /// Enqueuing the same `id` twice keeps the first (idempotent producers).
+    @discardableResult
+    public func enqueue(
+        topic: String, payload: JSON, kind: QueueMessage.Kind = .cast, id: String = Identifier.uuid(),
+        requestID: String? = nil, delay: Double = 0, expiresAt: Double? = nil, in tx: Transaction
+    ) async throws -> String {
+        let now = Clock.now()
+        try await tx.sql.raw(
+            """
+            INSERT INTO queue_messages (id, topic, kind, payload, request_id, state, attempts, max_attempts,
+                available_at, expires_at, created_at)
+            VALUES (\(bind: id), \(bind: topic), \(bind: kind.rawValue), \(bind: payload.encodedString()),
+                \(bind: requestID), 'ready', 0, \(bind: settings.maxAttempts), \(bind: now + delay),
+                \(bind: expiresAt), \(bind: now))
+            ON CONFLICT (id) DO NOTHING
+            """
+        ).run()
+        try await tx.wakeUpAfterCommit(Self.wakeUpChannel(topic))
+        return id
+    }
+
+    /// Fire and forget, in a transaction of its own.
+    @discardableResult
+    public func cast(topic: String, payload: JSON, requestID: String? = nil) async throws -> String {
+        try await storage.transaction { tx in
+            try await enqueue(topic: topic, payload: payload, requestID: requestID, in: tx)
+        }
+    }
+
+    /// Request/reply: enqueues a call and waits for its reply. Past `timeout` the caller gives up with
+    /// `QueueError.timeout`, and a consumer that finds the call later drops it as expired.
+    public func call(topic: String, payload: JSON, timeout: Double, requestID: String? = nil) async throws -> JSON {
+        let deadline = Clock.now() + timeout
+        let channel = Self.replyChannel(Identifier.uuid())
+        let callID = String(channel.dropFirst("reply.".count))
+        try await storage.transaction { tx in
+            try await enqueue(
+                topic: topic, payload: payload, kind: .call, id: callID, requestID: requestID, expiresAt: deadline,
+                in: tx)
+        }
+        while true {
+            let version = storage.wakeups.version(channel)
+            if let reply = try await takeReply(callID) {
+                if let error = reply.error { throw QueueError.remote(topic: topic, message: error) }
+                return reply.payload
+            }
+            let remaining = deadline - Clock.now()
+            if remaining <= 0 { throw QueueError.timeout(topic: topic, seconds: timeout) }
+            let pollSeconds = min(remaining, 1.0)
+            await storage.wakeups.wait(channel, since: version, timeout: .milliseconds(Int(pollSeconds * 1000) + 1))
+        }
+    }
+
+    private func takeReply(_ callID: String) async throws -> (payload: JSON, error: String?)? {
+        try await storage.transaction { tx in
+            guard
+                let row = try await tx.sql.raw(
+                    "DELETE FROM queue_replies WHERE call_id = \(bind: callID) RETURNING payload, error"
+                ).first()
+            else { return nil }
+            let text = try row.decode(column: "payload", as: String?.self)
+            let error = try row.decode(column: "error", as: String?.self)
+            return ((try? JSON.parse(text ?? "null")) ?? .null, error)
+        }
+    }
+
+    /// Answers a call. Idempotent: a redelivered call answered twice keeps the first answer.
+    public func reply(to message: QueueMessage, payload: JSON?, error: String? = nil, in tx: Transaction) async throws {
+        guard message.kind == .call else { return }
+        try await tx.sql.raw(
+            """
+            INSERT INTO queue_replies (call_id, payload, error, created_at)
+            VALUES (\(bind: message.id), \(bind: payload?.encodedString()), \(bind: error), \(bind: Clock.now()))
+            ON CONFLICT (call_id) DO NOTHING
+            """
+        ).run()
+        try await tx.wakeUpAfterCommit(Self.replyChannel(message.id))
+    }
+
+    // MARK: Consuming
+
+    /// Leases up to `limit` messages of `topic` for `owner`: ready ones, and ones whose lease expired because
+    /// their consumer died. On PostgreSQL `SKIP LOCKED` lets many consumers claim at once without blocking;
+    /// on SQLite the single writer serialises claims.
+    public func claim(topic: String, owner: String, limit: Int = 1) async throws -> [QueueMessage] {
+        let now = Clock.now()
+        let leaseUntil = now + settings.leaseSeconds
+        let claimed = try await storage.transaction { tx -> [QueueMessage] in
+            let lock: SQLQueryString = tx.engine == .postgresql ? " FOR UPDATE SKIP LOCKED" : ""
+            let rows = try await tx.sql.raw(
+                """
+                UPDATE queue_messages SET state = 'leased', lease_owner = \(bind: owner),
+                    lease_expires_at = \(bind: leaseUntil), attempts = attempts + 1
+                WHERE id IN (
+                    SELECT id FROM queue_messages
+                    WHERE topic = \(bind: topic)
+                      AND ((state = 'ready' AND available_at <= \(bind: now))
+                        OR (state = 'leased' AND lease_expires_at < \(bind: now)))
+                    ORDER BY available_at LIMIT \(bind: limit)\(lock))
+                RETURNING id, topic, kind, payload, request_id, attempts, max_attempts, expires_at
+                """
+            ).all()
+            var messages: [QueueMessage] = []
+            for row in rows {
+                let id = try row.decode(column: "id", as: String.self)
+                let attempts = try row.decode(column: "attempts", as: Int.self)
+                let maxAttempts = try row.decode(column: "max_attempts", as: Int.self)
+                if let expiresAt = try row.decode(column: "expires_at", as: Double?.self), expiresAt < now {
+                    try await markDead(id, reason: "call expired before delivery: the caller stopped waiting", in: tx)
+                    continue
+                }
+                if attempts > maxAttempts {
+                    // Its consumers kept dying while holding it: stop redelivering a poison message.
+                    try await markDead(id, reason: "lease expired on each of \(maxAttempts) deliveries", in: tx)
+                    continue
+                }
+                let payloadText = try row.decode(column: "payload", as: String.self)
+                messages.append(
+                    QueueMessage(
+                        id: id, topic: try row.decode(column: "topic", as: String.self),
+                        kind: QueueMessage.Kind(rawValue: try row.decode(column: "kind", as: String.self)) ?? .cast,
+                        payload: (try? JSON.parse(payloadText)) ?? .null,
+                        requestID: try row.decode(column: "request_id", as: String?.self),
+                        attempt: attempts, maxAttempts: maxAttempts))
+            }
+            return messages
+        }
+        return claimed
+    }
+
+    /// Marks a leased message done. Returns false if `owner` no longer holds the lease (it expired and the
+    /// message went to another consumer), so the caller knows its work may be repeated.
+    @discardableResult
+    public func ack(_ message: QueueMessage, owner: String, in tx: Transaction) async throws -> Bool {
+        let row = try await tx.sql.raw(
+            """
+            UPDATE queue_messages SET state = 'done', finished_at = \(bind: Clock.now()), lease_owner = NULL,
+                lease_expires_at = NULL
+            WHERE id = \(bind: message.id) AND lease_owner = \(bind: owner) AND state = 'leased'
+            RETURNING id
+            """
+        ).first()
+        return row != nil
+    }
+
+    @discardableResult
+    public func ack(_ message: QueueMessage, owner: String) async throws -> Bool {
+        try await storage.transaction { tx in try await ack(message, owner: owner, in: tx) }
+    }
+
+    /// Records a failed delivery: retried after a doubling backoff, or dead-lettered with `reason` once the
+    /// attempts are used up.
+    public func fail(_ message: QueueMessage, owner: String, reason: String) async throws {
+        try await storage.transaction { tx in
+            if message.attempt >= message.maxAttempts {
+                try await tx.sql.raw(
+                    """
+                    UPDATE queue_messages SET state = 'dead', last_error = \(bind: reason),
+                        finished_at = \(bind: Clock.now()), lease_owner = NULL
+                    WHERE id = \(bind: message.id) AND lease_owner = \(bind: owner) AND state = 'leased'
+                    """
+                ).run()
+                try await reply(to: message, payload: nil, error: reason, in: tx)
+                return
+            }
+            let delay = settings.retryBackoffSeconds * pow(2, Double(message.attempt - 1))
+            try await tx.sql.raw(
+                """
+                UPDATE queue_messages SET state = 'ready', last_error = \(bind: reason),
+                    available_at = \(bind: Clock.now() + delay), lease_owner = NULL, lease_expires_at = NULL
+                WHERE id = \(bind: message.id) AND lease_owner = \(bind: owner) AND state = 'leased'
+                """
+            ).run()
+            try await tx.wakeUpAfterCommit(Self.wakeUpChannel(message.topic))
+        }
+    }
+
+    /// Extends a lease held by `owner` for long-running work. Returns false if the lease was lost.
+    public func extendLease(_ message: QueueMessage, owner: String) async throws -> Bool {
+        try await storage.transaction { tx in
+            try await tx.sql.raw(
+                """
+                UPDATE queue_messages SET lease_expires_at = \(bind: Clock.now() + settings.leaseSeconds)
+                WHERE id = \(bind: message.id) AND lease_owner = \(bind: owner) AND state = 'leased'
+                RETURNING id
+                """
+            ).first() != nil
+        }
+    }
+
+    private func markDead(_ id: String, reason: String, in tx: Transaction) async throws {
+        try await tx.sql.raw(
+            """
+            UPDATE queue_messages SET state = 'dead', last_error = \(bind: reason), finished_at = \(bind: Clock.now()),
+                lease_owner = NULL
+            WHERE id = \(bind: id)
+            """
+        ).run()
+    }
+
+    /// Records that `handler` processed `messageID`, in the handler's own transaction. Returns false if it had
+    /// already: the handler then skips its effects, which makes redelivery harmless.
+    public func markProcessed(messageID: String, handler: String, in tx: Transaction) async throws -> Bool {
+        try await tx.sql.raw(
+            """
+            INSERT INTO queue_processed (handler, message_id, processed_at)
+            VALUES (\(bind: handler), \(bind: messageID), \(bind: Clock.now()))
+            ON CONFLICT (handler, message_id) DO NOTHING
+            RETURNING message_id
+            """
+        ).first() != nil
+    }
+
+    // MARK: Operators
+
+    /// Messages that exhausted their attempts, newest first.
+    public func deadLetters(topic: String? = nil) async throws -> [DeadLetter] {
+        try await storage.read { sql in
+            let rows: [any SQLRow]
+            if let topic {
+                rows = try await sql.raw(
+                    """
+                    SELECT id, topic, payload, attempts, last_error FROM queue_messages
+                    WHERE state = 'dead' AND topic = \(bind: topic) ORDER BY finished_at DESC
+                    """
+                ).all()
+            } else {
+                rows = try await sql.raw(
+                    """
+                    SELECT id, topic, payload, attempts, last_error FROM queue_messages
+                    WHERE state = 'dead' ORDER BY finished_at DESC
+                    """
+                ).all()
+            }
+            return try rows.map { row in
+                DeadLetter(
+                    id: try row.decode(column: "id", as: String.self),
+                    topic: try row.decode(column: "topic", as: String.self),
+                    payload: (try? JSON.parse(try row.decode(column: "payload", as: String.self))) ?? .null,
+                    attempts: try row.decode(column: "attempts", as: Int.self),
+                    reason: try row.decode(column: "last_error", as: String?.self) ?? "")
+            }
+        }
+    }
+
+    /// Counts of messages by state for a topic (for diagnostics and tests).
+    public func counts(topic: String) async throws -> [String: Int] {
+        try await storage.read { sql in
+            let rows = try await sql.raw(
+                "SELECT state, COUNT(*) AS n FROM queue_messages WHERE topic = \(bind: topic) GROUP BY state"
+            ).all()
+            var result: [String: Int] = [:]
+            for row in rows {
+                result[try row.decode(column: "state", as: String.self)] = try row.decode(column: "n", as: Int.self)
+            }
+            return result
+        }
+    }
+
+    /// Deletes finished messages older than `age` seconds; dead letters are kept for operators.
+    public func purgeDone(olderThan age: Double) async throws {
+        try await storage.transaction { tx in
+            let cutoff = Clock.now() - age
+            try await tx.sql.raw(
+                "DELETE FROM queue_messages WHERE state = 'done' AND finished_at < \(bind: cutoff)"
+            ).run()
+            try await tx.sql.raw("DELETE FROM queue_processed WHERE processed_at < \(bind: cutoff)").run()
+            try await tx.sql.raw("DELETE FROM queue_replies WHERE created_at < \(bind: cutoff)").run()
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import Logging
+import ServiceLifecycle
+import StratusCore
+
+/// Consumes one topic: claims messages, runs the handler, acks or schedules a retry. A `Service`, so it starts
+/// and stops with the process and finishes the message in hand on graceful shutdown.
+public struct QueueConsumer: Service {
+    /// Handles one message; returns the reply for calls (ignored for casts). Throwing schedules a retry.
+    public typealias Handler = @Sendable (QueueMessage) async throws -> JSON?
+
+    public let queue: Queue
+    public let topic: String
+    /// Names this consumer in leases; unique per process and topic.
+    public let owner: String
+    public let batchSize: Int
+    let handler: Handler
+    let logger: Logger
+
+    public init(queue: Queue, topic: String, owner: String = Identifier.uuid(), batchSize: Int = 16,
+                logger: Logger, handler: @escaping Handler) {
+        self.queue = queue
+        self.topic = topic
+        self.owner = owner
+        self.batchSize = batchSize
+        self.handler = handler
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let channel = Queue.wakeUpChannel(topic)
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                let version = queue.storage.wakeups.version(channel)
+                let batch: [QueueMessage]
+                do {
+                    batch = try await queue.claim(topic: topic, owner: owner, limit: batchSize)
+                } catch {
+                    if Task.isCancelled { return }
+                    logger.warning("claim on \(topic) failed, retrying: \(error)")
+                    try? await Task.sleep(for: .seconds(1))
+                    continue
+                }
+                if batch.isEmpty {
+                    await queue.storage.wakeups.wait(channel, since: version, timeout: queue.settings.pollInterval)
+                    continue
+                }
+                await withTaskGroup(of: Void.self) { group in
+                    for message in batch {
+                        group.addTask { await process(message) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs the handler for one message and records the outcome. The reply and the ack commit together.
+    func process(_ message: QueueMessage) async {
+        var messageLogger = self.logger
+        messageLogger[metadataKey: "request_id"] = message.requestID.map { .string($0) }
+        messageLogger[metadataKey: "message_id"] = .string(message.id)
+        let logger = messageLogger
+        do {
+            let reply = try await handler(message)
+            try await queue.storage.transaction { tx in
+                try await queue.reply(to: message, payload: reply ?? .null, in: tx)
+                if try await !queue.ack(message, owner: owner, in: tx) {
+                    logger.warning("lease on \(message.id) was lost before ack; it may be processed again")
+                }
+            }
+        } catch {
+            logger.warning("handler for \(topic) failed (attempt \(message.attempt)/\(message.maxAttempts)): \(error)")
+            do {
+                try await queue.fail(message, owner: owner, reason: "\(error)")
+            } catch {
+                logger.error("could not record failure of \(message.id); its lease will expire: \(error)")
+            }
+        }
+    }
+}

@@ -1,0 +1,222 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresKit
+import PostgresNIO
+import SQLKit
+import SQLiteKit
+import SQLiteNIO
+import StratusCore
+import Synchronization
+
+/// One database, SQLite or PostgreSQL, behind the same queries.
+///
+/// SQLite: one connection in WAL mode behind a FIFO lock (one writer; every transaction holds it).
+/// PostgreSQL: postgres-nio's `PostgresClient` pool; each transaction leases one connection.
+public final class Storage: Sendable {
+    public let engine: DatabaseEngine
+    public let url: DatabaseURL
+    /// In-process wake-ups; on PostgreSQL also fed by LISTEN from other processes.
+    public let wakeups: WakeUpHub
+    let logger: Logger
+    private let backend: Backend
+
+    enum Backend: Sendable {
+        case sqlite(SQLiteConnection, AsyncLock)
+        case postgres(PostgresClient)
+    }
+
+    /// The channel PostgreSQL NOTIFY uses for wake-ups; the payload is the in-process channel name.
+    static let notifyChannel = "stratus_wakeup"
+
+    private init(url: DatabaseURL, backend: Backend, logger: Logger) {
+        self.engine = url.engine
+        self.url = url
+        self.backend = backend
+        self.wakeups = WakeUpHub()
+        self.logger = logger
+    }
+
+    /// Opens the database, runs `body`, and closes it again. Connection problems become `StorageError`s
+    /// that say what was tried.
+    public static func withStorage<T: Sendable>(
+        _ url: DatabaseURL, maxConnections: Int = 20, logger: Logger,
+        _ body: @Sendable (Storage) async throws -> T
+    ) async throws -> T {
+        switch url.engine {
+        case .sqlite:
+            let connection = try await openSQLite(url, logger: logger)
+            let storage = Storage(url: url, backend: .sqlite(connection, AsyncLock()), logger: logger)
+            do {
+                let result = try await body(storage)
+                try? await connection.close()
+                return result
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+        case .postgresql:
+            try await probePostgres(url, logger: logger)
+            var configuration = PostgresClient.Configuration(
+                host: url.host, port: url.port, username: url.username, password: url.password,
+                database: url.database, tls: .disable)
+            configuration.options.maximumConnections = maxConnections
+            configuration.options.connectTimeout = .seconds(5)
+            let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+            let storage = Storage(url: url, backend: .postgres(client), logger: logger)
+            return try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await client.run() }
+                group.addTask { await storage.listenForWakeUps(client) }
+                defer { group.cancelAll() }
+                return try await body(storage)
+            }
+        }
+    }
+
+    private static func openSQLite(_ url: DatabaseURL, logger: Logger) async throws -> SQLiteConnection {
+        let connection: SQLiteConnection
+        do {
+            let storage: SQLiteConnection.Storage = url.path == ":memory:" ? .memory : .file(path: url.path)
+            connection = try await SQLiteConnection.open(storage: storage, logger: logger)
+        } catch {
+            throw StorageError.unavailable("cannot open SQLite database \(url.path): \(error)")
+        }
+        let db = connection.sql(queryLogLevel: nil)
+        for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=5000",
+                       "PRAGMA foreign_keys=ON"] {
+            do { try await db.raw(SQLQueryString(pragma)).run() } catch {
+                try? await connection.close()
+                throw StorageError.unavailable("cannot use SQLite database \(url.path): \(error)")
+            }
+        }
+        return connection
+    }
+
+    /// Connects once, directly, so a refused or misconfigured PostgreSQL fails fast with a clear message
+    /// instead of the pool retrying forever.
+    private static func probePostgres(_ url: DatabaseURL, logger: Logger) async throws {
+        let configuration = PostgresConnection.Configuration(
+            host: url.host, port: url.port, username: url.username, password: url.password,
+            database: url.database, tls: .disable)
+        do {
+            let connection = try await PostgresConnection.connect(
+                configuration: configuration, id: 0, logger: logger)
+            try await connection.close()
+        } catch let error as PSQLError {
+            let detail = error.serverInfo?[.message] ?? "\(error.code)"
+            throw StorageError.unavailable("cannot connect to PostgreSQL at \(url): \(detail)")
+        } catch {
+            throw StorageError.unavailable("cannot connect to PostgreSQL at \(url): \(error)")
+        }
+    }
+
+    /// Runs `body` in one transaction on one connection. Throwing rolls back; `afterCommit` hooks run only
+    /// after a successful commit.
+    public func transaction<T: Sendable>(_ body: @Sendable (Transaction) async throws -> T) async throws -> T {
+        let hooks = CommitHooks()
+        let result: T
+        switch backend {
+        case .sqlite(let connection, let lock):
+            result = try await lock.withLock {
+                let sql = connection.sql(queryLogLevel: nil)
+                try await sql.raw("BEGIN IMMEDIATE").run()
+                do {
+                    let value = try await body(Transaction(sql: sql, engine: .sqlite, hooks: hooks))
+                    try await sql.raw("COMMIT").run()
+                    return value
+                } catch {
+                    try? await sql.raw("ROLLBACK").run()
+                    throw error
+                }
+            }
+        case .postgres(let client):
+            result = try await client.withConnection { connection in
+                let sql = connection.sql(queryLogLevel: nil)
+                try await sql.raw("BEGIN").run()
+                do {
+                    let value = try await body(Transaction(sql: sql, engine: .postgresql, hooks: hooks))
+                    try await sql.raw("COMMIT").run()
+                    return value
+                } catch {
+                    try? await sql.raw("ROLLBACK").run()
+                    throw error
+                }
+            }
+        }
+        for channel in hooks.channels() { wakeups.signal(channel) }
+        return result
+    }
+
+    /// Runs read-only work. On PostgreSQL it does not hold a transaction; on SQLite it queues behind writers.
+    public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        switch backend {
+        case .sqlite(let connection, let lock):
+            return try await lock.withLock { try await body(connection.sql(queryLogLevel: nil)) }
+        case .postgres(let client):
+            return try await client.withConnection { connection in try await body(connection.sql(queryLogLevel: nil)) }
+        }
+    }
+
+    private func listenForWakeUps(_ client: PostgresClient) async {
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    let notifications = try await connection.listen(Self.notifyChannel)
+                    for try await notification in notifications {
+                        self.wakeups.signal(notification.payload)
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.debug("wake-up listener reconnecting: \(error)")
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    /// Whether `error` is a unique-constraint violation, on either engine.
+    public static func isUniqueViolation(_ error: any Error) -> Bool {
+        if let error = error as? PSQLError { return error.serverInfo?[.sqlState] == "23505" }
+        if let error = error as? SQLiteError {
+            return error.reason == .constraint || error.reason == .constraintUniqueFailed
+                || error.reason == .constraintPrimaryKeyFailed
+        }
+        return false
+    }
+}
+
+/// One open transaction: its SQL handle, and a way to announce work once it commits.
+public struct Transaction: Sendable {
+    public let sql: any SQLDatabase
+    public let engine: DatabaseEngine
+    let hooks: CommitHooks
+
+    /// Wakes in-process waiters on `channel` after commit; on PostgreSQL other processes too (NOTIFY is
+    /// transactional there, so a rolled-back transaction wakes no one).
+    public func wakeUpAfterCommit(_ channel: String) async throws {
+        hooks.add(channel)
+        if engine == .postgresql {
+            try await sql.raw("SELECT pg_notify(\(bind: Storage.notifyChannel), \(bind: channel))").run()
+        }
+    }
+}
+
+final class CommitHooks: Sendable {
+    private let pending = Mutex<Set<String>>([])
+    func add(_ channel: String) { _ = pending.withLock { $0.insert(channel) } }
+    func channels() -> Set<String> { pending.withLock { $0 } }
+}
+
+/// Storage failures that are not the caller's fault.
+public enum StorageError: Error, Sendable, CustomStringConvertible {
+    case unavailable(String)
+    case migrationFailed(String)
+
+    public var description: String {
+        switch self {
+        case .unavailable(let message): return message
+        case .migrationFailed(let message): return message
+        }
+    }
+}

@@ -1,0 +1,148 @@
+import ArgumentParser
+import Foundation
+import Logging
+import StratusCloud
+import StratusCore
+import StratusStorage
+
+/// The `stratus` command: the all-in-one cloud and its operator tools.
+@main
+struct Stratus: AsyncParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "stratus",
+        abstract: "An OpenStack-compatible compute cloud in one binary.",
+        subcommands: [Up.self, DB.self, Bench.self, Version.self])
+}
+
+/// Options every command that touches the cloud's state shares.
+struct CommonOptions: ParsableArguments {
+    @Option(help: "Data directory (default /var/lib/stratus as root, else ~/.local/share/stratus).")
+    var dataDir: String?
+
+    @Option(help: "Configuration file in nova.conf's INI style.")
+    var config: String?
+
+    func resolve(bind: String? = nil, port: String? = nil) throws -> CloudConfig {
+        try CloudConfig.resolve(configPath: config, dataDir: dataDir, bind: bind, port: port)
+    }
+}
+
+/// Runs `body`, printing a failure as one clear line on stderr and exiting 1 instead of a stack of internals.
+func reportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as ExitCode {
+        throw error
+    } catch let error as CleanExit {
+        throw error
+    } catch {
+        FileHandle.standardError.write(Data("stratus: error: \(error)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+func makeLogger(_ config: CloudConfig?) -> Logger {
+    let debug = config?.configuration.bool("DEFAULT", "debug") ?? false
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = debug ? .debug : .info
+        return handler
+    }
+    return Logger(label: "stratus")
+}
+
+extension Stratus {
+    struct Up: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Start the all-in-one cloud on one listener.")
+
+        @OptionGroup var common: CommonOptions
+        @Option(help: "Address to listen on (default 127.0.0.1).") var bind: String?
+        @Option(help: "Port to listen on (default 8080; 0 picks a free one).") var port: String?
+
+        func run() async throws {
+            try await reportingErrors {
+                let config = try common.resolve(bind: bind, port: port)
+                let logger = makeLogger(config)
+                for warning in config.configuration.warnings { logger.warning("\(warning)") }
+                logger.info("data dir \(config.dataDir), database \(config.databaseURL)")
+                try await AllInOneCloud.run(config, logger: logger) { ready in
+                    let line =
+                        "Stratus is ready at \(ready.baseURL) (auth URL \(ready.authURL)). Use it with: "
+                            + "OS_CLIENT_CONFIG_FILE=\(ready.cloudsFile) openstack --os-cloud stratus-admin token issue"
+                            + " (or --os-cloud stratus-demo)\n"
+                    FileHandle.standardOutput.write(Data(line.utf8))
+                }
+                logger.info("stopped")
+            }
+        }
+    }
+
+    struct DB: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "db", abstract: "Database tools.", subcommands: [Migrate.self])
+
+        struct Migrate: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Apply schema migrations.")
+            @OptionGroup var common: CommonOptions
+
+            func run() async throws {
+                try await reportingErrors {
+                    let config = try common.resolve()
+                    let logger = makeLogger(config)
+                    if config.databaseURL.engine == .sqlite { try config.prepareDataDir() }
+                    let applied = try await Storage.withStorage(config.databaseURL, logger: logger) { storage in
+                        try await Migrator.apply(AllInOneCloud.migrations, to: storage, logger: logger)
+                    }
+                    print(applied.isEmpty ? "Database is up to date." : "Applied: " + applied.joined(separator: ", "))
+                }
+            }
+        }
+    }
+
+    struct Bench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Benchmarks that print JSON.", subcommands: [QueueCommand.self])
+
+        struct QueueCommand: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "queue", abstract: "Enqueue/s and claim+ack/s with 1 and 16 workers.")
+            @Option(help: "Database URL (default: a fresh SQLite file in a temporary directory).") var database: String?
+            @Option(help: "Messages per case.") var messages: Int = 4000
+            @Option(help: "Worker counts, comma-separated.") var workers: String = "1,16"
+            @Option(help: "Messages claimed per claim.") var batch: Int = 1
+
+            func run() async throws {
+                try await reportingErrors {
+                    let logger = makeLogger(nil)
+                    var temporary: String?
+                    let url: DatabaseURL
+                    if let database {
+                        url = try DatabaseURL(parsing: database)
+                    } else {
+                        let dir = NSTemporaryDirectory() + "stratus-bench-\(getpid())"
+                        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                        temporary = dir
+                        url = .sqlite(path: dir + "/bench.sqlite")
+                    }
+                    defer { if let temporary { try? FileManager.default.removeItem(atPath: temporary) } }
+                    let counts = workers.split(separator: ",").compactMap { Int($0) }
+                    guard !counts.isEmpty, messages > 0, batch > 0 else {
+                        throw ValidationError("--workers takes positive integers; --messages and --batch are positive")
+                    }
+                    let bench = QueueBenchmark(messages: messages, workerCounts: counts, batchSize: batch)
+                    let report = try await Storage.withStorage(url, maxConnections: max(counts.max()! + 2, 4), logger: logger) {
+                        try await bench.run(storage: $0, logger: logger)
+                    }
+                    print(report.encodedString())
+                }
+            }
+        }
+    }
+
+    struct Version: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the version.")
+        func run() { print("stratus \(Stratus.version)") }
+    }
+}

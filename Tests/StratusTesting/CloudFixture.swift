@@ -1,0 +1,116 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Logging
+import StratusCloud
+import StratusCore
+import StratusStorage
+
+/// A whole Stratus cloud started in-process on a free loopback port, for tests that speak HTTP to it.
+public enum CloudFixture {
+    /// Starts a cloud (fresh data dir and database; cheap bcrypt), runs `body`, then stops it.
+    public static func withCloud<T: Sendable>(
+        extraConfig: String = "", _ body: @Sendable (ReadyCloud) async throws -> T
+    ) async throws -> T {
+        let dataDir = try TemporaryDirectory.make()
+        let (url, cleanup) = try await TestDatabase.freshURL()
+        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        let connection = url.engine == .sqlite ? "sqlite://\(url.path)" : "postgresql://\(url.username)@\(url.host):\(url.port)/\(url.database)"
+        let text = """
+            [database]
+            connection = \(connection)
+            max_pool_size = 8
+            [identity]
+            password_hash_rounds = 4
+            \(extraConfig)
+            """
+        let configPath = dataDir + "/stratus.conf"
+        try text.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let config = try CloudConfig.resolve(configPath: configPath, dataDir: dataDir, bind: "127.0.0.1", port: "0")
+        let (readyStream, readyContinuation) = AsyncStream.makeStream(of: ReadyCloud.self)
+        do {
+            let result = try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask {
+                    try await AllInOneCloud.run(config, logger: TestDatabase.logger, handleSignals: false) { ready in
+                        readyContinuation.yield(ready)
+                    }
+                    readyContinuation.finish()
+                    return nil
+                }
+                var iterator = readyStream.makeAsyncIterator()
+                guard let ready = await iterator.next() else {
+                    throw StorageError.unavailable("cloud stopped before it was ready")
+                }
+                let value = try await body(ready)
+                group.cancelAll()
+                return value
+            }
+            await cleanup()
+            return result
+        } catch {
+            await cleanup()
+            throw error
+        }
+    }
+}
+
+/// A small HTTP client for tests: JSON in, status, headers and JSON out.
+public struct TestHTTP: Sendable {
+    public let baseURL: String
+
+    public init(baseURL: String) { self.baseURL = baseURL }
+
+    /// A response as tests inspect it.
+    public struct Reply: Sendable {
+        public let status: Int
+        public let headers: [String: String]
+        public let body: Data
+        public var json: JSON { (try? JSON.parse(body)) ?? .null }
+        public func header(_ name: String) -> String? {
+            headers.first { $0.key.lowercased() == name.lowercased() }?.value
+        }
+    }
+
+    public func request(_ method: String, _ path: String, token: String? = nil, json: JSON? = nil,
+                        rawBody: Data? = nil, headers: [String: String] = [:]) async throws -> Reply {
+        var request = URLRequest(url: URL(string: baseURL + path)!)
+        request.httpMethod = method
+        if let token { request.setValue(token, forHTTPHeaderField: "X-Auth-Token") }
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        if let json {
+            request.httpBody = json.encoded()
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        } else if let rawBody {
+            request.httpBody = rawBody
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let http = response as! HTTPURLResponse
+        var headers: [String: String] = [:]
+        for (key, value) in http.allHeaderFields { headers["\(key)"] = "\(value)" }
+        return Reply(status: http.statusCode, headers: headers, body: data)
+    }
+
+    /// Password authentication scoped to a project; returns the token.
+    public func token(user: String, password: String, project: String) async throws -> String {
+        let reply = try await request("POST", "/identity/v3/auth/tokens", json: Self.authBody(user: user, password: password, project: project))
+        guard reply.status == 201, let token = reply.header("X-Subject-Token") else {
+            throw StorageError.unavailable("authentication as \(user) failed: \(reply.status) \(String(decoding: reply.body, as: UTF8.self))")
+        }
+        return token
+    }
+
+    public static func authBody(user: String, password: String, project: String?) -> JSON {
+        var auth: [String: JSON] = [
+            "identity": [
+                "methods": ["password"],
+                "password": ["user": ["name": .string(user), "domain": ["name": "Default"], "password": .string(password)]],
+            ]
+        ]
+        if let project {
+            auth["scope"] = ["project": ["name": .string(project), "domain": ["id": "default"]]]
+        }
+        return ["auth": .object(auth)]
+    }
+}
