@@ -50,10 +50,10 @@ public final class Storage: Sendable {
             let storage = Storage(url: url, backend: .sqlite(connection, AsyncLock()), logger: logger)
             do {
                 let result = try await body(storage)
-                try? await connection.close()
+                await close(connection)
                 return result
             } catch {
-                try? await connection.close()
+                await close(connection)
                 throw error
             }
         case .postgresql:
@@ -74,6 +74,11 @@ public final class Storage: Sendable {
         }
     }
 
+    /// Closes outside the caller's task: a cancelled task (shutdown) must still close, or SQLite-NIO traps.
+    private static func close(_ connection: SQLiteConnection) async {
+        await Task { try? await connection.close() }.value
+    }
+
     private static func openSQLite(_ url: DatabaseURL, logger: Logger) async throws -> SQLiteConnection {
         let connection: SQLiteConnection
         do {
@@ -86,7 +91,7 @@ public final class Storage: Sendable {
         for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=5000",
                        "PRAGMA foreign_keys=ON"] {
             do { try await db.raw(SQLQueryString(pragma)).run() } catch {
-                try? await connection.close()
+                await close(connection)
                 throw StorageError.unavailable("cannot use SQLite database \(url.path): \(error)")
             }
         }

@@ -29,6 +29,12 @@ struct CommonOptions: ParsableArguments {
     }
 }
 
+extension CloudConfig {
+    func logWarnings(_ logger: Logger) {
+        for warning in configuration.warnings { logger.warning("\(warning)") }
+    }
+}
+
 /// Runs `body`, printing a failure as one clear line on stderr and exiting 1 instead of a stack of internals.
 func reportingErrors(_ body: () async throws -> Void) async throws {
     do {
@@ -65,7 +71,7 @@ extension Stratus {
             try await reportingErrors {
                 let config = try common.resolve(bind: bind, port: port)
                 let logger = makeLogger(config)
-                for warning in config.configuration.warnings { logger.warning("\(warning)") }
+                config.logWarnings(logger)
                 logger.info("data dir \(config.dataDir), database \(config.databaseURL)")
                 try await AllInOneCloud.run(config, logger: logger) { ready in
                     let line =
@@ -91,6 +97,7 @@ extension Stratus {
                 try await reportingErrors {
                     let config = try common.resolve()
                     let logger = makeLogger(config)
+                    config.logWarnings(logger)
                     if config.databaseURL.engine == .sqlite { try config.prepareDataDir() }
                     let applied = try await Storage.withStorage(config.databaseURL, logger: logger) { storage in
                         try await Migrator.apply(AllInOneCloud.migrations, to: storage, logger: logger)

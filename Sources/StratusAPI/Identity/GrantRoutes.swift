@@ -56,6 +56,7 @@ extension IdentityAPI {
             let roles = Dictionary(uniqueKeysWithValues: try await store.roles().map { ($0.id, $0) })
             let users = includeNames ? Dictionary(uniqueKeysWithValues: try await store.users().map { ($0.id, $0) }) : [:]
             let projects = includeNames ? Dictionary(uniqueKeysWithValues: try await store.projects().map { ($0.id, $0) }) : [:]
+            let domains = includeNames ? Dictionary(uniqueKeysWithValues: try await store.domains().map { ($0.id, $0.name) }) : [:]
             var rendered: [JSON] = []
             for assignment in assignments {
                 var roleIDs = [assignment.roleID]
@@ -70,9 +71,11 @@ extension IdentityAPI {
                     if includeNames {
                         role["name"] = .optional(roles[roleID]?.name)
                         user["name"] = .optional(users[assignment.userID]?.name)
-                        user["domain"] = ["id": .optional(users[assignment.userID]?.domainID)]
+                        let userDomain = users[assignment.userID]?.domainID
+                        user["domain"] = ["id": .optional(userDomain), "name": .optional(userDomain.flatMap { domains[$0] })]
                         project["name"] = .optional(projects[assignment.projectID]?.name)
-                        project["domain"] = ["id": .optional(projects[assignment.projectID]?.domainID)]
+                        let projectDomain = projects[assignment.projectID]?.domainID
+                        project["domain"] = ["id": .optional(projectDomain), "name": .optional(projectDomain.flatMap { domains[$0] })]
                     }
                     rendered.append([
                         "role": .object(role), "user": .object(user), "scope": ["project": .object(project)],

@@ -1,0 +1,72 @@
+import Foundation
+import StratusCloud
+import StratusCore
+import StratusTesting
+import Testing
+
+/// The real python-openstackclient against an in-process Stratus.
+@Suite("The real openstack CLI", .enabled(if: ProcessRunner.openstackCLI != nil, "python-openstackclient not installed; scripts/test installs it"))
+struct OpenStackCLITests {
+    func openstack(_ cloud: ReadyCloud, _ arguments: [String], env: [String: String] = [:]) async throws -> ProcessRunner.Result {
+        var environment = ["OS_CLIENT_CONFIG_FILE": cloud.cloudsFile]
+        for (key, value) in env { environment[key] = value }
+        return try await ProcessRunner.run(ProcessRunner.openstackCLI!, arguments, environment: environment)
+    }
+
+    func json(_ result: ProcessRunner.Result) throws -> JSON {
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        return try JSON.parse(result.stdout)
+    }
+
+    @Test("token issue, catalog list, project list, user create, role add, and the new user logs in")
+    func identityWorkflow() async throws {
+        try await CloudFixture.withCloud { cloud in
+            let token = try json(try await openstack(cloud, ["--os-cloud", "stratus-admin", "token", "issue", "-f", "json"]))
+            #expect(token["id"]?.stringValue?.hasPrefix("s1") == true)
+            #expect(token["project_id"]?.stringValue?.count == 32)
+
+            let catalog = try json(try await openstack(cloud, ["--os-cloud", "stratus-admin", "catalog", "list", "-f", "json"]))
+            #expect(catalog.arrayValue?.contains { $0["Type"] == "identity" && $0["Name"] == "keystone" } == true)
+
+            let projects = try json(try await openstack(cloud, ["--os-cloud", "stratus-admin", "project", "list", "-f", "json"]))
+            let names = Set(projects.arrayValue?.compactMap { $0["Name"]?.stringValue } ?? [])
+            #expect(names == ["admin", "demo", "service"])
+
+            let user = try json(try await openstack(
+                cloud, ["--os-cloud", "stratus-admin", "user", "create", "--password", "pw-erin", "--project", "demo", "erin", "-f", "json"]))
+            #expect(user["name"] == "erin")
+            let added = try await openstack(cloud, ["--os-cloud", "stratus-admin", "role", "add", "--user", "erin", "--project", "demo", "member"])
+            #expect(added.status == 0, "stderr: \(added.stderr)")
+
+            let assignments = try json(try await openstack(
+                cloud, ["--os-cloud", "stratus-admin", "role", "assignment", "list", "--user", "erin", "--names", "-f", "json"]))
+            #expect(assignments.arrayValue?.first?["Role"] == "member")
+            #expect(assignments.arrayValue?.first?["Project"] == "demo@Default")
+
+            let erin = try json(try await openstack(cloud, [
+                "--os-cloud", "stratus-demo", "--os-username", "erin", "--os-password", "pw-erin", "token", "issue", "-f", "json",
+            ]))
+            #expect(erin["user_id"] == user["id"])
+        }
+    }
+
+    @Test("a wrong password: clear 401 and a non-zero exit code")
+    func wrongPassword() async throws {
+        try await CloudFixture.withCloud { cloud in
+            let result = try await openstack(cloud, ["--os-cloud", "stratus-admin", "--os-password", "wrong", "token", "issue"])
+            #expect(result.status != 0)
+            #expect(result.stderr.contains("HTTP 401"), "stderr: \(result.stderr)")
+            #expect(result.stderr.contains("requires authentication"))
+        }
+    }
+
+    @Test("a member is refused administration with 403")
+    func memberForbidden() async throws {
+        try await CloudFixture.withCloud { cloud in
+            let result = try await openstack(cloud, ["--os-cloud", "stratus-demo", "user", "create", "mallory"])
+            #expect(result.status != 0)
+            #expect(result.stderr.contains("403"), "stderr: \(result.stderr)")
+            #expect(result.stderr.contains("needs the admin role"))
+        }
+    }
+}
