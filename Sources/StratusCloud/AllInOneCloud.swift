@@ -90,7 +90,8 @@ public enum AllInOneCloud {
         let router = Router(context: StratusRequestContext.self)
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: FaultMiddleware(identityURL: { catalog.identityURL }))
-        router.add(middleware: TokenMiddleware(identity: identity))
+        let strategy = TokenMiddleware.Strategy(rawValue: config.configuration.string("api", "auth_strategy")) ?? .keystone
+        router.add(middleware: TokenMiddleware(identity: identity, strategy: strategy))
         let bodyLimit = config.configuration.int("oslo_middleware", "max_request_body_size")
         IdentityAPI(identity: identity, catalog: catalog, bodyLimit: bodyLimit).register(on: router)
         return router

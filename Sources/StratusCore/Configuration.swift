@@ -51,7 +51,7 @@ public enum KnownOptions {
             "Base URL advertised in the catalog and version documents; empty means http://bind_host:bind_port."),
         OptionSpec(
             "api", "auth_strategy", .choice(["keystone", "noauth2"]), default: "keystone",
-            "keystone validates tokens; noauth2 accepts any token (testing only)."),
+            "keystone validates tokens; noauth2 (testing only) takes USER:PROJECT as the token, admin role for USER admin."),
         OptionSpec(
             "oslo_middleware", "max_request_body_size", .integer(min: 1024, max: 1 << 30), default: "114688",
             "Largest request body accepted, in bytes (larger: 413)."),

@@ -93,6 +93,19 @@ public struct AuthContext: Sendable, Equatable {
     public var auditID: String
     public var expiresAt: Double
 
+    public init(userID: String, userName: String, userDomainID: String, projectID: String?, projectName: String?,
+                projectDomainID: String?, roles: [String], auditID: String, expiresAt: Double) {
+        self.userID = userID
+        self.userName = userName
+        self.userDomainID = userDomainID
+        self.projectID = projectID
+        self.projectName = projectName
+        self.projectDomainID = projectDomainID
+        self.roles = roles
+        self.auditID = auditID
+        self.expiresAt = expiresAt
+    }
+
     public func hasRole(_ name: String) -> Bool { roles.contains(name) }
     /// Keystone's and Nova's default policy treat the admin role as cloud admin.
     public var isAdmin: Bool { hasRole("admin") }

@@ -118,45 +118,44 @@ public struct Queue: Sendable {
     public func claim(topic: String, owner: String, limit: Int = 1) async throws -> [QueueMessage] {
         let now = Clock.now()
         let leaseUntil = now + settings.leaseSeconds
-        let claimed = try await storage.transaction { tx -> [QueueMessage] in
-            let lock: SQLQueryString = tx.engine == .postgresql ? " FOR UPDATE SKIP LOCKED" : ""
-            let rows = try await tx.sql.raw(
+        // One self-contained statement, so autocommit: atomic on its own and one round trip, not three.
+        let rows = try await storage.autocommit { sql in
+            let lock: SQLQueryString = storage.engine == .postgresql ? " FOR UPDATE SKIP LOCKED" : ""
+            return try await sql.raw(
                 """
                 UPDATE queue_messages SET state = 'leased', lease_owner = \(bind: owner),
-                    lease_expires_at = \(bind: leaseUntil), attempts = attempts + 1
+                    lease_expires_at = \(bind: leaseUntil), available_at = \(bind: leaseUntil),
+                    attempts = attempts + 1
                 WHERE id IN (
                     SELECT id FROM queue_messages
-                    WHERE topic = \(bind: topic)
-                      AND ((state = 'ready' AND available_at <= \(bind: now))
-                        OR (state = 'leased' AND lease_expires_at < \(bind: now)))
+                    WHERE topic = \(bind: topic) AND state IN ('ready', 'leased') AND available_at <= \(bind: now)
                     ORDER BY available_at LIMIT \(bind: limit)\(lock))
                 RETURNING id, topic, kind, payload, request_id, attempts, max_attempts, expires_at
                 """
             ).all()
-            var messages: [QueueMessage] = []
-            for row in rows {
-                let id = try row.decode(column: "id", as: String.self)
-                let attempts = try row.decode(column: "attempts", as: Int.self)
-                let maxAttempts = try row.decode(column: "max_attempts", as: Int.self)
-                if let expiresAt = try row.decode(column: "expires_at", as: Double?.self), expiresAt < now {
-                    try await markDead(id, reason: "call expired before delivery: the caller stopped waiting", in: tx)
-                    continue
-                }
-                if attempts > maxAttempts {
-                    // Its consumers kept dying while holding it: stop redelivering a poison message.
-                    try await markDead(id, reason: "lease expired on each of \(maxAttempts) deliveries", in: tx)
-                    continue
-                }
-                let payloadText = try row.decode(column: "payload", as: String.self)
-                messages.append(
-                    QueueMessage(
-                        id: id, topic: try row.decode(column: "topic", as: String.self),
-                        kind: QueueMessage.Kind(rawValue: try row.decode(column: "kind", as: String.self)) ?? .cast,
-                        payload: (try? JSON.parse(payloadText)) ?? .null,
-                        requestID: try row.decode(column: "request_id", as: String?.self),
-                        attempt: attempts, maxAttempts: maxAttempts))
+        }
+        var claimed: [QueueMessage] = []
+        for row in rows {
+            let id = try row.decode(column: "id", as: String.self)
+            let attempts = try row.decode(column: "attempts", as: Int.self)
+            let maxAttempts = try row.decode(column: "max_attempts", as: Int.self)
+            if let expiresAt = try row.decode(column: "expires_at", as: Double?.self), expiresAt < now {
+                try await markDead(id, reason: "call expired before delivery: the caller stopped waiting")
+                continue
             }
-            return messages
+            if attempts > maxAttempts {
+                // Its consumers kept dying while holding it: stop redelivering a poison message.
+                try await markDead(id, reason: "lease expired on each of \(maxAttempts) deliveries")
+                continue
+            }
+            let payloadText = try row.decode(column: "payload", as: String.self)
+            claimed.append(
+                QueueMessage(
+                    id: id, topic: try row.decode(column: "topic", as: String.self),
+                    kind: QueueMessage.Kind(rawValue: try row.decode(column: "kind", as: String.self)) ?? .cast,
+                    payload: (try? JSON.parse(payloadText)) ?? .null,
+                    requestID: try row.decode(column: "request_id", as: String?.self),
+                    attempt: attempts, maxAttempts: maxAttempts))
         }
         return claimed
     }
@@ -165,20 +164,24 @@ public struct Queue: Sendable {
     /// message went to another consumer), so the caller knows its work may be repeated.
     @discardableResult
     public func ack(_ message: QueueMessage, owner: String, in tx: Transaction) async throws -> Bool {
-        let row = try await tx.sql.raw(
-            """
-            UPDATE queue_messages SET state = 'done', finished_at = \(bind: Clock.now()), lease_owner = NULL,
-                lease_expires_at = NULL
-            WHERE id = \(bind: message.id) AND lease_owner = \(bind: owner) AND state = 'leased'
-            RETURNING id
-            """
-        ).first()
-        return row != nil
+        try await tx.sql.raw(Self.ackStatement(message, owner: owner)).first() != nil
     }
 
+    /// Acks on its own (autocommit), for handlers whose effects are outside the database.
     @discardableResult
     public func ack(_ message: QueueMessage, owner: String) async throws -> Bool {
-        try await storage.transaction { tx in try await ack(message, owner: owner, in: tx) }
+        try await storage.autocommit { sql in
+            try await sql.raw(Self.ackStatement(message, owner: owner)).first() != nil
+        }
+    }
+
+    static func ackStatement(_ message: QueueMessage, owner: String) -> SQLQueryString {
+        """
+        UPDATE queue_messages SET state = 'done', finished_at = \(bind: Clock.now()), lease_owner = NULL,
+            lease_expires_at = NULL
+        WHERE id = \(bind: message.id) AND lease_owner = \(bind: owner) AND state = 'leased'
+        RETURNING id
+        """
     }
 
     /// Records a failed delivery: retried after a doubling backoff, or dead-lettered with `reason` once the
@@ -213,7 +216,8 @@ public struct Queue: Sendable {
         try await storage.transaction { tx in
             try await tx.sql.raw(
                 """
-                UPDATE queue_messages SET lease_expires_at = \(bind: Clock.now() + settings.leaseSeconds)
+                UPDATE queue_messages SET lease_expires_at = \(bind: Clock.now() + settings.leaseSeconds),
+                    available_at = \(bind: Clock.now() + settings.leaseSeconds)
                 WHERE id = \(bind: message.id) AND lease_owner = \(bind: owner) AND state = 'leased'
                 RETURNING id
                 """
@@ -221,14 +225,16 @@ public struct Queue: Sendable {
         }
     }
 
-    private func markDead(_ id: String, reason: String, in tx: Transaction) async throws {
-        try await tx.sql.raw(
+    private func markDead(_ id: String, reason: String) async throws {
+        try await storage.autocommit { sql in
+            try await sql.raw(
             """
             UPDATE queue_messages SET state = 'dead', last_error = \(bind: reason), finished_at = \(bind: Clock.now()),
                 lease_owner = NULL
             WHERE id = \(bind: id)
             """
-        ).run()
+            ).run()
+        }
     }
 
     /// Records that `handler` processed `messageID`, in the handler's own transaction. Returns false if it had

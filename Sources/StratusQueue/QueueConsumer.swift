@@ -61,12 +61,16 @@ public struct QueueConsumer: Service {
         let logger = messageLogger
         do {
             let reply = try await handler(message)
-            try await queue.storage.transaction { tx in
-                try await queue.reply(to: message, payload: reply ?? .null, in: tx)
-                if try await !queue.ack(message, owner: owner, in: tx) {
-                    logger.warning("lease on \(message.id) was lost before ack; it may be processed again")
+            let acked: Bool
+            if message.kind == .call {
+                acked = try await queue.storage.transaction { tx in
+                    try await queue.reply(to: message, payload: reply ?? .null, in: tx)
+                    return try await queue.ack(message, owner: owner, in: tx)
                 }
+            } else {
+                acked = try await queue.ack(message, owner: owner)
             }
+            if !acked { logger.warning("lease on \(message.id) was lost before ack; it may be processed again") }
         } catch {
             logger.warning("handler for \(topic) failed (attempt \(message.attempt)/\(message.maxAttempts)): \(error)")
             do {

@@ -17,7 +17,7 @@ public enum QueueSchema {
                     state TEXT NOT NULL,
                     attempts INTEGER NOT NULL DEFAULT 0,
                     max_attempts INTEGER NOT NULL,
-                    available_at DOUBLE PRECISION NOT NULL,
+                    available_at DOUBLE PRECISION NOT NULL, -- ready: when it may run; leased: when the lease ends
                     expires_at DOUBLE PRECISION,
                     lease_owner TEXT,
                     lease_expires_at DOUBLE PRECISION,
@@ -26,7 +26,11 @@ public enum QueueSchema {
                     finished_at DOUBLE PRECISION
                 )
                 """,
-                "CREATE INDEX queue_messages_ready ON queue_messages (topic, state, available_at)",
+                // Only claimable rows are indexed, so finished messages never slow a claim down.
+                """
+                CREATE INDEX queue_messages_claimable ON queue_messages (topic, available_at)
+                WHERE state IN ('ready', 'leased')
+                """,
                 """
                 CREATE TABLE queue_replies (
                     call_id TEXT PRIMARY KEY,

@@ -153,6 +153,12 @@ public final class Storage: Sendable {
         return result
     }
 
+    /// Runs statements in autocommit mode: each one is atomic and durable on its own, with no BEGIN/COMMIT
+    /// round trips. For a single self-contained write (a claim, an ack) that needs no after-commit wake-up.
+    public func autocommit<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await read(body)
+    }
+
     /// Runs read-only work. On PostgreSQL it does not hold a transaction; on SQLite it queues behind writers.
     public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         switch backend {

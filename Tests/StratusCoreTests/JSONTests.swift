@@ -1,0 +1,39 @@
+import StratusCore
+import Testing
+
+@Suite("JSON values")
+struct JSONTests {
+    @Test("round-trips objects, arrays, numbers, booleans and null")
+    func roundTrip() throws {
+        let text = #"{"a":[1,2.5,true,null,"x"],"b":{"c":-3}}"#
+        let value = try JSON.parse(text)
+        #expect(value["a"]?.arrayValue?.count == 5)
+        #expect(value["b"]?["c"]?.intValue == -3)
+        #expect(value.encodedString() == text)
+    }
+
+    @Test("integers encode without a fraction; fractions keep theirs")
+    func numbers() {
+        #expect(JSON.int(42).encodedString() == "42")
+        #expect(JSON.number(0.5).encodedString() == "0.5")
+    }
+
+    @Test("invalid text throws rather than guessing")
+    func invalid() {
+        #expect(throws: (any Error).self) { try JSON.parse("{nope") }
+    }
+
+    @Test("request ids in oslo's form are recognised, others are not")
+    func requestIDs() {
+        #expect(Identifier.isRequestID(Identifier.requestID()))
+        #expect(!Identifier.isRequestID("req-123"))
+        #expect(!Identifier.isRequestID("abc-" + Identifier.uuid()))
+        #expect(Identifier.keystone().count == 32)
+    }
+
+    @Test("Keystone time format has microseconds and Z")
+    func times() {
+        #expect(Clock.iso8601Micro(0.25) == "1970-01-01T00:00:00.250000Z")
+        #expect(Clock.iso8601(86400) == "1970-01-02T00:00:00Z")
+    }
+}
