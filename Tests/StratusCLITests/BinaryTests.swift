@@ -10,6 +10,14 @@ struct BinaryTests {
         try await ProcessRunner.run(ProcessRunner.stratusBinary, arguments, timeout: 60)
     }
 
+    /// A fresh data dir holding `stratus.conf` with `text`.
+    func dataDirWithConfig(_ text: String) throws -> (dir: String, config: String) {
+        let dir = try TemporaryDirectory.make()
+        let config = dir + "/stratus.conf"
+        try text.write(toFile: config, atomically: true, encoding: .utf8)
+        return (dir, config)
+    }
+
     @Test("version prints the version")
     func version() async throws {
         let result = try await stratus(["version"])
@@ -29,9 +37,7 @@ struct BinaryTests {
 
     @Test("a bad value in the config file names file, line, section and key")
     func badConfigValue() async throws {
-        let dir = try TemporaryDirectory.make()
-        let config = dir + "/stratus.conf"
-        try "[DEFAULT]\ndebug = false\n[api]\nbind_port = 80a\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let (dir, config) = try dataDirWithConfig("[DEFAULT]\ndebug = false\n[api]\nbind_port = 80a\n")
         let result = try await stratus(["up", "--data-dir", dir, "--config", config])
         #expect(result.status == 1)
         #expect(result.stderr.contains("\(config):4: [api] bind_port = '80a' is invalid"), "stderr: \(result.stderr)")
@@ -39,9 +45,7 @@ struct BinaryTests {
 
     @Test("unknown sections and keys are warned about, not fatal")
     func unknownKeysWarn() async throws {
-        let dir = try TemporaryDirectory.make()
-        let config = dir + "/stratus.conf"
-        try "[api]\nbind_prot = 1\n[mystery]\nx = 1\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let (dir, config) = try dataDirWithConfig("[api]\nbind_prot = 1\n[mystery]\nx = 1\n")
         let result = try await stratus(["db", "migrate", "--data-dir", dir, "--config", config])
         #expect(result.status == 0, "stderr: \(result.stderr)")
         #expect(result.stderr.contains("unknown option 'bind_prot' in [api]"))
@@ -60,9 +64,7 @@ struct BinaryTests {
 
     @Test("a PostgreSQL that refuses connections is a clear error and leaves no state behind")
     func refusedPostgres() async throws {
-        let dir = try TemporaryDirectory.make()
-        let config = dir + "/stratus.conf"
-        try "[database]\nconnection = postgresql://stratus@127.0.0.1:1/stratus\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let (dir, config) = try dataDirWithConfig("[database]\nconnection = postgresql://stratus@127.0.0.1:1/stratus\n")
         let result = try await stratus(["up", "--data-dir", dir, "--config", config, "--port", "0"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("cannot connect to PostgreSQL at postgresql://stratus@127.0.0.1:1/stratus"), "stderr: \(result.stderr)")
@@ -72,9 +74,7 @@ struct BinaryTests {
 
     @Test("up prints one ready line, stops cleanly on SIGTERM, and a second start keeps its users")
     func upStopAndRestart() async throws {
-        let dir = try TemporaryDirectory.make()
-        let config = dir + "/stratus.conf"
-        try "[identity]\npassword_hash_rounds = 4\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let (dir, config) = try dataDirWithConfig("[identity]\npassword_hash_rounds = 4\n")
         let first = try BackgroundProcess(ProcessRunner.stratusBinary, ["up", "--data-dir", dir, "--config", config, "--port", "0"])
         let ready = try #require(await first.waitFor("Stratus is ready at "), "output: \(first.text)")
         #expect(ready.contains("/identity"))
