@@ -71,11 +71,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "StratusPlacement",
+            dependencies: [
+                "StratusCore",
+                "StratusStorage",
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "StratusAPI",
             dependencies: [
                 "StratusCore",
                 "StratusStorage",
                 "StratusIdentity",
+                "StratusPlacement",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -86,6 +96,7 @@ let package = Package(
             name: "StratusCloud",
             dependencies: [
                 "StratusCore",
+                "StratusPlacement",
                 "StratusStorage",
                 "StratusQueue",
                 "StratusIdentity",
@@ -137,6 +148,13 @@ let package = Package(
                 "StratusIdentity", "StratusAPI", "StratusCloud", "StratusTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "StratusPlacementTests",
+            dependencies: [
+                "StratusPlacement", "StratusTesting", "StratusCloud",
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,0 +1,285 @@
+import SQLKit
+import StratusCore
+import StratusStorage
+
+extension PlacementStore {
+    /// How often a claim is retried from a fresh read after losing a race, before 409 concurrent_update.
+    static let claimRetries = 10
+
+    /// Replaces the allocations of every consumer given, atomically: all or nothing. This is the claim.
+    ///
+    /// Inside one transaction: consumer generations are checked, the consumers' old allocations are removed,
+    /// every provider involved is read (locked `FOR UPDATE` on PostgreSQL, in uuid order so claims never
+    /// deadlock), capacity is checked as `used + requested <= (total - reserved) * allocation_ratio`, the new
+    /// rows are written and every provider's generation is compare-and-swapped. A lost race rolls back and
+    /// retries from a fresh read.
+    public func replaceAllocations(_ consumers: [ConsumerAllocations]) async throws {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let outcome = try await storage.transaction { tx in try await claimOnce(consumers, in: tx) }
+                for (uuid, state) in outcome.newUsage where !index.applyUsage(uuid, generation: state.generation, usage: state.usage) {
+                    try await refresh([uuid])
+                }
+                if !outcome.refreshOnly.isEmpty { try await refresh(outcome.refreshOnly) }
+                return
+            } catch let error as StratusError where error.code.faultName == "placement.concurrent_update" && error.message.hasPrefix(Self.retryMarker) {
+                if attempt >= Self.claimRetries {
+                    throw PlacementFault.concurrentUpdate(
+                        "Inventory and/or allocations changed while attempting to allocate: Another thread concurrently updated the resource provider data. Please retry your update")
+                }
+                try await Task.sleep(for: .microseconds(Int.random(in: 100...2000) * attempt))
+            }
+        }
+    }
+
+    static let retryMarker = "retry:"
+
+    struct ClaimOutcome: Sendable {
+        var newUsage: [String: (generation: Int, usage: [String: Int])] = [:]
+        var refreshOnly: Set<String> = []
+    }
+
+    private func claimOnce(_ consumers: [ConsumerAllocations], in tx: Transaction) async throws -> ClaimOutcome {
+        for consumer in consumers { try await checkConsumerGeneration(consumer, in: tx) }
+        let consumerIDs = consumers.map(\.consumerUUID)
+        var touched: Set<String> = []
+        for row in try await tx.sql.raw(
+            "SELECT DISTINCT provider_uuid FROM placement_allocations WHERE consumer_uuid IN (" + Self.bindList(consumerIDs) + ")"
+        ).all() {
+            touched.insert(try row.decode(column: "provider_uuid", as: String.self))
+        }
+        try await tx.sql.raw("DELETE FROM placement_allocations WHERE consumer_uuid IN (" + Self.bindList(consumerIDs) + ")").run()
+
+        // What each provider is asked for in total, and each single allocation for unit checks.
+        var requested: [String: [String: Int]] = [:]
+        for consumer in consumers {
+            for allocation in consumer.allocations {
+                for (resourceClass, amount) in allocation.resources {
+                    requested[allocation.providerUUID, default: [:]][resourceClass, default: 0] += amount
+                }
+            }
+        }
+        touched.formUnion(requested.keys)
+
+        var generations: [String: Int] = [:]
+        let lock: SQLQueryString = tx.engine == .postgresql ? " FOR UPDATE" : ""
+        for uuid in touched.sorted() {
+            guard let row = try await tx.sql.raw("SELECT generation FROM placement_providers WHERE uuid = \(bind: uuid)" + lock).first() else {
+                throw PlacementFault.badRequest(
+                    "Unable to allocate inventory for consumer \(consumerIDs.joined(separator: ", ")): Allocation for resource provider '\(uuid)' that does not exist.")
+            }
+            generations[uuid] = try row.decode(column: "generation", as: Int.self)
+        }
+
+        var outcome = ClaimOutcome()
+        for (uuid, resources) in requested.sorted(by: { $0.key < $1.key }) {
+            var inventories: [String: Inventory] = [:]
+            for row in try await tx.sql.raw("SELECT * FROM placement_inventories WHERE provider_uuid = \(bind: uuid)").all() {
+                inventories[try row.decode(column: "resource_class", as: String.self)] = try Self.inventory(row)
+            }
+            var usage = try await self.usage(of: uuid, in: tx)
+            for (resourceClass, amount) in resources.sorted(by: { $0.key < $1.key }) {
+                guard let inventory = inventories[resourceClass] else {
+                    throw PlacementFault.conflict(
+                        "Unable to allocate inventory: Inventory for '\(resourceClass)' on resource provider '\(uuid)' invalid.")
+                }
+                for consumer in consumers {
+                    for allocation in consumer.allocations where allocation.providerUUID == uuid {
+                        if let single = allocation.resources[resourceClass], !inventory.permits(single) {
+                            throw PlacementFault.conflict(
+                                "Unable to allocate inventory: Unable to create allocation for '\(resourceClass)' on resource provider '\(uuid)'. The requested amount would violate inventory constraints.")
+                        }
+                    }
+                }
+                let used = usage[resourceClass] ?? 0
+                if used + amount > inventory.capacity {
+                    throw PlacementFault.conflict(
+                        "Unable to allocate inventory: Unable to create allocation for '\(resourceClass)' on resource provider '\(uuid)'. The requested amount would exceed the capacity.")
+                }
+                usage[resourceClass] = used + amount
+            }
+            outcome.newUsage[uuid] = (0, usage)
+        }
+
+        let now = Clock.now()
+        for consumer in consumers {
+            for allocation in consumer.allocations {
+                for (resourceClass, amount) in allocation.resources.sorted(by: { $0.key < $1.key }) {
+                    try await tx.sql.raw(
+                        """
+                        INSERT INTO placement_allocations (consumer_uuid, provider_uuid, resource_class, used, created_at)
+                        VALUES (\(bind: consumer.consumerUUID), \(bind: allocation.providerUUID), \(bind: resourceClass),
+                            \(bind: amount), \(bind: now))
+                        """
+                    ).run()
+                }
+            }
+            try await saveConsumer(consumer, in: tx)
+        }
+        for uuid in touched.sorted() {
+            guard let new = try await tx.bumpGeneration(table: "placement_providers", keyColumn: "uuid", key: uuid, expected: generations[uuid]!) else {
+                throw PlacementFault.concurrentUpdate(Self.retryMarker + uuid)
+            }
+            if outcome.newUsage[uuid] != nil { outcome.newUsage[uuid]!.generation = new } else { outcome.refreshOnly.insert(uuid) }
+        }
+        return outcome
+    }
+
+    private func checkConsumerGeneration(_ consumer: ConsumerAllocations, in tx: Transaction) async throws {
+        let row = try await tx.sql.raw("SELECT generation FROM placement_consumers WHERE uuid = \(bind: consumer.consumerUUID)").first()
+        let current = try row?.decode(column: "generation", as: Int.self)
+        switch consumer.expectedGeneration {
+        case .skip: return
+        case .newConsumer:
+            if let current {
+                throw PlacementFault.concurrentUpdate(
+                    "consumer generation conflict - expected null but got \(current)")
+            }
+        case .equals(let expected):
+            guard let current else {
+                throw PlacementFault.concurrentUpdate(
+                    "consumer generation conflict - expected \(expected) but got null")
+            }
+            if current != expected {
+                throw PlacementFault.concurrentUpdate(
+                    "consumer generation conflict - expected \(expected) but got \(current)")
+            }
+        }
+    }
+
+    /// Writes the consumer row (generation + 1), or removes it when it holds nothing any more.
+    private func saveConsumer(_ consumer: ConsumerAllocations, in tx: Transaction) async throws {
+        let holdsSomething = consumer.allocations.contains { !$0.resources.isEmpty }
+        if !holdsSomething {
+            try await tx.sql.raw("DELETE FROM placement_consumers WHERE uuid = \(bind: consumer.consumerUUID)").run()
+            return
+        }
+        let now = Clock.now()
+        let updated = try await tx.sql.raw(
+            """
+            UPDATE placement_consumers SET generation = generation + 1, project_id = \(bind: consumer.projectID),
+                user_id = \(bind: consumer.userID), consumer_type = \(bind: consumer.consumerType), updated_at = \(bind: now)
+            WHERE uuid = \(bind: consumer.consumerUUID) RETURNING generation
+            """
+        ).first()
+        if updated == nil {
+            do {
+                try await tx.sql.raw(
+                    """
+                    INSERT INTO placement_consumers (uuid, project_id, user_id, consumer_type, generation, created_at, updated_at)
+                    VALUES (\(bind: consumer.consumerUUID), \(bind: consumer.projectID), \(bind: consumer.userID),
+                        \(bind: consumer.consumerType), 1, \(bind: now), \(bind: now))
+                    """
+                ).run()
+            } catch where Storage.isUniqueViolation(error) {
+                throw PlacementFault.concurrentUpdate(Self.retryMarker + "consumer \(consumer.consumerUUID)")
+            }
+        }
+    }
+
+    /// Removes all of a consumer's allocations (`DELETE /allocations/{consumer}`); 404 if it has none.
+    public func deleteAllocations(consumerUUID: String) async throws {
+        let exists = try await storage.read { sql in
+            try await sql.raw("SELECT 1 AS x FROM placement_allocations WHERE consumer_uuid = \(bind: consumerUUID) LIMIT 1").first() != nil
+        }
+        guard exists else {
+            throw PlacementFault.notFound("No allocations for consumer '\(consumerUUID)'")
+        }
+        try await replaceAllocations([ConsumerAllocations(consumerUUID: consumerUUID, allocations: [], projectID: "", userID: "")])
+    }
+
+    // MARK: Reading
+
+    public func consumer(_ uuid: String) async throws -> ConsumerRecord? {
+        try await storage.read { sql in
+            guard let row = try await sql.raw("SELECT * FROM placement_consumers WHERE uuid = \(bind: uuid)").first() else { return nil }
+            var record = ConsumerRecord(
+                uuid: uuid, projectID: try row.decode(column: "project_id", as: String.self),
+                userID: try row.decode(column: "user_id", as: String.self),
+                consumerType: try row.decode(column: "consumer_type", as: String?.self),
+                generation: try row.decode(column: "generation", as: Int.self), allocations: [:])
+            for row in try await sql.raw(
+                """
+                SELECT a.provider_uuid, a.resource_class, a.used, p.generation FROM placement_allocations a
+                JOIN placement_providers p ON p.uuid = a.provider_uuid WHERE a.consumer_uuid = \(bind: uuid)
+                """
+            ).all() {
+                let provider = try row.decode(column: "provider_uuid", as: String.self)
+                let generation = try row.decode(column: "generation", as: Int.self)
+                var entry = record.allocations[provider] ?? (generation, [:])
+                entry.resources[try row.decode(column: "resource_class", as: String.self)] = try row.decode(column: "used", as: Int.self)
+                record.allocations[provider] = entry
+            }
+            return record
+        }
+    }
+
+    /// consumer → resources on one provider.
+    public func allocations(onProvider uuid: String) async throws -> (generation: Int, consumers: [String: [String: Int]]) {
+        let provider = try await provider(uuid)
+        let consumers = try await storage.read { sql in
+            var result: [String: [String: Int]] = [:]
+            for row in try await sql.raw("SELECT * FROM placement_allocations WHERE provider_uuid = \(bind: uuid)").all() {
+                result[try row.decode(column: "consumer_uuid", as: String.self), default: [:]][
+                    try row.decode(column: "resource_class", as: String.self)] = try row.decode(column: "used", as: Int.self)
+            }
+            return result
+        }
+        return (provider.generation, consumers)
+    }
+
+    public func usages(ofProvider uuid: String) async throws -> (generation: Int, usage: [String: Int]) {
+        let provider = try await provider(uuid)
+        let usage = try await storage.transaction { tx in try await self.usage(of: uuid, in: tx) }
+        let classes = try await inventories(uuid: uuid).inventories.keys
+        var result = usage
+        for resourceClass in classes where result[resourceClass] == nil { result[resourceClass] = 0 }
+        return (provider.generation, result)
+    }
+
+    /// Usage summed over a project's (and optionally a user's) consumers, grouped by consumer type when asked.
+    public func usages(projectID: String, userID: String?, consumerType: String?) async throws -> [String: [String: Int]] {
+        try await storage.read { sql in
+            var query: SQLQueryString = """
+                SELECT c.consumer_type, a.resource_class, SUM(a.used) AS used, COUNT(DISTINCT c.uuid) AS consumers
+                FROM placement_allocations a JOIN placement_consumers c ON c.uuid = a.consumer_uuid
+                WHERE c.project_id = \(bind: projectID)
+                """
+            if let userID { query = query + " AND c.user_id = \(bind: userID)" }
+            query = query + " GROUP BY c.consumer_type, a.resource_class"
+            var result: [String: [String: Int]] = [:]
+            for row in try await sql.raw(query).all() {
+                let type = try row.decode(column: "consumer_type", as: String?.self) ?? "unknown"
+                if let consumerType, consumerType != "all", consumerType != type { continue }
+                result[type, default: [:]][try row.decode(column: "resource_class", as: String.self), default: 0]
+                    += try row.decode(column: "used", as: Int.self)
+            }
+            return result
+        }
+    }
+
+    /// Consumer counts per consumer type for a project (1.38 `consumer_count`).
+    public func consumerCounts(projectID: String, userID: String?) async throws -> [String: Int] {
+        try await storage.read { sql in
+            var query: SQLQueryString = "SELECT consumer_type, COUNT(*) AS n FROM placement_consumers WHERE project_id = \(bind: projectID)"
+            if let userID { query = query + " AND user_id = \(bind: userID)" }
+            query = query + " GROUP BY consumer_type"
+            var result: [String: Int] = [:]
+            for row in try await sql.raw(query).all() {
+                result[try row.decode(column: "consumer_type", as: String?.self) ?? "unknown"] = try row.decode(column: "n", as: Int.self)
+            }
+            return result
+        }
+    }
+
+    static func bindList(_ values: [String]) -> SQLQueryString {
+        var list = SQLQueryString("")
+        for (i, value) in values.enumerated() {
+            if i > 0 { list.appendLiteral(", ") }
+            list.appendInterpolation(bind: value)
+        }
+        return list
+    }
+}
