@@ -243,7 +243,7 @@ extension PlacementStore {
     public func usages(projectID: String, userID: String?, consumerType: String?) async throws -> [String: [String: Int]] {
         try await storage.read { sql in
             var query: SQLQueryString = """
-                SELECT c.consumer_type, a.resource_class, SUM(a.used) AS used, COUNT(DISTINCT c.uuid) AS consumers
+                SELECT c.consumer_type, a.resource_class, CAST(SUM(a.used) AS BIGINT) AS used, COUNT(DISTINCT c.uuid) AS consumers
                 FROM placement_allocations a JOIN placement_consumers c ON c.uuid = a.consumer_uuid
                 WHERE c.project_id = \(bind: projectID)
                 """

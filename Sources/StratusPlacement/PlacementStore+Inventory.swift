@@ -131,7 +131,7 @@ extension PlacementStore {
     func usage(of uuid: String, in tx: Transaction) async throws -> [String: Int] {
         var result: [String: Int] = [:]
         for row in try await tx.sql.raw(
-            "SELECT resource_class, SUM(used) AS used FROM placement_allocations WHERE provider_uuid = \(bind: uuid) GROUP BY resource_class"
+            "SELECT resource_class, CAST(SUM(used) AS BIGINT) AS used FROM placement_allocations WHERE provider_uuid = \(bind: uuid) GROUP BY resource_class"
         ).all() {
             result[try row.decode(column: "resource_class", as: String.self)] = try row.decode(column: "used", as: Int.self)
         }

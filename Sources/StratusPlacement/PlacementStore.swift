@@ -101,7 +101,7 @@ public struct PlacementStore: Sendable {
             byUUID[uuid]?.inventories[try row.decode(column: "resource_class", as: String.self)] = try Self.inventory(row)
         }
         for row in try await sql.raw(
-            "SELECT provider_uuid, resource_class, SUM(used) AS used FROM placement_allocations" + filter
+            "SELECT provider_uuid, resource_class, CAST(SUM(used) AS BIGINT) AS used FROM placement_allocations" + filter
                 + " GROUP BY provider_uuid, resource_class"
         ).all() {
             let uuid = try row.decode(column: "provider_uuid", as: String.self)
