@@ -53,6 +53,30 @@ public struct JSONFields: Sendable {
         try string(key, required: true, maxLength: maxLength)!
     }
 
+    /// An integer within `range`; nil when absent.
+    public func int(_ key: String, required: Bool = false, range: ClosedRange<Int> = Int.min...Int.max) throws -> Int? {
+        guard let value = object[key] else {
+            if required { throw Self.invalid(fieldPath(key), "'\(key)' is a required property") }
+            return nil
+        }
+        guard let number = value.intValue else {
+            throw Self.invalid(fieldPath(key), "expected an integer, got \(value.typeName)")
+        }
+        guard range.contains(number) else {
+            let bound = number < range.lowerBound ? "less than the minimum of \(range.lowerBound)" : "greater than the maximum of \(range.upperBound)"
+            throw Self.invalid(fieldPath(key), "\(number) is \(bound)")
+        }
+        return number
+    }
+
+    public func double(_ key: String) throws -> Double? {
+        guard let value = object[key] else { return nil }
+        guard case .number(let number) = value else {
+            throw Self.invalid(fieldPath(key), "expected a number, got \(value.typeName)")
+        }
+        return number
+    }
+
     public func bool(_ key: String) throws -> Bool? {
         guard let value = object[key] else { return nil }
         guard case .bool(let flag) = value else {

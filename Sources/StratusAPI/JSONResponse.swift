@@ -21,6 +21,15 @@ extension Request {
     /// Reads the body up to `limit` bytes and parses it as a JSON object. Too large: 413; not JSON or not an
     /// object: 400 with a message saying so.
     public func jsonObject(limit: Int) async throws -> JSON {
+        let json = try await jsonValue(limit: limit)
+        guard case .object = json else {
+            throw StratusError.badRequest("Malformed request body: expected a JSON object, got \(json.typeName).")
+        }
+        return json
+    }
+
+    /// Reads the body up to `limit` bytes and parses any JSON value.
+    public func jsonValue(limit: Int) async throws -> JSON {
         let buffer: ByteBuffer
         do {
             buffer = try await body.collect(upTo: limit)
@@ -35,9 +44,6 @@ extension Request {
             json = try JSON.parse(Data(buffer.readableBytesView))
         } catch {
             throw StratusError.badRequest("Malformed request body: the body is not valid JSON.")
-        }
-        guard case .object = json else {
-            throw StratusError.badRequest("Malformed request body: expected a JSON object, got \(json.typeName).")
         }
         return json
     }

@@ -12,6 +12,8 @@ public struct StratusRequestContext: RequestContext {
     public var auth: AuthContext?
     /// The validated token itself, for routes that echo it.
     public var tokenPayload: TokenPayload?
+    /// The negotiated microversion of the service the path belongs to.
+    public var microversion = Microversion(1, 0)
 
     public init(source: Source) {
         self.coreContext = .init(source: source)

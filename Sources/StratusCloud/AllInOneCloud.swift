@@ -6,6 +6,7 @@ import ServiceLifecycle
 import StratusAPI
 import StratusCore
 import StratusIdentity
+import StratusPlacement
 import StratusQueue
 import StratusStorage
 
@@ -17,12 +18,13 @@ public struct ReadyCloud: Sendable {
     public let credentials: BootstrapCredentials
     public let storage: Storage
     public let identity: IdentityService
+    public let placement: PlacementStore
 }
 
 /// `stratus up`: every service in one process, on one listener with DevStack's path prefixes.
 public enum AllInOneCloud {
     /// Every module's schema, in the order they must apply.
-    public static let migrations: [Migration] = QueueSchema.migrations + IdentitySchema.migrations
+    public static let migrations: [Migration] = QueueSchema.migrations + IdentitySchema.migrations + PlacementSchema.migrations
 
     /// Prepares the data dir and database, bootstraps identity, then serves until cancelled or signalled.
     /// `onReady` runs once the listener is bound and `clouds.yaml` is written.
@@ -45,8 +47,13 @@ public enum AllInOneCloud {
             let catalog = ServiceCatalog(
                 baseURL: "http://\(config.bindHost):\(config.port)",
                 region: config.configuration.string("identity", "region_name"),
-                services: [.init(type: "identity", name: "keystone", path: "/identity")])
-            let router = makeRouter(config: config, identity: identity, catalog: catalog)
+                services: [
+                    .init(type: "identity", name: "keystone", path: "/identity"),
+                    .init(type: "placement", name: "placement", path: "/placement"),
+                ])
+            let placement = PlacementStore(storage: storage)
+            try await placement.loadIndex()
+            let router = makeRouter(config: config, identity: identity, catalog: catalog, placement: placement)
             let queue = Queue(storage: storage, settings: config.queueSettings)
             let cloudsFile = config.dataDir + "/clouds.yaml"
             let publicEndpoint = config.configuration.string("api", "public_endpoint")
@@ -64,7 +71,7 @@ public enum AllInOneCloud {
                     }
                     await onReady(ReadyCloud(
                         baseURL: catalog.baseURL, authURL: catalog.identityURL, cloudsFile: cloudsFile,
-                        credentials: credentials, storage: storage, identity: identity))
+                        credentials: credentials, storage: storage, identity: identity, placement: placement))
                 },
                 logger: logger)
             let group = ServiceGroup(
@@ -84,16 +91,22 @@ public enum AllInOneCloud {
         return settings
     }
 
-    static func makeRouter(config: CloudConfig, identity: IdentityService, catalog: ServiceCatalog)
-        -> Router<StratusRequestContext>
+    static func makeRouter(config: CloudConfig, identity: IdentityService, catalog: ServiceCatalog,
+                           placement: PlacementStore) -> Router<StratusRequestContext>
     {
         let router = Router(context: StratusRequestContext.self)
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: FaultMiddleware(identityURL: { catalog.identityURL }))
         let strategy = TokenMiddleware.Strategy(rawValue: config.configuration.string("api", "auth_strategy")) ?? .keystone
         router.add(middleware: TokenMiddleware(identity: identity, strategy: strategy))
+        router.add(middleware: PlacementAPI.microversions())
         let bodyLimit = config.configuration.int("oslo_middleware", "max_request_body_size")
         IdentityAPI(identity: identity, catalog: catalog, bodyLimit: bodyLimit).register(on: router)
+        PlacementAPI(
+            store: placement, bodyLimit: bodyLimit,
+            randomizeCandidates: config.configuration.bool("placement", "randomize_allocation_candidates"),
+            baseURL: { catalog.baseURL }
+        ).register(on: router)
         return router
     }
 }

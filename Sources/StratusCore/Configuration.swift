@@ -75,6 +75,9 @@ public enum KnownOptions {
             "bcrypt cost (Keystone's [identity] password_hash_rounds)."),
         OptionSpec("identity", "region_name", .string, default: "RegionOne", "Region listed in the catalog."),
         OptionSpec(
+            "placement", "randomize_allocation_candidates", .boolean, default: "false",
+            "Return allocation candidates in random order (with limit: a random subset), as Placement's option."),
+        OptionSpec(
             "queue", "lease_seconds", .integer(min: 1, max: 86400), default: "30",
             "How long a consumer holds a message before another may take it."),
         OptionSpec(

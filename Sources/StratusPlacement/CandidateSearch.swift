@@ -182,17 +182,17 @@ public struct CandidateSearch: Sendable {
 
     // MARK: Checks
 
-    func fits(_ resourceClass: String, _ amount: Int, on uuid: String, checkUnits: Bool = true) -> Bool {
+    public func fits(_ resourceClass: String, _ amount: Int, on uuid: String, checkUnits: Bool = true) -> Bool {
         guard let snapshot = state.providers[uuid], let inventory = snapshot.inventories[resourceClass] else { return false }
         if checkUnits && !inventory.permits(amount) { return false }
         return snapshot.used(resourceClass) + amount <= inventory.capacity
     }
 
-    func satisfies(_ traits: Set<String>, required: [Set<String>], forbidden: Set<String>) -> Bool {
+    public func satisfies(_ traits: Set<String>, required: [Set<String>], forbidden: Set<String>) -> Bool {
         traits.isDisjoint(with: forbidden) && required.allSatisfy { !$0.isDisjoint(with: traits) }
     }
 
-    func allowedByAggregates(_ uuid: String, _ group: RequestGroup) -> Bool {
+    public func allowedByAggregates(_ uuid: String, _ group: RequestGroup) -> Bool {
         guard !group.memberOf.isEmpty || !group.forbiddenAggregates.isEmpty else { return true }
         let aggregates = state.providers[uuid]?.aggregates ?? []
         return aggregates.isDisjoint(with: group.forbiddenAggregates)

@@ -1,0 +1,89 @@
+import HTTPTypes
+import Hummingbird
+import StratusCore
+
+/// A microversion such as `1.39` or `2.96`.
+public struct Microversion: Comparable, Sendable, CustomStringConvertible {
+    public let major: Int
+    public let minor: Int
+
+    public init(_ major: Int, _ minor: Int) {
+        self.major = major
+        self.minor = minor
+    }
+
+    public init?(parsing text: String) {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, let major = Int(parts[0]), let minor = Int(parts[1]), major >= 0, minor >= 0,
+              !parts[1].hasPrefix("+") && !parts[1].hasPrefix("-") else { return nil }
+        self.init(major, minor)
+    }
+
+    public static func < (lhs: Microversion, rhs: Microversion) -> Bool {
+        (lhs.major, lhs.minor) < (rhs.major, rhs.minor)
+    }
+
+    public var description: String { "\(major).\(minor)" }
+
+    /// Whether this request's version is at least `major.minor`.
+    public func atLeast(_ major: Int, _ minor: Int) -> Bool { self >= Microversion(major, minor) }
+}
+
+/// Negotiates `OpenStack-API-Version: SERVICE X.Y` for one service's path prefix: `latest` means the maximum,
+/// no header means the minimum, a malformed value is 400 and one outside the range 406. The chosen version goes
+/// on the context and back in the response, with `Vary`.
+public struct MicroversionMiddleware: RouterMiddleware {
+    public typealias Context = StratusRequestContext
+    static let header = HTTPField.Name("OpenStack-API-Version")!
+    static let vary = HTTPField.Name("Vary")!
+
+    let service: String
+    let pathPrefix: String
+    let minimum: Microversion
+    let maximum: Microversion
+
+    public init(service: String, pathPrefix: String, minimum: Microversion, maximum: Microversion) {
+        self.service = service
+        self.pathPrefix = pathPrefix
+        self.minimum = minimum
+        self.maximum = maximum
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        guard request.uri.path.hasPrefix(pathPrefix) else { return try await next(request, context) }
+        var context = context
+        let version = try negotiate(request.headers[values: Self.header])
+        context.microversion = version
+        var response = try await next(request, context)
+        response.headers[Self.header] = "\(service) \(version)"
+        response.headers[Self.vary] = "openstack-api-version"
+        return response
+    }
+
+    func negotiate(_ values: [String]) throws -> Microversion {
+        var requested: String?
+        for value in values {
+            for item in value.split(separator: ",") {
+                let words = item.split(separator: " ", omittingEmptySubsequences: true)
+                if words.count == 2, words[0].lowercased() == service { requested = String(words[1]) }
+            }
+        }
+        guard let requested else { return minimum }
+        if requested == "latest" { return maximum }
+        guard let version = Microversion(parsing: requested) else {
+            throw StratusError(PlacementCodes.badRequest, "invalid version string: \(requested)")
+        }
+        guard version >= minimum && version <= maximum else {
+            throw StratusError(
+                StratusError.Code(status: 406, faultName: "notAcceptable", title: "Not Acceptable"),
+                "Unacceptable version header: \(requested)")
+        }
+        return version
+    }
+}
+
+enum PlacementCodes {
+    static let badRequest = StratusError.Code(status: 400, faultName: "placement.undefined_code", title: "Bad Request")
+}

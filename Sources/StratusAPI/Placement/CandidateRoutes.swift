@@ -1,0 +1,126 @@
+import Hummingbird
+import StratusCore
+import StratusPlacement
+
+extension PlacementAPI {
+    func registerCandidates(on router: Router<StratusRequestContext>) {
+        router.get("placement/allocation_candidates") { request, context in
+            try authorize(context)
+            try require(context, 1, 10)
+            let version = context.microversion
+            let query = try candidateQuery(request, version)
+            try await checkVocabulary(query.groups, extraTraits: Set(query.rootRequired.flatMap { $0 }).union(query.rootForbidden))
+            let result = CandidateSearch(state: store.index.current(), query: query).run()
+            return JSONResponse.make(status: .ok, render(result, query, version))
+        }
+    }
+
+    func candidateQuery(_ request: Request, _ version: Microversion) throws -> CandidateQuery {
+        var allowed: Set<String> = ["resources"]
+        var prefixes: [String] = []
+        if version.atLeast(1, 16) { allowed.insert("limit") }
+        if version.atLeast(1, 17) { allowed.insert("required") }
+        if version.atLeast(1, 21) { allowed.insert("member_of") }
+        if version.atLeast(1, 25) {
+            allowed.insert("group_policy")
+            prefixes += ["resources", "required", "member_of"]
+        }
+        if version.atLeast(1, 31) {
+            allowed.insert("in_tree")
+            prefixes.append("in_tree")
+        }
+        if version.atLeast(1, 35) { allowed.insert("root_required") }
+        if version.atLeast(1, 36) { allowed.insert("same_subtree") }
+        try checkQuery(request, allowed: allowed, granularPrefixes: prefixes)
+
+        let parser = try CandidateParser(version: version, request: request)
+        var query = CandidateQuery()
+        query.randomize = randomizeCandidates
+        query.nestedAware = version.atLeast(1, 29)
+        var unsuffixed = RequestGroup(suffix: "")
+        try parser.fill(&unsuffixed, suffix: "")
+        if !unsuffixed.resources.isEmpty || !unsuffixed.requiredTraits.isEmpty || !unsuffixed.forbiddenTraits.isEmpty
+            || !unsuffixed.memberOf.isEmpty || unsuffixed.inTree != nil {
+            query.groups.append(unsuffixed)
+        }
+        let suffixes = version.atLeast(1, 25) ? try parser.suffixes() : []
+        for suffix in suffixes {
+            var group = RequestGroup(suffix: suffix)
+            try parser.fill(&group, suffix: suffix)
+            if group.resources.isEmpty && !version.atLeast(1, 33) {
+                throw PlacementFault.badRequest("All request groups must specify resources.")
+            }
+            query.groups.append(group)
+        }
+        guard query.groups.contains(where: { !$0.resources.isEmpty }) else {
+            throw PlacementFault.badRequest("Invalid query string parameters: 'resources' is a required property")
+        }
+        if unsuffixed.resources.isEmpty && !unsuffixed.requiredTraits.isEmpty && !version.atLeast(1, 33) {
+            throw PlacementFault.badRequest("All request groups must specify resources.")
+        }
+        if let policy = parser.values("group_policy").last {
+            guard policy == "none" || policy == "isolate" else {
+                throw PlacementFault.badRequest("Invalid query string parameters: '\(policy)' is not one of ['none', 'isolate']")
+            }
+            query.isolate = policy == "isolate"
+        } else if suffixes.count > 1 {
+            throw PlacementFault.badRequest(
+                "The \"group_policy\" parameter is required when specifying more than one \"resources{N}\" parameter.")
+        }
+        if let limit = parser.values("limit").last {
+            guard let value = Int(limit), value > 0 else {
+                throw PlacementFault.badRequest("Invalid query string parameters: '\(limit)' is not a positive integer")
+            }
+            query.limit = value
+        }
+        for text in parser.values("root_required") {
+            let (required, forbidden) = try parser.traits(text, parameter: "root_required")
+            query.rootRequired += required
+            query.rootForbidden.formUnion(forbidden)
+        }
+        for text in parser.values("same_subtree") {
+            let names = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            for name in names where !suffixes.contains(name) {
+                throw PlacementFault.badRequest("Real suffixes should be specified in same_subtree: '\(name)' is not a request group suffix.")
+            }
+            query.sameSubtree.append(names)
+        }
+        return query
+    }
+
+    func render(_ result: CandidateResult, _ query: CandidateQuery, _ version: Microversion) -> JSON {
+        let requests: [JSON] = result.requests.map { request in
+            var body: [String: JSON] = [:]
+            if version.atLeast(1, 12) {
+                body["allocations"] = .object(request.allocations.mapValues { ["resources": Self.resourcesJSON($0)] })
+            } else {
+                body["allocations"] = .array(request.allocations.keys.sorted().map { uuid in
+                    ["resource_provider": ["uuid": .string(uuid)], "resources": Self.resourcesJSON(request.allocations[uuid]!)]
+                })
+            }
+            if version.atLeast(1, 34) {
+                body["mappings"] = .object(request.mappings.mapValues { .array($0.map { .string($0) }) })
+            }
+            return .object(body)
+        }
+        let requestedClasses = Set(query.groups.flatMap { $0.resources.keys })
+        let state = store.index.current()
+        var summaries: [String: JSON] = [:]
+        for uuid in result.summaryProviders {
+            guard let snapshot = state.providers[uuid] else { continue }
+            var resources: [String: JSON] = [:]
+            for (resourceClass, inventory) in snapshot.inventories
+            where version.atLeast(1, 27) || requestedClasses.contains(resourceClass) {
+                resources[resourceClass] = ["capacity": .int(inventory.capacity), "used": .int(snapshot.used(resourceClass))]
+            }
+            var summary: [String: JSON] = ["resources": .object(resources)]
+            if version.atLeast(1, 17) { summary["traits"] = .array(snapshot.traits.sorted().map { .string($0) }) }
+            if version.atLeast(1, 29) {
+                summary["parent_provider_uuid"] = .optional(snapshot.provider.parentUUID)
+                summary["root_provider_uuid"] = .string(snapshot.provider.rootUUID)
+            }
+            summaries[uuid] = .object(summary)
+        }
+        return ["allocation_requests": .array(requests), "provider_summaries": .object(summaries)]
+    }
+}
