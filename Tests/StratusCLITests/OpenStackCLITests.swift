@@ -70,3 +70,51 @@ struct OpenStackCLITests {
         }
     }
 }
+
+/// osc-placement against an in-process Stratus.
+@Suite("The real openstack CLI with osc-placement", .enabled(if: ProcessRunner.openstackCLI != nil, "python-openstackclient not installed; scripts/test installs it"))
+struct PlacementCLITests {
+    func openstack(_ cloud: ReadyCloud, _ arguments: [String]) async throws -> ProcessRunner.Result {
+        try await ProcessRunner.run(
+            ProcessRunner.openstackCLI!, ["--os-cloud", "stratus-admin"] + arguments,
+            environment: ["OS_CLIENT_CONFIG_FILE": cloud.cloudsFile])
+    }
+
+    func json(_ result: ProcessRunner.Result) throws -> JSON {
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        return try JSON.parse(result.stdout)
+    }
+
+    @Test("resource provider create/list/show, inventory set/list, trait set, allocation candidate list")
+    func placementWorkflow() async throws {
+        try await CloudFixture.withCloud { cloud in
+            let created = try json(try await openstack(cloud, ["resource", "provider", "create", "cn1", "-f", "json"]))
+            let uuid = try #require(created["uuid"]?.stringValue)
+            let listed = try json(try await openstack(cloud, ["resource", "provider", "list", "-f", "json"]))
+            #expect(listed.arrayValue?.map { $0["name"] } == ["cn1"])
+            let shown = try json(try await openstack(cloud, ["resource", "provider", "show", uuid, "-f", "json"]))
+            #expect(shown["name"] == "cn1")
+            let set = try await openstack(cloud, [
+                "resource", "provider", "inventory", "set", uuid, "--resource", "VCPU=8", "--resource", "MEMORY_MB=4096",
+                "--resource", "VCPU:allocation_ratio=2.0",
+            ])
+            #expect(set.status == 0, "stderr: \(set.stderr)")
+            let inventory = try json(try await openstack(cloud, ["resource", "provider", "inventory", "list", uuid, "-f", "json"]))
+            let vcpu = inventory.arrayValue?.first { $0["resource_class"] == "VCPU" }
+            #expect(vcpu?["total"] == 8)
+            #expect(vcpu?["allocation_ratio"] == 2.0)
+            let traits = try await openstack(cloud, ["resource", "provider", "trait", "set", uuid, "--trait", "HW_CPU_X86_AVX2"])
+            #expect(traits.status == 0, "stderr: \(traits.stderr)")
+            let candidates = try json(try await openstack(cloud, [
+                "allocation", "candidate", "list", "--resource", "VCPU=1", "--required", "HW_CPU_X86_AVX2", "-f", "json",
+            ]))
+            #expect(candidates.arrayValue?.count == 1)
+            #expect(candidates.arrayValue?.first?["resource provider"]?.stringValue == uuid)
+            let none = try json(try await openstack(cloud, ["allocation", "candidate", "list", "--resource", "VCPU=17", "-f", "json"]))
+            #expect(none.arrayValue?.isEmpty == true)
+            let bad = try await openstack(cloud, ["resource", "provider", "inventory", "set", uuid, "--resource", "CUSTOM_NOPE=1"])
+            #expect(bad.status != 0)
+            #expect(bad.stderr.contains("400") || bad.stderr.contains("No such resource class"), "stderr: \(bad.stderr)")
+        }
+    }
+}
