@@ -250,3 +250,38 @@ extension PlacementStore {
         }
     }
 }
+
+extension PlacementStore {
+    /// Creates many root providers with inventory in large transactions, then reloads the index. For loading
+    /// benchmarks and imports; the rows are exactly what `createProvider` + `setInventories` write.
+    public func bulkCreate(_ providers: [(uuid: String, name: String, inventories: [String: Inventory])], batch: Int = 1000) async throws {
+        var start = 0
+        while start < providers.count {
+            let slice = Array(providers[start..<min(start + batch, providers.count)])
+            try await storage.transaction { tx in
+                let now = Clock.now()
+                for provider in slice {
+                    try await tx.sql.raw(
+                        """
+                        INSERT INTO placement_providers (uuid, name, generation, parent_uuid, root_uuid, created_at, updated_at)
+                        VALUES (\(bind: provider.uuid), \(bind: provider.name), 1, NULL, \(bind: provider.uuid), \(bind: now), \(bind: now))
+                        """
+                    ).run()
+                    for (resourceClass, inventory) in provider.inventories.sorted(by: { $0.key < $1.key }) {
+                        try await tx.sql.raw(
+                            """
+                            INSERT INTO placement_inventories (provider_uuid, resource_class, total, reserved, min_unit, max_unit,
+                                step_size, allocation_ratio, updated_at)
+                            VALUES (\(bind: provider.uuid), \(bind: resourceClass), \(bind: inventory.total), \(bind: inventory.reserved),
+                                \(bind: inventory.minUnit), \(bind: inventory.maxUnit), \(bind: inventory.stepSize),
+                                \(bind: inventory.allocationRatio), \(bind: now))
+                            """
+                        ).run()
+                    }
+                }
+            }
+            start += batch
+        }
+        try await loadIndex()
+    }
+}

@@ -110,7 +110,33 @@ extension Stratus {
 
     struct Bench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Benchmarks that print JSON.", subcommands: [QueueCommand.self])
+            abstract: "Benchmarks that print JSON.", subcommands: [QueueCommand.self, PlacementCommand.self])
+
+        struct PlacementCommand: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "placement",
+                abstract: "Allocation-candidate latency, claims/s, the claim race and RSS at several provider counts.")
+            @Option(help: "Provider counts, comma-separated.") var providers: String = "1000,10000,100000"
+            @Option(help: "Concurrent claim clients, comma-separated.") var clients: String = "1,8,16"
+            @Option(help: "Candidate queries per measurement.") var queries: Int = 200
+            @Option(help: "Claims per client-count case.") var claims: Int = 2000
+            @Option(help: "PostgreSQL URL of an empty database (default: SQLite in a temporary directory).") var database: String?
+
+            func run() async throws {
+                try await reportingErrors {
+                    let logger = makeLogger(nil)
+                    let counts = providers.split(separator: ",").compactMap { Int($0) }
+                    let clientCounts = clients.split(separator: ",").compactMap { Int($0) }
+                    guard !counts.isEmpty, !clientCounts.isEmpty, counts.allSatisfy({ $0 > 0 }), clientCounts.allSatisfy({ $0 > 0 }) else {
+                        throw ValidationError("--providers and --clients take positive integers, comma-separated")
+                    }
+                    let bench = PlacementBenchmark(
+                        providerCounts: counts, clientCounts: clientCounts, queries: queries, claimsPerCase: claims,
+                        databaseURL: database)
+                    print(try await bench.run(logger: logger).encodedString())
+                }
+            }
+        }
 
         struct QueueCommand: AsyncParsableCommand {
             static let configuration = CommandConfiguration(

@@ -83,6 +83,7 @@ public struct QueueBenchmark: Sendable {
 
 /// A thread-safe counter for benchmark workers.
 final class Counter: Sendable {
+    init() {}
     private let storage = Synchronization.Mutex(0)
     func add(_ n: Int) { storage.withLock { $0 += n } }
     var value: Int { storage.withLock { $0 } }

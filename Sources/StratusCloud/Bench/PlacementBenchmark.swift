@@ -1,0 +1,213 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Logging
+import StratusCore
+import StratusPlacement
+import StratusStorage
+
+/// `stratus bench placement`: allocation-candidate latency (over HTTP, with and without `limit`), claims/s at
+/// several client counts, the 20-claims-for-5 race, and memory, at each provider count.
+public struct PlacementBenchmark: Sendable {
+    public var providerCounts: [Int]
+    public var clientCounts: [Int]
+    public var queries: Int
+    public var claimsPerCase: Int
+    public var databaseURL: String?
+
+    public init(providerCounts: [Int], clientCounts: [Int], queries: Int = 200, claimsPerCase: Int = 2000, databaseURL: String? = nil) {
+        self.providerCounts = providerCounts
+        self.clientCounts = clientCounts
+        self.queries = queries
+        self.claimsPerCase = claimsPerCase
+        self.databaseURL = databaseURL
+    }
+
+    public func run(logger: Logger) async throws -> JSON {
+        var cases: [JSON] = []
+        for count in providerCounts {
+            cases.append(try await runCase(providers: count, logger: logger))
+        }
+        return ["benchmark": "placement", "engine": .string(databaseURL == nil ? "sqlite" : "postgresql"),
+                "cases": .array(cases), "machine": MachineInfo.json()]
+    }
+
+    func runCase(providers count: Int, logger: Logger) async throws -> JSON {
+        let dir = NSTemporaryDirectory() + "stratus-bench-placement-\(getpid())-\(count)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var text = "[api]\nauth_strategy = noauth2\n[identity]\npassword_hash_rounds = 4\n[database]\nmax_pool_size = 40\n"
+        if let databaseURL { text += "connection = \(databaseURL)\n" }
+        try text.write(toFile: dir + "/stratus.conf", atomically: true, encoding: .utf8)
+        let config = try CloudConfig.resolve(configPath: dir + "/stratus.conf", dataDir: dir, bind: "127.0.0.1", port: "0")
+        let (stream, continuation) = AsyncStream.makeStream(of: ReadyCloud.self)
+        var quiet = logger
+        quiet.logLevel = .warning
+        let cloudLogger = quiet
+        return try await withThrowingTaskGroup(of: JSON?.self) { group in
+            group.addTask {
+                try await AllInOneCloud.run(config, logger: cloudLogger, handleSignals: false) { continuation.yield($0) }
+                continuation.finish()
+                return nil
+            }
+            var iterator = stream.makeAsyncIterator()
+            guard let cloud = await iterator.next() else { throw StorageError.unavailable("cloud did not start") }
+            let result = try await measure(cloud, providers: count)
+            group.cancelAll()
+            return result
+        }
+    }
+
+    func measure(_ cloud: ReadyCloud, providers count: Int) async throws -> JSON {
+        let store = cloud.placement
+        let loadStart = ContinuousClock.now
+        var batch: [(uuid: String, name: String, inventories: [String: Inventory])] = []
+        var uuids: [String] = []
+        for i in 0..<count {
+            let uuid = Identifier.uuid()
+            uuids.append(uuid)
+            batch.append((uuid, "bench-cn-\(i)", [
+                "VCPU": Inventory(total: 64, allocationRatio: 4.0), "MEMORY_MB": Inventory(total: 262_144),
+                "DISK_GB": Inventory(total: 4000),
+            ]))
+        }
+        try await store.bulkCreate(batch)
+        let loadSeconds = seconds(ContinuousClock.now - loadStart)
+        let rssAfterLoad = Self.rssMiB()
+
+        let http = BenchHTTP(base: cloud.baseURL)
+        let path = "/placement/allocation_candidates?resources=VCPU:1,MEMORY_MB:512,DISK_GB:1"
+        _ = try await http.get(path)  // warm up
+        let full = try await latencies(http, path, count: max(10, min(queries, count >= 100_000 ? 30 : queries)))
+        let limited = try await latencies(http, path + "&limit=10", count: queries)
+        let inProcess = inProcessLatencies(store, limit: nil, count: max(10, min(queries, count >= 100_000 ? 30 : queries)))
+
+        let providerUUIDs = uuids
+        var claims: [JSON] = []
+        for clients in clientCounts {
+            let perClient = max(1, claimsPerCase / clients)
+            let start = ContinuousClock.now
+            let failures = Counter()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<clients {
+                    group.addTask {
+                        for _ in 0..<perClient {
+                            let provider = providerUUIDs.randomElement()!
+                            let body: JSON = [
+                                "allocations": [provider: ["resources": ["VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1]]],
+                                "project_id": "bench", "user_id": "bench", "consumer_generation": nil, "consumer_type": "INSTANCE",
+                            ]
+                            let status = try await http.put("/placement/allocations/\(Identifier.uuid())", body)
+                            if status != 204 { failures.add(1) }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let elapsed = seconds(ContinuousClock.now - start)
+            claims.append(["clients": .int(clients), "claims": .int(perClient * clients),
+                           "claims_per_second": .number((Double(perClient * clients) / elapsed).rounded()),
+                           "failed": .int(failures.value)])
+        }
+
+        let race = try await raceResult(store)
+        return [
+            "providers": .int(count), "load_seconds": .number(round(loadSeconds * 100) / 100),
+            "candidates_http_ms": full, "candidates_limit10_http_ms": limited, "candidates_in_process_ms": inProcess,
+            "claims_http": .array(claims), "race_20_claims_room_for_5": race,
+            "rss_mib_after_load": .int(rssAfterLoad), "rss_mib_end": .int(Self.rssMiB()),
+        ]
+    }
+
+    func latencies(_ http: BenchHTTP, _ path: String, count: Int) async throws -> JSON {
+        var samples: [Double] = []
+        var results = 0
+        for _ in 0..<count {
+            let start = ContinuousClock.now
+            let body = try await http.get(path)
+            samples.append(seconds(ContinuousClock.now - start) * 1000)
+            results = body["allocation_requests"]?.arrayValue?.count ?? -1
+        }
+        return Self.summary(samples, extra: ["allocation_requests": .int(results)])
+    }
+
+    func inProcessLatencies(_ store: PlacementStore, limit: Int?, count: Int) -> JSON {
+        var query = CandidateQuery()
+        var group = RequestGroup(suffix: "")
+        group.resources = ["VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1]
+        query.groups = [group]
+        query.limit = limit
+        var samples: [Double] = []
+        for _ in 0..<count {
+            let start = ContinuousClock.now
+            _ = CandidateSearch(state: store.index.current(), query: query).run()
+            samples.append(seconds(ContinuousClock.now - start) * 1000)
+        }
+        return Self.summary(samples, extra: [:])
+    }
+
+    func raceResult(_ store: PlacementStore) async throws -> JSON {
+        let uuid = Identifier.uuid()
+        _ = try await store.createProvider(uuid: uuid, name: "race-\(uuid)", parentUUID: nil)
+        _ = try await store.setInventories(uuid: uuid, generation: 0, ["VCPU": Inventory(total: 5)], reservedMayEqualTotal: true)
+        let wins = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<20 {
+                group.addTask {
+                    (try? await store.replaceAllocations([ConsumerAllocations(
+                        consumerUUID: Identifier.uuid(), allocations: [ProviderAllocation(providerUUID: uuid, resources: ["VCPU": 1])],
+                        projectID: "p", userID: "u", expectedGeneration: .newConsumer)])) != nil
+                }
+            }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        return ["succeeded": .int(wins), "room": 5, "attempts": 20]
+    }
+
+    static func summary(_ samples: [Double], extra: [String: JSON]) -> JSON {
+        let sorted = samples.sorted()
+        func percentile(_ p: Double) -> Double {
+            guard !sorted.isEmpty else { return 0 }
+            return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
+        }
+        var result: [String: JSON] = ["median": .number((percentile(0.5) * 100).rounded() / 100),
+                                      "p99": .number((percentile(0.99) * 100).rounded() / 100), "samples": .int(sorted.count)]
+        result.merge(extra) { $1 }
+        return .object(result)
+    }
+
+    static func rssMiB() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return -1 }
+        let kb = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
+        return kb / 1024
+    }
+
+    func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}
+
+/// A minimal HTTP client for benchmarks, in noauth2 mode as admin.
+struct BenchHTTP: Sendable {
+    let base: String
+
+    func get(_ path: String) async throws -> JSON {
+        var request = URLRequest(url: URL(string: base + path)!)
+        request.setValue("admin", forHTTPHeaderField: "X-Auth-Token")
+        request.setValue("placement latest", forHTTPHeaderField: "OpenStack-API-Version")
+        let (data, _) = try await URLSession.shared.data(for: request)
+        return (try? JSON.parse(data)) ?? .null
+    }
+
+    func put(_ path: String, _ body: JSON) async throws -> Int {
+        var request = URLRequest(url: URL(string: base + path)!)
+        request.httpMethod = "PUT"
+        request.httpBody = body.encoded()
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.setValue("admin", forHTTPHeaderField: "X-Auth-Token")
+        request.setValue("placement latest", forHTTPHeaderField: "OpenStack-API-Version")
+        let (_, response) = try await URLSession.shared.data(for: request)
+        return (response as? HTTPURLResponse)?.statusCode ?? 0
+    }
+}
