@@ -45,14 +45,71 @@ public enum JSON: Sendable, Hashable {
         try parse(Data(text.utf8))
     }
 
-    /// Serialises with sorted keys so output is stable.
-    public func encoded() -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(self)) ?? Data("null".utf8)
+    /// Serialises compactly with sorted keys, so output is stable. Hand-written because responses such as
+    /// allocation candidates are large and Foundation's encoder was most of their cost.
+    public func encoded() -> Data { Data(encodedBytes()) }
+
+    public func encodedString() -> String { String(decoding: encodedBytes(), as: UTF8.self) }
+
+    public func encodedBytes() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        write(to: &out)
+        return out
     }
 
-    public func encodedString() -> String { String(decoding: encoded(), as: UTF8.self) }
+    private func write(to out: inout [UInt8]) {
+        switch self {
+        case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+        case .bool(let b): out.append(contentsOf: b ? Array("true".utf8) : Array("false".utf8))
+        case .number(let d): Self.writeNumber(d, to: &out)
+        case .string(let s): Self.writeString(s, to: &out)
+        case .array(let items):
+            out.append(0x5B)
+            for (i, item) in items.enumerated() {
+                if i > 0 { out.append(0x2C) }
+                item.write(to: &out)
+            }
+            out.append(0x5D)
+        case .object(let fields):
+            out.append(0x7B)
+            for (i, key) in fields.keys.sorted().enumerated() {
+                if i > 0 { out.append(0x2C) }
+                Self.writeString(key, to: &out)
+                out.append(0x3A)
+                fields[key]!.write(to: &out)
+            }
+            out.append(0x7D)
+        }
+    }
+
+    private static func writeNumber(_ d: Double, to out: inout [UInt8]) {
+        if d.rounded() == d, abs(d) < 9.0e15 {
+            out.append(contentsOf: String(Int64(d)).utf8)
+        } else if d.isFinite {
+            out.append(contentsOf: "\(d)".utf8)
+        } else {
+            out.append(contentsOf: "null".utf8)
+        }
+    }
+
+    private static func writeString(_ s: String, to out: inout [UInt8]) {
+        out.append(0x22)
+        for byte in s.utf8 {
+            switch byte {
+            case 0x22: out.append(contentsOf: [0x5C, 0x22])
+            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: out.append(contentsOf: [0x5C, 0x6E])
+            case 0x0D: out.append(contentsOf: [0x5C, 0x72])
+            case 0x09: out.append(contentsOf: [0x5C, 0x74])
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+            default: out.append(byte)
+            }
+        }
+        out.append(0x22)
+    }
 }
 
 extension JSON: Codable {

@@ -14,7 +14,6 @@ public struct CandidateSearch: Sendable {
 
     public func run() -> CandidateResult {
         var requests: [AllocationRequest] = []
-        var seen: Set<AllocationRequest> = []
         var treesUsed: [String] = []
         var extraProviders: Set<String> = []
         let roots = candidateRoots()
@@ -28,7 +27,7 @@ public struct CandidateSearch: Sendable {
             let found = candidates(inTree: root)
             guard !found.isEmpty else { continue }
             var usedTree = false
-            for request in found where seen.insert(request).inserted {
+            for request in found {
                 if let limit = query.limit, requests.count >= limit { break }
                 requests.append(request)
                 usedTree = true
@@ -81,6 +80,15 @@ public struct CandidateSearch: Sendable {
         for group in query.groups {
             if let tree = group.inTree, state.providers[tree]?.provider.rootUUID != root { return [] }
         }
+        if members.count == 1, query.groups.count == 1, query.groups[0].isUnsuffixed, query.sameSubtree.isEmpty,
+           !hasSharing(rootSnapshot) {
+            // The common case — one compute node, one group, nothing shared — without the general search.
+            let group = query.groups[0]
+            guard group.resources.allSatisfy({ fits($0.key, $0.value, on: root) }), allowedByAggregates(root, group),
+                  satisfies(rootSnapshot.traits, required: group.requiredTraits, forbidden: group.forbiddenTraits)
+            else { return [] }
+            return [AllocationRequest(allocations: [root: group.resources], mappings: ["": [root]])]
+        }
         var pool = Array(members)
         var sharing: Set<String> = []
         for uuid in members {
@@ -117,7 +125,13 @@ public struct CandidateSearch: Sendable {
         var chosen: [String] = []
         var budget = maxCombinationsPerTree
         search(slots, 0, &chosen, &results, &budget, root: root, members: members)
-        return results
+        var seen: Set<AllocationRequest> = []
+        return results.filter { seen.insert($0).inserted }
+    }
+
+    func hasSharing(_ snapshot: ProviderSnapshot) -> Bool {
+        if state.sharingByAggregate.isEmpty { return false }
+        return snapshot.aggregates.contains { state.sharingByAggregate[$0] != nil }
     }
 
     struct Slot {
@@ -149,7 +163,8 @@ public struct CandidateSearch: Sendable {
     /// Checks what depends on the whole combination (summed capacity, unsuffixed traits, same_subtree) and
     /// builds the request.
     private func assemble(_ slots: [Slot], _ chosen: [String], members: Set<String>) -> AllocationRequest? {
-        guard chosen.contains(where: { members.contains($0) }) || members.count == 1 else { return nil }
+        // At least one provider of this tree: a request made only of sharing providers is found in their own tree.
+        guard chosen.contains(where: { members.contains($0) }) else { return nil }
         var allocations: [String: [String: Int]] = [:]
         var mappings: [String: [String]] = [:]
         for (slot, uuid) in zip(slots, chosen) {

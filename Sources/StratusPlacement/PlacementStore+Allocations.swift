@@ -42,15 +42,20 @@ extension PlacementStore {
     }
 
     private func claimOnce(_ consumers: [ConsumerAllocations], in tx: Transaction) async throws -> ClaimOutcome {
-        for consumer in consumers { try await checkConsumerGeneration(consumer, in: tx) }
+        var existing: [String] = []
+        for consumer in consumers where try await checkConsumerGeneration(consumer, in: tx) {
+            existing.append(consumer.consumerUUID)
+        }
         let consumerIDs = consumers.map(\.consumerUUID)
         var touched: Set<String> = []
-        for row in try await tx.sql.raw(
-            "SELECT DISTINCT provider_uuid FROM placement_allocations WHERE consumer_uuid IN (" + Self.bindList(consumerIDs) + ")"
-        ).all() {
-            touched.insert(try row.decode(column: "provider_uuid", as: String.self))
+        if !existing.isEmpty {
+            // Allocations exist only for consumers with a row, so brand-new consumers skip this.
+            for row in try await tx.sql.raw(
+                "DELETE FROM placement_allocations WHERE consumer_uuid IN (" + Self.bindList(existing) + ") RETURNING provider_uuid"
+            ).all() {
+                touched.insert(try row.decode(column: "provider_uuid", as: String.self))
+            }
         }
-        try await tx.sql.raw("DELETE FROM placement_allocations WHERE consumer_uuid IN (" + Self.bindList(consumerIDs) + ")").run()
 
         // What each provider is asked for in total, and each single allocation for unit checks.
         var requested: [String: [String: Int]] = [:]
@@ -75,11 +80,21 @@ extension PlacementStore {
 
         var outcome = ClaimOutcome()
         for (uuid, resources) in requested.sorted(by: { $0.key < $1.key }) {
+            // Inventory and current usage in one statement: claims are the hot path.
             var inventories: [String: Inventory] = [:]
-            for row in try await tx.sql.raw("SELECT * FROM placement_inventories WHERE provider_uuid = \(bind: uuid)").all() {
-                inventories[try row.decode(column: "resource_class", as: String.self)] = try Self.inventory(row)
+            var usage: [String: Int] = [:]
+            for row in try await tx.sql.raw(
+                """
+                SELECT i.*, CAST(COALESCE((SELECT SUM(a.used) FROM placement_allocations a
+                    WHERE a.provider_uuid = i.provider_uuid AND a.resource_class = i.resource_class), 0) AS BIGINT) AS used_now
+                FROM placement_inventories i WHERE i.provider_uuid = \(bind: uuid)
+                """
+            ).all() {
+                let resourceClass = try row.decode(column: "resource_class", as: String.self)
+                inventories[resourceClass] = try Self.inventory(row)
+                let used = try row.decode(column: "used_now", as: Int.self)
+                if used > 0 { usage[resourceClass] = used }
             }
-            var usage = try await self.usage(of: uuid, in: tx)
             for (resourceClass, amount) in resources.sorted(by: { $0.key < $1.key }) {
                 guard let inventory = inventories[resourceClass] else {
                     throw PlacementFault.conflict(
@@ -104,20 +119,20 @@ extension PlacementStore {
         }
 
         let now = Clock.now()
+        var rows: [SQLQueryString] = []
         for consumer in consumers {
             for allocation in consumer.allocations {
                 for (resourceClass, amount) in allocation.resources.sorted(by: { $0.key < $1.key }) {
-                    try await tx.sql.raw(
-                        """
-                        INSERT INTO placement_allocations (consumer_uuid, provider_uuid, resource_class, used, created_at)
-                        VALUES (\(bind: consumer.consumerUUID), \(bind: allocation.providerUUID), \(bind: resourceClass),
-                            \(bind: amount), \(bind: now))
-                        """
-                    ).run()
+                    rows.append("(\(bind: consumer.consumerUUID), \(bind: allocation.providerUUID), \(bind: resourceClass), \(bind: amount), \(bind: now))")
                 }
             }
-            try await saveConsumer(consumer, in: tx)
         }
+        if !rows.isEmpty {
+            var insert: SQLQueryString = "INSERT INTO placement_allocations (consumer_uuid, provider_uuid, resource_class, used, created_at) VALUES "
+            for (i, row) in rows.enumerated() { insert = insert + (i == 0 ? "" : ", ") + row }
+            try await tx.sql.raw(insert).run()
+        }
+        for consumer in consumers { try await saveConsumer(consumer, exists: existing.contains(consumer.consumerUUID), in: tx) }
         for uuid in touched.sorted() {
             guard let new = try await tx.bumpGeneration(table: "placement_providers", keyColumn: "uuid", key: uuid, expected: generations[uuid]!) else {
                 throw PlacementFault.concurrentUpdate(Self.retryMarker + uuid)
@@ -127,11 +142,12 @@ extension PlacementStore {
         return outcome
     }
 
-    private func checkConsumerGeneration(_ consumer: ConsumerAllocations, in tx: Transaction) async throws {
+    /// Checks the caller's idea of the consumer generation; returns whether the consumer exists.
+    private func checkConsumerGeneration(_ consumer: ConsumerAllocations, in tx: Transaction) async throws -> Bool {
         let row = try await tx.sql.raw("SELECT generation FROM placement_consumers WHERE uuid = \(bind: consumer.consumerUUID)").first()
         let current = try row?.decode(column: "generation", as: Int.self)
         switch consumer.expectedGeneration {
-        case .skip: return
+        case .skip: return current != nil
         case .newConsumer:
             if let current {
                 throw PlacementFault.concurrentUpdate(
@@ -147,17 +163,18 @@ extension PlacementStore {
                     "consumer generation conflict - expected \(expected) but got \(current)")
             }
         }
+        return current != nil
     }
 
     /// Writes the consumer row (generation + 1), or removes it when it holds nothing any more.
-    private func saveConsumer(_ consumer: ConsumerAllocations, in tx: Transaction) async throws {
+    private func saveConsumer(_ consumer: ConsumerAllocations, exists: Bool, in tx: Transaction) async throws {
         let holdsSomething = consumer.allocations.contains { !$0.resources.isEmpty }
         if !holdsSomething {
             try await tx.sql.raw("DELETE FROM placement_consumers WHERE uuid = \(bind: consumer.consumerUUID)").run()
             return
         }
         let now = Clock.now()
-        let updated = try await tx.sql.raw(
+        let updated = !exists ? nil : try await tx.sql.raw(
             """
             UPDATE placement_consumers SET generation = generation + 1, project_id = \(bind: consumer.projectID),
                 user_id = \(bind: consumer.userID), consumer_type = \(bind: consumer.consumerType), updated_at = \(bind: now)

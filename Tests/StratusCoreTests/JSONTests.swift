@@ -37,3 +37,21 @@ struct JSONTests {
         #expect(Clock.iso8601(86400) == "1970-01-02T00:00:00Z")
     }
 }
+
+@Suite("JSON escaping")
+struct JSONEscapingTests {
+    @Test("strings with quotes, backslashes, control characters and unicode round-trip")
+    func escaping() throws {
+        let text = "a\"b\\c\nd\te\u{01}f é 🚀 /"
+        let encoded = JSON.string(text).encodedString()
+        #expect(try JSON.parse(encoded) == .string(text))
+        #expect(encoded.contains("\\u0001"))
+    }
+
+    @Test("fractions, negatives and large integers encode as JSON numbers")
+    func numbers() throws {
+        for value in [0.1, -2.5, 1e300, 123456789012.0, -7.0] {
+            #expect(try JSON.parse(JSON.number(value).encodedString()) == .number(value))
+        }
+    }
+}

@@ -111,25 +111,51 @@ public struct PlacementBenchmark: Sendable {
                            "failed": .int(failures.value)])
         }
 
+        var inProcessClaims: [JSON] = []
+        for clients in clientCounts {
+            let perClient = max(1, claimsPerCase / clients)
+            let start = ContinuousClock.now
+            let failures = Counter()
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<clients {
+                    group.addTask {
+                        for _ in 0..<perClient {
+                            let claim = ConsumerAllocations(
+                                consumerUUID: Identifier.uuid(),
+                                allocations: [ProviderAllocation(providerUUID: providerUUIDs.randomElement()!,
+                                                                 resources: ["VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1])],
+                                projectID: "bench", userID: "bench", consumerType: "INSTANCE", expectedGeneration: .newConsumer)
+                            do { try await store.replaceAllocations([claim]) } catch { failures.add(1) }
+                        }
+                    }
+                }
+            }
+            let elapsed = seconds(ContinuousClock.now - start)
+            inProcessClaims.append(["clients": .int(clients), "claims": .int(perClient * clients),
+                                    "claims_per_second": .number((Double(perClient * clients) / elapsed).rounded()),
+                                    "failed": .int(failures.value)])
+        }
+
         let race = try await raceResult(store)
         return [
             "providers": .int(count), "load_seconds": .number(round(loadSeconds * 100) / 100),
             "candidates_http_ms": full, "candidates_limit10_http_ms": limited, "candidates_in_process_ms": inProcess,
-            "claims_http": .array(claims), "race_20_claims_room_for_5": race,
+            "claims_http": .array(claims), "claims_in_process": .array(inProcessClaims), "race_20_claims_room_for_5": race,
             "rss_mib_after_load": .int(rssAfterLoad), "rss_mib_end": .int(Self.rssMiB()),
         ]
     }
 
     func latencies(_ http: BenchHTTP, _ path: String, count: Int) async throws -> JSON {
         var samples: [Double] = []
-        var results = 0
+        var last = Data()
         for _ in 0..<count {
+            // Timed: request out, whole response in. Parsing it is the client's business, done once below.
             let start = ContinuousClock.now
-            let body = try await http.get(path)
+            last = try await http.getData(path)
             samples.append(seconds(ContinuousClock.now - start) * 1000)
-            results = body["allocation_requests"]?.arrayValue?.count ?? -1
         }
-        return Self.summary(samples, extra: ["allocation_requests": .int(results)])
+        let results = (try? JSON.parse(last))?["allocation_requests"]?.arrayValue?.count ?? -1
+        return Self.summary(samples, extra: ["allocation_requests": .int(results), "response_bytes": .int(last.count)])
     }
 
     func inProcessLatencies(_ store: PlacementStore, limit: Int?, count: Int) -> JSON {
@@ -193,11 +219,15 @@ struct BenchHTTP: Sendable {
     let base: String
 
     func get(_ path: String) async throws -> JSON {
+        (try? JSON.parse(try await getData(path))) ?? .null
+    }
+
+    func getData(_ path: String) async throws -> Data {
         var request = URLRequest(url: URL(string: base + path)!)
         request.setValue("admin", forHTTPHeaderField: "X-Auth-Token")
         request.setValue("placement latest", forHTTPHeaderField: "OpenStack-API-Version")
         let (data, _) = try await URLSession.shared.data(for: request)
-        return (try? JSON.parse(data)) ?? .null
+        return data
     }
 
     func put(_ path: String, _ body: JSON) async throws -> Int {
