@@ -104,6 +104,9 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -154,7 +157,7 @@ let package = Package(
         .testTarget(
             name: "StratusPlacementTests",
             dependencies: [
-                "StratusPlacement", "StratusTesting", "StratusCloud",
+                "StratusPlacement", "StratusTesting", "StratusCloud", "StratusAPI",
             ],
             swiftSettings: swiftSettings
         ),

@@ -11,6 +11,13 @@ public enum JSONResponse {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body.encodedBytes())))
     }
 
+    /// A JSON body already serialised.
+    public static func bytes(status: HTTPResponse.Status, _ body: [UInt8], headers: HTTPFields = [:]) -> Response {
+        var headers = headers
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
     public static func empty(_ status: HTTPResponse.Status = .noContent, headers: HTTPFields = [:]) -> Response {
         Response(status: status, headers: headers)
     }
@@ -40,7 +47,7 @@ extension Request {
         }
         let json: JSON
         do {
-            json = try JSON.parse(Data(buffer.readableBytesView))
+            json = try JSON.parse(bytes: Array(buffer.readableBytesView))
         } catch {
             throw StratusError.badRequest("Malformed request body: the body is not valid JSON.")
         }

@@ -36,9 +36,13 @@ public enum JSON: Sendable, Hashable {
         }
     }
 
-    /// Parses UTF-8 JSON text.
+    /// Parses UTF-8 JSON text (strictly; nesting is bounded).
     public static func parse(_ data: Data) throws -> JSON {
-        try JSONDecoder().decode(JSON.self, from: data)
+        try JSONParser.parse(Array(data))
+    }
+
+    public static func parse(bytes: [UInt8]) throws -> JSON {
+        try JSONParser.parse(bytes)
     }
 
     public static func parse(_ text: String) throws -> JSON {
@@ -63,7 +67,7 @@ public enum JSON: Sendable, Hashable {
         case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
         case .bool(let b): out.append(contentsOf: b ? Array("true".utf8) : Array("false".utf8))
         case .number(let d): Self.writeNumber(d, to: &out)
-        case .string(let s): Self.writeString(s, to: &out)
+        case .string(let s): Self.appendString(s, to: &out)
         case .array(let items):
             out.append(0x5B)
             for (i, item) in items.enumerated() {
@@ -75,7 +79,7 @@ public enum JSON: Sendable, Hashable {
             out.append(0x7B)
             for (i, key) in fields.keys.sorted().enumerated() {
                 if i > 0 { out.append(0x2C) }
-                Self.writeString(key, to: &out)
+                Self.appendString(key, to: &out)
                 out.append(0x3A)
                 fields[key]!.write(to: &out)
             }
@@ -93,7 +97,8 @@ public enum JSON: Sendable, Hashable {
         }
     }
 
-    private static func writeString(_ s: String, to out: inout [UInt8]) {
+    /// Appends `s` as a JSON string literal.
+    public static func appendString(_ s: String, to out: inout [UInt8]) {
         out.append(0x22)
         for byte in s.utf8 {
             switch byte {

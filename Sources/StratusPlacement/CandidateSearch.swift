@@ -31,6 +31,7 @@ public struct CandidateSearch: Sendable {
                 if let limit = query.limit, requests.count >= limit { break }
                 requests.append(request)
                 usedTree = true
+                if request.allocations.count == 1 && request.allocations.keys.first == root { continue }
                 for uuid in request.allocations.keys where state.providers[uuid]?.provider.rootUUID != root {
                     extraProviders.insert(uuid)
                 }
@@ -40,8 +41,14 @@ public struct CandidateSearch: Sendable {
         if query.randomize && query.limit == nil { requests.shuffle() }
         var summary: [String] = []
         var included: Set<String> = []
+        summary.reserveCapacity(treesUsed.count)
         for root in treesUsed {
-            for uuid in (state.trees[root] ?? []).sorted() where included.insert(uuid).inserted { summary.append(uuid) }
+            guard let members = state.trees[root] else { continue }
+            if members.count == 1 {
+                if extraProviders.isEmpty || included.insert(root).inserted { summary.append(root) }
+                continue
+            }
+            for uuid in members.sorted() where included.insert(uuid).inserted { summary.append(uuid) }
         }
         for uuid in extraProviders.sorted() where included.insert(uuid).inserted { summary.append(uuid) }
         return CandidateResult(requests: requests, summaryProviders: summary)
@@ -84,7 +91,7 @@ public struct CandidateSearch: Sendable {
            !hasSharing(rootSnapshot) {
             // The common case — one compute node, one group, nothing shared — without the general search.
             let group = query.groups[0]
-            guard group.resources.allSatisfy({ fits($0.key, $0.value, on: root) }), allowedByAggregates(root, group),
+            guard group.resources.allSatisfy({ Self.fits($0.key, $0.value, rootSnapshot) }), allowedByAggregates(root, group),
                   satisfies(rootSnapshot.traits, required: group.requiredTraits, forbidden: group.forbiddenTraits)
             else { return [] }
             return [AllocationRequest(allocations: [root: group.resources], mappings: ["": [root]])]
@@ -198,7 +205,12 @@ public struct CandidateSearch: Sendable {
     // MARK: Checks
 
     public func fits(_ resourceClass: String, _ amount: Int, on uuid: String, checkUnits: Bool = true) -> Bool {
-        guard let snapshot = state.providers[uuid], let inventory = snapshot.inventories[resourceClass] else { return false }
+        guard let snapshot = state.providers[uuid] else { return false }
+        return Self.fits(resourceClass, amount, snapshot, checkUnits: checkUnits)
+    }
+
+    static func fits(_ resourceClass: String, _ amount: Int, _ snapshot: ProviderSnapshot, checkUnits: Bool = true) -> Bool {
+        guard let inventory = snapshot.inventories[resourceClass] else { return false }
         if checkUnits && !inventory.permits(amount) { return false }
         return snapshot.used(resourceClass) + amount <= inventory.capacity
     }

@@ -69,32 +69,46 @@ extension PlacementStore {
         touched.formUnion(requested.keys)
 
         var generations: [String: Int] = [:]
-        let lock: SQLQueryString = tx.engine == .postgresql ? " FOR UPDATE" : ""
+        var inventoriesByProvider: [String: [String: Inventory]] = [:]
+        var usageByProvider: [String: [String: Int]] = [:]
         for uuid in touched.sorted() {
+            if tx.engine == .sqlite, requested[uuid] != nil {
+                // SQLite has one writer, so no row lock is needed: read generation, inventory and usage at once.
+                let rows = try await tx.sql.raw(
+                    """
+                    SELECT p.generation, i.*, CAST(COALESCE((SELECT SUM(a.used) FROM placement_allocations a
+                        WHERE a.provider_uuid = p.uuid AND a.resource_class = i.resource_class), 0) AS BIGINT) AS used_now
+                    FROM placement_providers p LEFT JOIN placement_inventories i ON i.provider_uuid = p.uuid
+                    WHERE p.uuid = \(bind: uuid)
+                    """
+                ).all()
+                guard let first = rows.first else { throw missingProvider(uuid, consumerIDs) }
+                generations[uuid] = try first.decode(column: "generation", as: Int.self)
+                try readInventories(rows, into: &inventoriesByProvider[uuid, default: [:]], usage: &usageByProvider[uuid, default: [:]])
+                continue
+            }
+            // PostgreSQL: lock the provider rows in uuid order, so concurrent claims queue instead of deadlocking.
+            let lock: SQLQueryString = tx.engine == .postgresql ? " FOR UPDATE" : ""
             guard let row = try await tx.sql.raw("SELECT generation FROM placement_providers WHERE uuid = \(bind: uuid)" + lock).first() else {
-                throw PlacementFault.badRequest(
-                    "Unable to allocate inventory for consumer \(consumerIDs.joined(separator: ", ")): Allocation for resource provider '\(uuid)' that does not exist.")
+                throw missingProvider(uuid, consumerIDs)
             }
             generations[uuid] = try row.decode(column: "generation", as: Int.self)
+            if requested[uuid] != nil {
+                let rows = try await tx.sql.raw(
+                    """
+                    SELECT i.*, CAST(COALESCE((SELECT SUM(a.used) FROM placement_allocations a
+                        WHERE a.provider_uuid = i.provider_uuid AND a.resource_class = i.resource_class), 0) AS BIGINT) AS used_now
+                    FROM placement_inventories i WHERE i.provider_uuid = \(bind: uuid)
+                    """
+                ).all()
+                try readInventories(rows, into: &inventoriesByProvider[uuid, default: [:]], usage: &usageByProvider[uuid, default: [:]])
+            }
         }
 
         var outcome = ClaimOutcome()
         for (uuid, resources) in requested.sorted(by: { $0.key < $1.key }) {
-            // Inventory and current usage in one statement: claims are the hot path.
-            var inventories: [String: Inventory] = [:]
-            var usage: [String: Int] = [:]
-            for row in try await tx.sql.raw(
-                """
-                SELECT i.*, CAST(COALESCE((SELECT SUM(a.used) FROM placement_allocations a
-                    WHERE a.provider_uuid = i.provider_uuid AND a.resource_class = i.resource_class), 0) AS BIGINT) AS used_now
-                FROM placement_inventories i WHERE i.provider_uuid = \(bind: uuid)
-                """
-            ).all() {
-                let resourceClass = try row.decode(column: "resource_class", as: String.self)
-                inventories[resourceClass] = try Self.inventory(row)
-                let used = try row.decode(column: "used_now", as: Int.self)
-                if used > 0 { usage[resourceClass] = used }
-            }
+            let inventories = inventoriesByProvider[uuid] ?? [:]
+            var usage = usageByProvider[uuid] ?? [:]
             for (resourceClass, amount) in resources.sorted(by: { $0.key < $1.key }) {
                 guard let inventory = inventories[resourceClass] else {
                     throw PlacementFault.conflict(
@@ -130,7 +144,12 @@ extension PlacementStore {
         if !rows.isEmpty {
             var insert: SQLQueryString = "INSERT INTO placement_allocations (consumer_uuid, provider_uuid, resource_class, used, created_at) VALUES "
             for (i, row) in rows.enumerated() { insert = insert + (i == 0 ? "" : ", ") + row }
-            try await tx.sql.raw(insert).run()
+            do {
+                try await tx.sql.raw(insert).run()
+            } catch where Storage.isUniqueViolation(error) {
+                // Only possible when a consumer said "new" but already holds allocations.
+                throw PlacementFault.concurrentUpdate("consumer generation conflict - expected null but the consumer exists")
+            }
         }
         for consumer in consumers { try await saveConsumer(consumer, exists: existing.contains(consumer.consumerUUID), in: tx) }
         for uuid in touched.sorted() {
@@ -142,8 +161,24 @@ extension PlacementStore {
         return outcome
     }
 
+    private func missingProvider(_ uuid: String, _ consumers: [String]) -> StratusError {
+        PlacementFault.badRequest(
+            "Unable to allocate inventory for consumer \(consumers.joined(separator: ", ")): Allocation for resource provider '\(uuid)' that does not exist.")
+    }
+
+    private func readInventories(_ rows: [any SQLRow], into inventories: inout [String: Inventory], usage: inout [String: Int]) throws {
+        for row in rows {
+            guard let resourceClass = try row.decode(column: "resource_class", as: String?.self) else { continue }
+            inventories[resourceClass] = try Self.inventory(row)
+            let used = try row.decode(column: "used_now", as: Int.self)
+            if used > 0 { usage[resourceClass] = used }
+        }
+    }
+
     /// Checks the caller's idea of the consumer generation; returns whether the consumer exists.
     private func checkConsumerGeneration(_ consumer: ConsumerAllocations, in tx: Transaction) async throws -> Bool {
+        // A new consumer needs no read: inserting its row fails if it exists after all (see saveConsumer).
+        if consumer.expectedGeneration == .newConsumer { return false }
         let row = try await tx.sql.raw("SELECT generation FROM placement_consumers WHERE uuid = \(bind: consumer.consumerUUID)").first()
         let current = try row?.decode(column: "generation", as: Int.self)
         switch consumer.expectedGeneration {
@@ -191,6 +226,9 @@ extension PlacementStore {
                     """
                 ).run()
             } catch where Storage.isUniqueViolation(error) {
+                if consumer.expectedGeneration == .newConsumer {
+                    throw PlacementFault.concurrentUpdate("consumer generation conflict - expected null but the consumer exists")
+                }
                 throw PlacementFault.concurrentUpdate(Self.retryMarker + "consumer \(consumer.consumerUUID)")
             }
         }

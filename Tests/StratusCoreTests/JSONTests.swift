@@ -55,3 +55,31 @@ struct JSONEscapingTests {
         }
     }
 }
+
+@Suite("JSON parser")
+struct JSONParserTests {
+    @Test("accepts what RFC 8259 allows", arguments: [
+        #"{"a": [1, -2.5e3, true, false, null, "x\"y\\z\u00e9\ud83d\ude80"], "b": {}}"#, "[]", "0", "\"\"", " {\"k\" : 1 } ",
+    ])
+    func accepts(text: String) throws {
+        _ = try JSON.parse(text)
+    }
+
+    @Test("refuses what it does not", arguments: [
+        "", "{", "[1,]", "{\"a\":1,}", "01", "1.", "-", "tru", "\"\\x\"", "\"\\ud800\"", "{a:1}", "[1] 2", "\"\u{01}\"", "1e999",
+    ])
+    func refuses(text: String) {
+        #expect(throws: (any Error).self) { try JSON.parse(text) }
+    }
+
+    @Test("deep nesting is refused, not a stack overflow")
+    func deepNesting() {
+        let text = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(throws: (any Error).self) { try JSON.parse(text) }
+    }
+
+    @Test("decoding escapes gives the same text back")
+    func escapes() throws {
+        #expect(try JSON.parse(#""\ud83d\ude80 \/ \n""#) == .string("🚀 / \n"))
+    }
+}

@@ -1,8 +1,6 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Logging
+import StratusAPI
 import StratusCore
 import StratusPlacement
 import StratusStorage
@@ -76,21 +74,26 @@ public struct PlacementBenchmark: Sendable {
         let loadSeconds = seconds(ContinuousClock.now - loadStart)
         let rssAfterLoad = Self.rssMiB()
 
-        let http = BenchHTTP(base: cloud.baseURL)
+        let port = Int(cloud.baseURL.split(separator: ":").last ?? "") ?? 0
+        let http = try await BenchConnection.connect(host: "127.0.0.1", port: port)
         let path = "/placement/allocation_candidates?resources=VCPU:1,MEMORY_MB:512,DISK_GB:1"
-        _ = try await http.get(path)  // warm up
         let full = try await latencies(http, path, count: max(10, min(queries, count >= 100_000 ? 30 : queries)))
         let limited = try await latencies(http, path + "&limit=10", count: queries)
+        await http.close()
         let inProcess = inProcessLatencies(store, limit: nil, count: max(10, min(queries, count >= 100_000 ? 30 : queries)))
 
         let providerUUIDs = uuids
+        let headers = [("X-Auth-Token", "admin"), ("OpenStack-API-Version", "placement latest"),
+                       ("Content-Type", "application/json")]
         var claims: [JSON] = []
         for clients in clientCounts {
             let perClient = max(1, claimsPerCase / clients)
+            var connections: [BenchConnection] = []
+            for _ in 0..<clients { connections.append(try await BenchConnection.connect(host: "127.0.0.1", port: port)) }
             let start = ContinuousClock.now
             let failures = Counter()
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for _ in 0..<clients {
+                for connection in connections {
                     group.addTask {
                         for _ in 0..<perClient {
                             let provider = providerUUIDs.randomElement()!
@@ -98,13 +101,15 @@ public struct PlacementBenchmark: Sendable {
                                 "allocations": [provider: ["resources": ["VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1]]],
                                 "project_id": "bench", "user_id": "bench", "consumer_generation": nil, "consumer_type": "INSTANCE",
                             ]
-                            let status = try await http.put("/placement/allocations/\(Identifier.uuid())", body)
-                            if status != 204 { failures.add(1) }
+                            let reply = try await connection.request(
+                                .PUT, "/placement/allocations/\(Identifier.uuid())", headers: headers, body: body.encodedBytes())
+                            if reply.status != 204 { failures.add(1) }
                         }
                     }
                 }
                 try await group.waitForAll()
             }
+            for connection in connections { await connection.close() }
             let elapsed = seconds(ContinuousClock.now - start)
             claims.append(["clients": .int(clients), "claims": .int(perClient * clients),
                            "claims_per_second": .number((Double(perClient * clients) / elapsed).rounded()),
@@ -145,17 +150,19 @@ public struct PlacementBenchmark: Sendable {
         ]
     }
 
-    func latencies(_ http: BenchHTTP, _ path: String, count: Int) async throws -> JSON {
+    func latencies(_ http: BenchConnection, _ path: String, count: Int) async throws -> JSON {
+        let headers = [("X-Auth-Token", "admin"), ("OpenStack-API-Version", "placement latest")]
+        _ = try await http.request(.GET, path, headers: headers)  // warm up
         var samples: [Double] = []
-        var last = Data()
+        var bytes = 0
         for _ in 0..<count {
-            // Timed: request out, whole response in. Parsing it is the client's business, done once below.
+            // Timed: request out, whole response in. Parsing it is the client's business.
             let start = ContinuousClock.now
-            last = try await http.getData(path)
+            let reply = try await http.request(.GET, path, headers: headers)
             samples.append(seconds(ContinuousClock.now - start) * 1000)
+            bytes = reply.bytes
         }
-        let results = (try? JSON.parse(last))?["allocation_requests"]?.arrayValue?.count ?? -1
-        return Self.summary(samples, extra: ["allocation_requests": .int(results), "response_bytes": .int(last.count)])
+        return Self.summary(samples, extra: ["response_bytes": .int(bytes)])
     }
 
     func inProcessLatencies(_ store: PlacementStore, limit: Int?, count: Int) -> JSON {
@@ -165,12 +172,18 @@ public struct PlacementBenchmark: Sendable {
         query.groups = [group]
         query.limit = limit
         var samples: [Double] = []
+        var rendering: [Double] = []
+        let api = PlacementAPI(store: store, bodyLimit: 1 << 20, randomizeCandidates: false, baseURL: { "" })
         for _ in 0..<count {
             let start = ContinuousClock.now
-            _ = CandidateSearch(state: store.index.current(), query: query).run()
-            samples.append(seconds(ContinuousClock.now - start) * 1000)
+            let state = store.index.current()
+            let result = CandidateSearch(state: state, query: query).run()
+            let searched = ContinuousClock.now
+            _ = api.renderBytes(result, query, PlacementAPI.maximum, state: state)
+            samples.append(seconds(searched - start) * 1000)
+            rendering.append(seconds(ContinuousClock.now - searched) * 1000)
         }
-        return Self.summary(samples, extra: [:])
+        return ["search": Self.summary(samples, extra: [:]), "render_and_encode": Self.summary(rendering, extra: [:])]
     }
 
     func raceResult(_ store: PlacementStore) async throws -> JSON {
@@ -214,30 +227,3 @@ public struct PlacementBenchmark: Sendable {
     }
 }
 
-/// A minimal HTTP client for benchmarks, in noauth2 mode as admin.
-struct BenchHTTP: Sendable {
-    let base: String
-
-    func get(_ path: String) async throws -> JSON {
-        (try? JSON.parse(try await getData(path))) ?? .null
-    }
-
-    func getData(_ path: String) async throws -> Data {
-        var request = URLRequest(url: URL(string: base + path)!)
-        request.setValue("admin", forHTTPHeaderField: "X-Auth-Token")
-        request.setValue("placement latest", forHTTPHeaderField: "OpenStack-API-Version")
-        let (data, _) = try await URLSession.shared.data(for: request)
-        return data
-    }
-
-    func put(_ path: String, _ body: JSON) async throws -> Int {
-        var request = URLRequest(url: URL(string: base + path)!)
-        request.httpMethod = "PUT"
-        request.httpBody = body.encoded()
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.setValue("admin", forHTTPHeaderField: "X-Auth-Token")
-        request.setValue("placement latest", forHTTPHeaderField: "OpenStack-API-Version")
-        let (_, response) = try await URLSession.shared.data(for: request)
-        return (response as? HTTPURLResponse)?.statusCode ?? 0
-    }
-}
