@@ -37,6 +37,7 @@ public struct PlacementAPI: Sendable {
         registerTraitsAndClasses(on: router)
         registerAllocations(on: router)
         registerCandidates(on: router)
+        registerReshaper(on: router)
     }
 
     // MARK: Shared helpers
