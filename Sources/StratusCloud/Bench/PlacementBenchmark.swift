@@ -65,7 +65,7 @@ public struct PlacementBenchmark: Sendable {
         for i in 0..<count {
             let uuid = Identifier.uuid()
             uuids.append(uuid)
-            batch.append((uuid, "bench-cn-\(i)", [
+            batch.append((uuid, "bench-\(count)-cn-\(i)", [
                 "VCPU": Inventory(total: 64, allocationRatio: 4.0), "MEMORY_MB": Inventory(total: 262_144),
                 "DISK_GB": Inventory(total: 4000),
             ]))
