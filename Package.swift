@@ -76,6 +76,7 @@ let package = Package(
                 "StratusCore",
                 "StratusStorage",
                 .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

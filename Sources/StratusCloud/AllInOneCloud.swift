@@ -51,7 +51,7 @@ public enum AllInOneCloud {
                     .init(type: "identity", name: "keystone", path: "/identity"),
                     .init(type: "placement", name: "placement", path: "/placement"),
                 ])
-            let placement = PlacementStore(storage: storage)
+            let placement = PlacementStore(storage: storage, batching: true)
             try await placement.loadIndex()
             let router = makeRouter(config: config, identity: identity, catalog: catalog, placement: placement)
             let queue = Queue(storage: storage, settings: config.queueSettings)
@@ -76,7 +76,10 @@ public enum AllInOneCloud {
                 logger: logger)
             let group = ServiceGroup(
                 configuration: .init(
-                    services: [.init(service: app), .init(service: QueueJanitor(queue: queue, logger: logger))],
+                    services: [
+                        .init(service: app), .init(service: QueueJanitor(queue: queue, logger: logger)),
+                        .init(service: placement.batcher!),
+                    ],
                     gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
                     logger: logger))
             try await group.run()

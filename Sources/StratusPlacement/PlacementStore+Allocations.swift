@@ -14,6 +14,12 @@ extension PlacementStore {
     /// rows are written and every provider's generation is compare-and-swapped. A lost race rolls back and
     /// retries from a fresh read.
     public func replaceAllocations(_ consumers: [ConsumerAllocations]) async throws {
+        if let batcher, try await batcher.submit(consumers) { return }
+        try await replaceAllocationsDirectly(consumers)
+    }
+
+    /// The one-at-a-time claim, with retries.
+    func replaceAllocationsDirectly(_ consumers: [ConsumerAllocations]) async throws {
         var attempt = 0
         while true {
             attempt += 1

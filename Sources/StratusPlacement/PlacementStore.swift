@@ -8,10 +8,21 @@ import StratusStorage
 public struct PlacementStore: Sendable {
     public let storage: Storage
     public let index: PlacementIndex
+    /// Group commit for claims, when running (see `ClaimBatcher`).
+    public let batcher: ClaimBatcher?
 
-    public init(storage: Storage) {
+    public init(storage: Storage, batching: Bool = false) {
         self.storage = storage
         self.index = PlacementIndex()
+        self.batcher = batching ? ClaimBatcher() : nil
+        self.batcher?.store = PlacementStore(storage: storage, index: index)
+    }
+
+    /// The same store without a batcher, for the batcher itself.
+    private init(storage: Storage, index: PlacementIndex) {
+        self.storage = storage
+        self.index = index
+        self.batcher = nil
     }
 
     /// Loads the whole index from the database (start-up).

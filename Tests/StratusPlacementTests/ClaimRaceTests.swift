@@ -5,11 +5,19 @@ import StratusStorage
 import StratusTesting
 import Testing
 
-func withPlacement<T: Sendable>(_ body: @Sendable (PlacementStore) async throws -> T) async throws -> T {
+/// A store on a fresh database; with `batching`, its claim batcher runs for the duration.
+func withPlacement<T: Sendable>(batching: Bool = false, _ body: @Sendable (PlacementStore) async throws -> T) async throws -> T {
     try await TestDatabase.withStorage(migrations: PlacementSchema.migrations, maxConnections: 24) { storage in
-        let store = PlacementStore(storage: storage)
+        let store = PlacementStore(storage: storage, batching: batching)
         try await store.loadIndex()
-        return try await body(store)
+        guard let batcher = store.batcher else { return try await body(store) }
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await batcher.run(); return nil }
+            try await Task.sleep(for: .milliseconds(20))
+            let result = try await body(store)
+            group.cancelAll()
+            return result
+        }
     }
 }
 
@@ -35,9 +43,9 @@ func claim(_ store: PlacementStore, _ provider: String, vcpu: Int, consumer: Str
 
 @Suite("Placement claims under concurrency")
 struct ClaimRaceTests {
-    @Test("20 simultaneous claims against room for 5 succeed exactly 5 times, 100 rounds")
-    func exactClaims() async throws {
-        try await withPlacement { store in
+    @Test("20 simultaneous claims against room for 5 succeed exactly 5 times, 100 rounds", arguments: [false, true])
+    func exactClaims(batching: Bool) async throws {
+        try await withPlacement(batching: batching) { store in
             for round in 0..<100 {
                 let provider = try await makeProvider(store, vcpu: 5)
                 let wins = await withTaskGroup(of: Bool.self) { group in
@@ -52,9 +60,9 @@ struct ClaimRaceTests {
         }
     }
 
-    @Test("a randomized mix of claims, moves, deletes and inventory changes never exceeds capacity")
-    func randomizedMix() async throws {
-        try await withPlacement { store in
+    @Test("a randomized mix of claims, moves, deletes and inventory changes never exceeds capacity", arguments: [false, true])
+    func randomizedMix(batching: Bool) async throws {
+        try await withPlacement(batching: batching) { store in
             var providers: [String] = []
             for _ in 0..<4 { providers.append(try await makeProvider(store, vcpu: 8, memory: 4096)) }
             let consumers = (0..<24).map { _ in Identifier.uuid() }
@@ -106,9 +114,9 @@ struct ClaimRaceTests {
         }
     }
 
-    @Test("consumer generations: a stale writer gets 409 concurrent_update")
-    func consumerGeneration() async throws {
-        try await withPlacement { store in
+    @Test("consumer generations: a stale writer gets 409 concurrent_update", arguments: [false, true])
+    func consumerGeneration(batching: Bool) async throws {
+        try await withPlacement(batching: batching) { store in
             let provider = try await makeProvider(store, vcpu: 4)
             let consumer = Identifier.uuid()
             #expect(await claim(store, provider, vcpu: 1, consumer: consumer))

@@ -1,0 +1,203 @@
+import SQLKit
+import StratusCore
+import StratusStorage
+
+extension PlacementStore {
+    /// Claims several independent requests in one transaction ("group commit"). Each request stays all-or-nothing
+    /// and is checked in arrival order against the state the earlier ones left, exactly as if they had run one after
+    /// another; the batch only shares the reads, the writes and the commit. Returns one result per request.
+    /// Throws only if the transaction itself fails; the caller then runs the requests one by one.
+    func claimBatch(_ requests: [[ConsumerAllocations]]) async throws -> [Result<Void, StratusError>] {
+        let (results, snapshot) = try await storage.transaction { tx -> ([Result<Void, StratusError>], BatchState) in
+            var state = try await BatchState.load(requests, in: tx)
+            var results: [Result<Void, StratusError>] = []
+            for request in requests {
+                do {
+                    try state.apply(request)
+                    results.append(.success(()))
+                } catch let error as StratusError {
+                    results.append(.failure(error))
+                }
+            }
+            try await state.write(in: tx)
+            return (results, state)
+        }
+        for uuid in snapshot.touched where !index.applyUsage(uuid, generation: snapshot.generations[uuid]! + 1, usage: snapshot.usage[uuid] ?? [:]) {
+            try await refresh([uuid])
+        }
+        return results
+    }
+}
+
+/// The working state of one claim batch: read once, updated request by request, written once.
+struct BatchState: Sendable {
+    var generations: [String: Int] = [:]
+    var inventories: [String: [String: Inventory]] = [:]
+    var usage: [String: [String: Int]] = [:]
+    /// consumer → generation at the start (nil: did not exist)
+    var initialConsumers: [String: Int] = [:]
+    /// consumer → current generation in this batch (nil: does not exist now)
+    var consumers: [String: Int?] = [:]
+    var allocations: [String: [ProviderAllocation]] = [:]
+    var details: [String: ConsumerAllocations] = [:]
+    var changedConsumers: Set<String> = []
+    var touched: Set<String> = []
+
+    static func load(_ requests: [[ConsumerAllocations]], in tx: Transaction) async throws -> BatchState {
+        var state = BatchState()
+        let consumerIDs = Array(Set(requests.flatMap { $0.map(\.consumerUUID) })).sorted()
+        for row in try await tx.sql.raw(
+            "SELECT uuid, generation FROM placement_consumers WHERE uuid IN (" + PlacementStore.bindList(consumerIDs) + ")"
+        ).all() {
+            state.initialConsumers[try row.decode(column: "uuid", as: String.self)] = try row.decode(column: "generation", as: Int.self)
+        }
+        for id in consumerIDs { state.consumers[id] = state.initialConsumers[id] }
+        var providers = Set(requests.flatMap { $0.flatMap { $0.allocations.map(\.providerUUID) } })
+        for row in try await tx.sql.raw(
+            "SELECT consumer_uuid, provider_uuid, resource_class, used FROM placement_allocations WHERE consumer_uuid IN ("
+                + PlacementStore.bindList(consumerIDs) + ")"
+        ).all() {
+            let consumer = try row.decode(column: "consumer_uuid", as: String.self)
+            let provider = try row.decode(column: "provider_uuid", as: String.self)
+            providers.insert(provider)
+            var list = state.allocations[consumer] ?? []
+            if let index = list.firstIndex(where: { $0.providerUUID == provider }) {
+                list[index].resources[try row.decode(column: "resource_class", as: String.self)] = try row.decode(column: "used", as: Int.self)
+            } else {
+                list.append(ProviderAllocation(
+                    providerUUID: provider,
+                    resources: [try row.decode(column: "resource_class", as: String.self): try row.decode(column: "used", as: Int.self)]))
+            }
+            state.allocations[consumer] = list
+        }
+        let providerList = PlacementStore.bindList(providers.sorted())
+        let lock: SQLQueryString = tx.engine == .postgresql ? " ORDER BY uuid FOR UPDATE" : ""
+        for row in try await tx.sql.raw("SELECT uuid, generation FROM placement_providers WHERE uuid IN (" + providerList + ")" + lock).all() {
+            state.generations[try row.decode(column: "uuid", as: String.self)] = try row.decode(column: "generation", as: Int.self)
+        }
+        for row in try await tx.sql.raw("SELECT * FROM placement_inventories WHERE provider_uuid IN (" + providerList + ")").all() {
+            state.inventories[try row.decode(column: "provider_uuid", as: String.self), default: [:]][
+                try row.decode(column: "resource_class", as: String.self)] = try PlacementStore.inventory(row)
+        }
+        for row in try await tx.sql.raw(
+            "SELECT provider_uuid, resource_class, CAST(SUM(used) AS BIGINT) AS used FROM placement_allocations WHERE provider_uuid IN ("
+                + providerList + ") GROUP BY provider_uuid, resource_class"
+        ).all() {
+            state.usage[try row.decode(column: "provider_uuid", as: String.self), default: [:]][
+                try row.decode(column: "resource_class", as: String.self)] = try row.decode(column: "used", as: Int.self)
+        }
+        return state
+    }
+
+    /// Checks one request against the current state and, if it fits, applies it. Throws the same faults as the
+    /// one-at-a-time path, leaving the state untouched.
+    mutating func apply(_ request: [ConsumerAllocations]) throws {
+        var next = self
+        for consumer in request {
+            let current = next.consumers[consumer.consumerUUID] ?? nil
+            switch consumer.expectedGeneration {
+            case .skip: break
+            case .newConsumer:
+                if let current { throw PlacementFault.concurrentUpdate("consumer generation conflict - expected null but got \(current)") }
+            case .equals(let expected):
+                guard let current else { throw PlacementFault.concurrentUpdate("consumer generation conflict - expected \(expected) but got null") }
+                if current != expected {
+                    throw PlacementFault.concurrentUpdate("consumer generation conflict - expected \(expected) but got \(current)")
+                }
+            }
+            for old in next.allocations[consumer.consumerUUID] ?? [] {
+                for (resourceClass, amount) in old.resources { next.usage[old.providerUUID, default: [:]][resourceClass, default: 0] -= amount }
+                next.touched.insert(old.providerUUID)
+            }
+            for allocation in consumer.allocations {
+                let uuid = allocation.providerUUID
+                guard next.generations[uuid] != nil else {
+                    throw PlacementFault.badRequest(
+                        "Unable to allocate inventory for consumer \(consumer.consumerUUID): Allocation for resource provider '\(uuid)' that does not exist.")
+                }
+                for (resourceClass, amount) in allocation.resources {
+                    guard let inventory = next.inventories[uuid]?[resourceClass] else {
+                        throw PlacementFault.conflict(
+                            "Unable to allocate inventory: Inventory for '\(resourceClass)' on resource provider '\(uuid)' invalid.")
+                    }
+                    if !inventory.permits(amount) {
+                        throw PlacementFault.conflict(
+                            "Unable to allocate inventory: Unable to create allocation for '\(resourceClass)' on resource provider '\(uuid)'. The requested amount would violate inventory constraints.")
+                    }
+                    next.usage[uuid, default: [:]][resourceClass, default: 0] += amount
+                }
+                next.touched.insert(uuid)
+            }
+            let holds = consumer.allocations.contains { !$0.resources.isEmpty }
+            next.allocations[consumer.consumerUUID] = holds ? consumer.allocations : []
+            next.consumers[consumer.consumerUUID] = holds ? .some((current ?? 0) + 1) : .some(nil)
+            next.details[consumer.consumerUUID] = consumer
+            next.changedConsumers.insert(consumer.consumerUUID)
+        }
+        // Capacity is checked once the whole request is applied, so a move within one provider is not double-counted.
+        for consumer in request {
+            for allocation in consumer.allocations {
+                let uuid = allocation.providerUUID
+                for resourceClass in allocation.resources.keys.sorted() {
+                    let inventory = next.inventories[uuid]![resourceClass]!
+                    if (next.usage[uuid]?[resourceClass] ?? 0) > inventory.capacity {
+                        throw PlacementFault.conflict(
+                            "Unable to allocate inventory: Unable to create allocation for '\(resourceClass)' on resource provider '\(uuid)'. The requested amount would exceed the capacity.")
+                    }
+                }
+            }
+        }
+        self = next
+    }
+
+    /// Writes every applied request: allocations, consumers and one generation bump per touched provider.
+    func write(in tx: Transaction) async throws {
+        guard !changedConsumers.isEmpty else { return }
+        let changed = changedConsumers.sorted()
+        try await tx.sql.raw("DELETE FROM placement_allocations WHERE consumer_uuid IN (" + PlacementStore.bindList(changed) + ")").run()
+        let now = Clock.now()
+        var rows: [SQLQueryString] = []
+        for consumer in changed {
+            for allocation in allocations[consumer] ?? [] {
+                for (resourceClass, amount) in allocation.resources.sorted(by: { $0.key < $1.key }) {
+                    rows.append("(\(bind: consumer), \(bind: allocation.providerUUID), \(bind: resourceClass), \(bind: amount), \(bind: now))")
+                }
+            }
+        }
+        for chunk in stride(from: 0, to: rows.count, by: 200) {
+            var insert: SQLQueryString = "INSERT INTO placement_allocations (consumer_uuid, provider_uuid, resource_class, used, created_at) VALUES "
+            for (i, row) in rows[chunk..<min(chunk + 200, rows.count)].enumerated() { insert = insert + (i == 0 ? "" : ", ") + row }
+            try await tx.sql.raw(insert).run()
+        }
+        let gone = changed.filter { (consumers[$0] ?? nil) == nil && initialConsumers[$0] != nil }
+        if !gone.isEmpty {
+            try await tx.sql.raw("DELETE FROM placement_consumers WHERE uuid IN (" + PlacementStore.bindList(gone) + ")").run()
+        }
+        var newRows: [SQLQueryString] = []
+        for consumer in changed {
+            guard let generation = consumers[consumer] ?? nil, let detail = details[consumer] else { continue }
+            if initialConsumers[consumer] == nil {
+                newRows.append("(\(bind: consumer), \(bind: detail.projectID), \(bind: detail.userID), \(bind: detail.consumerType), \(bind: generation), \(bind: now), \(bind: now))")
+            } else {
+                try await tx.sql.raw(
+                    """
+                    UPDATE placement_consumers SET generation = \(bind: generation), project_id = \(bind: detail.projectID),
+                        user_id = \(bind: detail.userID), consumer_type = \(bind: detail.consumerType), updated_at = \(bind: now)
+                    WHERE uuid = \(bind: consumer)
+                    """
+                ).run()
+            }
+        }
+        for chunk in stride(from: 0, to: newRows.count, by: 200) {
+            var insert: SQLQueryString = "INSERT INTO placement_consumers (uuid, project_id, user_id, consumer_type, generation, created_at, updated_at) VALUES "
+            for (i, row) in newRows[chunk..<min(chunk + 200, newRows.count)].enumerated() { insert = insert + (i == 0 ? "" : ", ") + row }
+            try await tx.sql.raw(insert).run()
+        }
+        if !touched.isEmpty {
+            // The rows are ours until commit (single writer, or FOR UPDATE above), so this cannot lose a race.
+            try await tx.sql.raw(
+                "UPDATE placement_providers SET generation = generation + 1 WHERE uuid IN (" + PlacementStore.bindList(touched.sorted()) + ")"
+            ).run()
+        }
+    }
+}
