@@ -100,6 +100,12 @@ public enum JSON: Sendable, Hashable {
     /// Appends `s` as a JSON string literal.
     public static func appendString(_ s: String, to out: inout [UInt8]) {
         out.append(0x22)
+        // Most strings (uuids, names, classes) need no escaping: copy them whole.
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            out.append(contentsOf: s.utf8)
+            out.append(0x22)
+            return
+        }
         for byte in s.utf8 {
             switch byte {
             case 0x22: out.append(contentsOf: [0x5C, 0x22])

@@ -32,7 +32,23 @@ public struct JSONWriter: Sendable {
     }
 
     public mutating func string(_ value: String) { separate(); JSON.appendString(value, to: &bytes) }
-    public mutating func int(_ value: Int) { separate(); bytes.append(contentsOf: String(value).utf8) }
+    public mutating func int(_ value: Int) {
+        separate()
+        guard value >= 0 else { bytes.append(contentsOf: String(value).utf8); return }
+        // Digits straight into the buffer, without a String per number.
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        var rest = value
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[19 - count] = UInt8(truncatingIfNeeded: rest % 10) + 0x30
+                rest /= 10
+                count += 1
+            } while rest > 0
+            bytes.append(contentsOf: buffer[(20 - count)...])
+        }
+    }
     public mutating func null() { separate(); bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C]) }
     public mutating func value(_ json: JSON) { separate(); bytes.append(contentsOf: json.encodedBytes()) }
 

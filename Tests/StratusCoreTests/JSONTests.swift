@@ -83,3 +83,21 @@ struct JSONParserTests {
         #expect(try JSON.parse(#""\ud83d\ude80 \/ \n""#) == .string("🚀 / \n"))
     }
 }
+
+@Suite("JSON writer")
+struct JSONWriterTests {
+    @Test("writes the same text as encoding the equivalent value")
+    func matchesEncoder() throws {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.key("a"); writer.int(0)
+        writer.key("b"); writer.int(Int.max)
+        writer.key("c"); writer.int(-42)
+        writer.key("d"); writer.beginArray(); writer.string("x\"y"); writer.null(); writer.optionalString("z"); writer.endArray()
+        writer.key("e"); writer.beginObject(); writer.endObject()
+        writer.endObject()
+        let parsed = try JSON.parse(bytes: writer.bytes)
+        #expect(parsed == ["a": 0, "b": .number(Double(Int.max)), "c": -42, "d": ["x\"y", nil, "z"], "e": [:]])
+        #expect(String(decoding: writer.bytes, as: UTF8.self).contains("\"b\":9223372036854775807"))
+    }
+}
