@@ -50,6 +50,9 @@ public struct JSONWriter: Sendable {
         }
     }
     public mutating func null() { separate(); bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C]) }
+    /// Appends already-serialised JSON as the next value.
+    public mutating func raw(_ serialized: [UInt8]) { separate(); bytes.append(contentsOf: serialized) }
+
     public mutating func value(_ json: JSON) { separate(); bytes.append(contentsOf: json.encodedBytes()) }
 
     public mutating func optionalString(_ value: String?) {

@@ -97,7 +97,29 @@ extension PlacementAPI {
         out.beginObject()
         out.key("allocation_requests")
         out.beginArray()
+        // The common answer — one group, each candidate a single provider — is spliced from pre-built pieces.
+        var single: (resources: [UInt8], mappings: Bool)?
+        if version.atLeast(1, 12), query.groups.count == 1, query.groups[0].isUnsuffixed {
+            var resources = JSONWriter(capacity: 64)
+            writeResources(query.groups[0].resources, &resources)
+            single = (resources.bytes, version.atLeast(1, 34))
+        }
         for request in result.requests {
+            if let single, request.allocations.count == 1, let uuid = request.allocations.keys.first {
+                var piece: [UInt8] = Array("{\"allocations\":{\"".utf8)
+                piece.append(contentsOf: uuid.utf8)
+                piece.append(contentsOf: "\":{\"resources\":".utf8)
+                piece.append(contentsOf: single.resources)
+                piece.append(contentsOf: "}}".utf8)
+                if single.mappings {
+                    piece.append(contentsOf: ",\"mappings\":{\"\":[\"".utf8)
+                    piece.append(contentsOf: uuid.utf8)
+                    piece.append(contentsOf: "\"]}".utf8)
+                }
+                piece.append(0x7D)
+                out.raw(piece)
+                continue
+            }
             out.beginObject()
             out.key("allocations")
             if version.atLeast(1, 12) {
