@@ -21,9 +21,21 @@ public struct CandidateSearch: Sendable {
         guard count > 0 else { return CandidateResult(requests: [], summaryProviders: []) }
         // With a limit and randomize, start at a random place and wrap: random picks at O(limit) cost.
         let start = query.randomize ? Int.random(in: 0..<count) : 0
+        let flat = flatGroup()
         for step in 0..<count {
             if let limit = query.limit, requests.count >= limit { break }
             let root = roots[(start + step) % count]
+            if let group = flat, !state.nestedRoots.contains(root) {
+                // One provider, one group, nothing shared: check it in place.
+                guard let snapshot = state.providers[root],
+                      group.resources.allSatisfy({ Self.fits($0.key, $0.value, snapshot) }),
+                      satisfies(snapshot.traits, required: group.requiredTraits, forbidden: group.forbiddenTraits),
+                      allowedByAggregates(snapshot, group)
+                else { continue }
+                requests.append(AllocationRequest(allocations: [root: group.resources], mappings: ["": [root]]))
+                treesUsed.append(root)
+                continue
+            }
             let found = candidates(inTree: root)
             guard !found.isEmpty else { continue }
             var usedTree = false
@@ -52,6 +64,14 @@ public struct CandidateSearch: Sendable {
         }
         for uuid in extraProviders.sorted() where included.insert(uuid).inserted { summary.append(uuid) }
         return CandidateResult(requests: requests, summaryProviders: summary)
+    }
+
+    /// The group, when the query allows the single-provider shortcut for trees of one provider.
+    func flatGroup() -> RequestGroup? {
+        guard query.groups.count == 1, query.groups[0].isUnsuffixed, query.groups[0].inTree == nil,
+              query.sameSubtree.isEmpty, query.rootRequired.isEmpty, query.rootForbidden.isEmpty,
+              state.sharingByAggregate.isEmpty else { return nil }
+        return query.groups[0]
     }
 
     /// Roots worth evaluating: all roots, or — when some requested class is rare — only the trees holding it
@@ -221,7 +241,13 @@ public struct CandidateSearch: Sendable {
 
     public func allowedByAggregates(_ uuid: String, _ group: RequestGroup) -> Bool {
         guard !group.memberOf.isEmpty || !group.forbiddenAggregates.isEmpty else { return true }
-        let aggregates = state.providers[uuid]?.aggregates ?? []
+        guard let snapshot = state.providers[uuid] else { return false }
+        return allowedByAggregates(snapshot, group)
+    }
+
+    func allowedByAggregates(_ snapshot: ProviderSnapshot, _ group: RequestGroup) -> Bool {
+        guard !group.memberOf.isEmpty || !group.forbiddenAggregates.isEmpty else { return true }
+        let aggregates = snapshot.aggregates
         return aggregates.isDisjoint(with: group.forbiddenAggregates)
             && group.memberOf.allSatisfy { !$0.isDisjoint(with: aggregates) }
     }

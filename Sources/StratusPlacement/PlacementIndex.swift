@@ -16,6 +16,8 @@ public final class PlacementIndex: Sendable {
         public var sharingByAggregate: [String: Set<String>] = [:]
         /// aggregate → every provider in it.
         public var byAggregate: [String: Set<String>] = [:]
+        /// roots whose tree has more than one provider.
+        public var nestedRoots: Set<String> = []
         /// roots in a stable order, for deterministic and resumable iteration.
         public var roots: [String] = []
         var rootPosition: [String: Int] = [:]
@@ -67,6 +69,7 @@ public final class PlacementIndex: Sendable {
         state.providers[uuid] = snapshot
         let root = snapshot.provider.rootUUID
         state.trees[root, default: []].insert(uuid)
+        if state.trees[root]!.count > 1 { state.nestedRoots.insert(root) }
         if root == uuid, state.rootPosition[uuid] == nil {
             state.rootPosition[uuid] = state.roots.count
             state.roots.append(uuid)
@@ -83,6 +86,7 @@ public final class PlacementIndex: Sendable {
         let root = old.provider.rootUUID
         state.trees[root]?.remove(uuid)
         if state.trees[root]?.isEmpty == true { state.trees[root] = nil }
+        if (state.trees[root]?.count ?? 0) <= 1 { state.nestedRoots.remove(root) }
         if let position = state.rootPosition.removeValue(forKey: uuid) {
             let last = state.roots.removeLast()
             if last != uuid {
