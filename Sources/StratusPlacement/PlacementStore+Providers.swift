@@ -175,10 +175,15 @@ extension PlacementStore {
     @discardableResult
     public func createResourceClass(_ name: String) async throws -> Bool {
         if StandardVocabulary.isStandardClass(name) { return false }
+        return try await insertName(name, into: "placement_resource_classes")
+    }
+
+    /// Inserts a custom name; false if it was already there. `table` is one of our own table names.
+    private func insertName(_ name: String, into table: String) async throws -> Bool {
         do {
             try await storage.transaction { tx in
                 try await tx.sql.raw(
-                    "INSERT INTO placement_resource_classes (name, created_at) VALUES (\(bind: name), \(bind: Clock.now()))"
+                    "INSERT INTO \(unsafeRaw: table) (name, created_at) VALUES (\(bind: name), \(bind: Clock.now()))"
                 ).run()
             }
             return true
@@ -225,14 +230,7 @@ extension PlacementStore {
     @discardableResult
     public func createTrait(_ name: String) async throws -> Bool {
         if StandardVocabulary.isStandardTrait(name) { return false }
-        do {
-            try await storage.transaction { tx in
-                try await tx.sql.raw("INSERT INTO placement_traits (name, created_at) VALUES (\(bind: name), \(bind: Clock.now()))").run()
-            }
-            return true
-        } catch where Storage.isUniqueViolation(error) {
-            return false
-        }
+        return try await insertName(name, into: "placement_traits")
     }
 
     public func deleteTrait(_ name: String) async throws {

@@ -4,18 +4,22 @@ import StratusCore
 import StratusTesting
 import Testing
 
+/// Runs the real `openstack` CLI with the cloud's clouds.yaml.
+func runOpenStack(_ cloud: ReadyCloud, _ arguments: [String]) async throws -> ProcessRunner.Result {
+    try await ProcessRunner.run(ProcessRunner.openstackCLI!, arguments, environment: ["OS_CLIENT_CONFIG_FILE": cloud.cloudsFile])
+}
+
+/// The CLI's `-f json` output, after checking it succeeded.
+func json(_ result: ProcessRunner.Result) throws -> JSON {
+    #expect(result.status == 0, "stderr: \(result.stderr)")
+    return try JSON.parse(result.stdout)
+}
+
 /// The real python-openstackclient against an in-process Stratus.
 @Suite("The real openstack CLI", .enabled(if: ProcessRunner.openstackCLI != nil, "python-openstackclient not installed; scripts/test installs it"))
 struct OpenStackCLITests {
-    func openstack(_ cloud: ReadyCloud, _ arguments: [String], env: [String: String] = [:]) async throws -> ProcessRunner.Result {
-        var environment = ["OS_CLIENT_CONFIG_FILE": cloud.cloudsFile]
-        for (key, value) in env { environment[key] = value }
-        return try await ProcessRunner.run(ProcessRunner.openstackCLI!, arguments, environment: environment)
-    }
-
-    func json(_ result: ProcessRunner.Result) throws -> JSON {
-        #expect(result.status == 0, "stderr: \(result.stderr)")
-        return try JSON.parse(result.stdout)
+    func openstack(_ cloud: ReadyCloud, _ arguments: [String]) async throws -> ProcessRunner.Result {
+        try await runOpenStack(cloud, arguments)
     }
 
     @Test("token issue, catalog list, project list, user create, role add, and the new user logs in")
@@ -75,14 +79,7 @@ struct OpenStackCLITests {
 @Suite("The real openstack CLI with osc-placement", .enabled(if: ProcessRunner.openstackCLI != nil, "python-openstackclient not installed; scripts/test installs it"))
 struct PlacementCLITests {
     func openstack(_ cloud: ReadyCloud, _ arguments: [String]) async throws -> ProcessRunner.Result {
-        try await ProcessRunner.run(
-            ProcessRunner.openstackCLI!, ["--os-cloud", "stratus-admin"] + arguments,
-            environment: ["OS_CLIENT_CONFIG_FILE": cloud.cloudsFile])
-    }
-
-    func json(_ result: ProcessRunner.Result) throws -> JSON {
-        #expect(result.status == 0, "stderr: \(result.stderr)")
-        return try JSON.parse(result.stdout)
+        try await runOpenStack(cloud, ["--os-cloud", "stratus-admin"] + arguments)
     }
 
     @Test("resource provider create/list/show, inventory set/list, trait set, allocation candidate list")
