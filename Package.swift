@@ -81,12 +81,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "StratusCompute",
+            dependencies: [
+                "StratusCore",
+                "StratusStorage",
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "StratusAPI",
             dependencies: [
                 "StratusCore",
                 "StratusStorage",
                 "StratusIdentity",
                 "StratusPlacement",
+                "StratusCompute",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -98,6 +108,7 @@ let package = Package(
             dependencies: [
                 "StratusCore",
                 "StratusPlacement",
+                "StratusCompute",
                 "StratusStorage",
                 "StratusQueue",
                 "StratusIdentity",
@@ -160,6 +171,11 @@ let package = Package(
             dependencies: [
                 "StratusPlacement", "StratusTesting", "StratusCloud", "StratusAPI",
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "StratusComputeTests",
+            dependencies: ["StratusCompute", "StratusTesting", "StratusCloud"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

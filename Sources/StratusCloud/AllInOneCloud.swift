@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 import StratusAPI
+import StratusCompute
 import StratusCore
 import StratusIdentity
 import StratusPlacement
@@ -25,6 +26,7 @@ public struct ReadyCloud: Sendable {
 public enum AllInOneCloud {
     /// Every module's schema, in the order they must apply.
     public static let migrations: [Migration] = QueueSchema.migrations + IdentitySchema.migrations + PlacementSchema.migrations
+        + ComputeSchema.migrations
 
     /// Prepares the data dir and database, bootstraps identity, then serves until cancelled or signalled.
     /// `onReady` runs once the listener is bound and `clouds.yaml` is written.
@@ -50,10 +52,13 @@ public enum AllInOneCloud {
                 services: [
                     .init(type: "identity", name: "keystone", path: "/identity"),
                     .init(type: "placement", name: "placement", path: "/placement"),
+                    .init(type: "compute", name: "nova", path: "/compute/v2.1"),
                 ])
+            let flavors = FlavorStore(storage: storage)
+            try await flavors.ensureDefaults()
             let placement = PlacementStore(storage: storage, batching: true)
             try await placement.loadIndex()
-            let router = makeRouter(config: config, identity: identity, catalog: catalog, placement: placement)
+            let router = makeRouter(config: config, identity: identity, catalog: catalog, placement: placement, flavors: flavors)
             let queue = Queue(storage: storage, settings: config.queueSettings)
             let cloudsFile = config.dataDir + "/clouds.yaml"
             let publicEndpoint = config.configuration.string("api", "public_endpoint")
@@ -95,7 +100,7 @@ public enum AllInOneCloud {
     }
 
     static func makeRouter(config: CloudConfig, identity: IdentityService, catalog: ServiceCatalog,
-                           placement: PlacementStore) -> Router<StratusRequestContext>
+                           placement: PlacementStore, flavors: FlavorStore) -> Router<StratusRequestContext>
     {
         let router = Router(context: StratusRequestContext.self)
         router.add(middleware: RequestLogMiddleware())
@@ -103,6 +108,7 @@ public enum AllInOneCloud {
         let strategy = TokenMiddleware.Strategy(rawValue: config.configuration.string("api", "auth_strategy")) ?? .keystone
         router.add(middleware: TokenMiddleware(identity: identity, strategy: strategy))
         router.add(middleware: PlacementAPI.microversions())
+        router.add(middleware: ComputeAPI.microversions())
         let bodyLimit = config.configuration.int("oslo_middleware", "max_request_body_size")
         IdentityAPI(identity: identity, catalog: catalog, bodyLimit: bodyLimit).register(on: router)
         PlacementAPI(
@@ -110,6 +116,7 @@ public enum AllInOneCloud {
             randomizeCandidates: config.configuration.bool("placement", "randomize_allocation_candidates"),
             baseURL: { catalog.baseURL }
         ).register(on: router)
+        ComputeAPI(flavors: flavors, bodyLimit: bodyLimit, baseURL: { catalog.baseURL }).register(on: router)
         return router
     }
 }

@@ -20,13 +20,13 @@ public struct StratusError: Error, Sendable, CustomStringConvertible {
         public static let unauthorized = Code(status: 401, faultName: "unauthorized", title: "Unauthorized")
         public static let forbidden = Code(status: 403, faultName: "forbidden", title: "Forbidden")
         public static let itemNotFound = Code(status: 404, faultName: "itemNotFound", title: "Not Found")
-        public static let methodNotAllowed = Code(status: 405, faultName: "methodNotAllowed", title: "Method Not Allowed")
+        public static let methodNotAllowed = Code(status: 405, faultName: "badMethod", title: "Method Not Allowed")
         public static let notAcceptable = Code(status: 406, faultName: "notAcceptable", title: "Not Acceptable")
         public static let conflict = Code(status: 409, faultName: "conflictingRequest", title: "Conflict")
         public static let requestEntityTooLarge = Code(
-            status: 413, faultName: "requestEntityTooLarge", title: "Request Entity Too Large")
+            status: 413, faultName: "overLimit", title: "Request Entity Too Large")
         public static let unsupportedMediaType = Code(
-            status: 415, faultName: "unsupportedMediaType", title: "Unsupported Media Type")
+            status: 415, faultName: "badMediaType", title: "Unsupported Media Type")
         public static let internalError = Code(status: 500, faultName: "computeFault", title: "Internal Server Error")
         public static let serviceUnavailable = Code(
             status: 503, faultName: "serviceUnavailable", title: "Service Unavailable")

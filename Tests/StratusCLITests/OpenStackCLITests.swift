@@ -115,3 +115,29 @@ struct PlacementCLITests {
         }
     }
 }
+
+/// The compute part of the CLI that exists so far.
+@Suite("The real openstack CLI: flavors", .enabled(if: ProcessRunner.openstackCLI != nil, "python-openstackclient not installed; scripts/test installs it"))
+struct FlavorCLITests {
+    @Test("flavor create/list/show/set/delete, and a member is refused")
+    func flavors() async throws {
+        try await CloudFixture.withCloud { cloud in
+            let admin = ["--os-cloud", "stratus-admin"]
+            let created = try json(try await runOpenStack(cloud, admin + [
+                "flavor", "create", "--ram", "256", "--disk", "1", "--vcpus", "2", "--property", "hw:cpu_policy=shared", "c1.test", "-f", "json"]))
+            #expect(created["ram"] == 256)
+            let listed = try json(try await runOpenStack(cloud, admin + ["flavor", "list", "-f", "json"]))
+            #expect(listed.arrayValue?.contains { $0["Name"] == "c1.test" } == true)
+            #expect(listed.arrayValue?.contains { $0["Name"] == "m1.tiny" } == true)
+            let set = try await runOpenStack(cloud, admin + ["flavor", "set", "--property", "quota:cpu_shares=100", "c1.test"])
+            #expect(set.status == 0, "stderr: \(set.stderr)")
+            let shown = try json(try await runOpenStack(cloud, admin + ["flavor", "show", "c1.test", "-f", "json"]))
+            #expect(shown["properties"]?["quota:cpu_shares"] == "100")
+            let denied = try await runOpenStack(cloud, ["--os-cloud", "stratus-demo", "flavor", "create", "--ram", "1", "--disk", "1", "--vcpus", "1", "nope"])
+            #expect(denied.status != 0)
+            #expect(denied.stderr.contains("403"), "stderr: \(denied.stderr)")
+            let deleted = try await runOpenStack(cloud, admin + ["flavor", "delete", "c1.test"])
+            #expect(deleted.status == 0, "stderr: \(deleted.stderr)")
+        }
+    }
+}

@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
 import StratusCore
@@ -41,29 +42,45 @@ public struct MicroversionMiddleware: RouterMiddleware {
     let pathPrefix: String
     let minimum: Microversion
     let maximum: Microversion
+    /// A service's pre-standard header, such as Nova's `X-OpenStack-Nova-API-Version`.
+    let legacyHeader: HTTPField.Name?
+    /// Paths under the prefix that are version documents and take no version (Nova's `/compute`).
+    let unversioned: Set<String>
 
-    public init(service: String, pathPrefix: String, minimum: Microversion, maximum: Microversion) {
+    public init(service: String, pathPrefix: String, minimum: Microversion, maximum: Microversion,
+                legacyHeader: String? = nil, unversioned: Set<String> = []) {
         self.service = service
         self.pathPrefix = pathPrefix
         self.minimum = minimum
         self.maximum = maximum
+        self.legacyHeader = legacyHeader.flatMap { HTTPField.Name($0) }
+        self.unversioned = unversioned
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
     {
-        guard request.uri.path.hasPrefix(pathPrefix) else { return try await next(request, context) }
+        guard request.uri.path.hasPrefix(pathPrefix), !unversioned.contains(request.uri.path) else {
+            return try await next(request, context)
+        }
         var context = context
-        let version = try negotiate(request.headers[values: Self.header])
+        var legacy: String?
+        if let legacyHeader { legacy = request.headers[legacyHeader] }
+        let version = try negotiate(request.headers[values: Self.header], legacy: legacy)
         context.microversion = version
         var response = try await next(request, context)
         response.headers[Self.header] = "\(service) \(version)"
-        response.headers[Self.vary] = "openstack-api-version"
+        if let legacyHeader {
+            response.headers[legacyHeader] = version.description
+            response.headers[Self.vary] = "OpenStack-API-Version, \(legacyHeader.canonicalName)"
+        } else {
+            response.headers[Self.vary] = "openstack-api-version"
+        }
         return response
     }
 
-    func negotiate(_ values: [String]) throws -> Microversion {
-        var requested: String?
+    func negotiate(_ values: [String], legacy: String? = nil) throws -> Microversion {
+        var requested: String? = legacy?.trimmingCharacters(in: .whitespaces)
         for value in values {
             for item in value.split(separator: ",") {
                 let words = item.split(separator: " ", omittingEmptySubsequences: true)
@@ -77,8 +94,8 @@ public struct MicroversionMiddleware: RouterMiddleware {
         }
         guard version >= minimum && version <= maximum else {
             throw StratusError(
-                StratusError.Code(status: 406, faultName: "notAcceptable", title: "Not Acceptable"),
-                "Unacceptable version header: \(requested)")
+                StratusError.Code(status: 406, faultName: "computeFault", title: "Not Acceptable"),
+                "Version \(requested) is not supported by the API. Minimum is \(minimum) and maximum is \(maximum).")
         }
         return version
     }

@@ -1,0 +1,70 @@
+import Hummingbird
+import StratusCompute
+import StratusCore
+
+/// The Compute API (Nova v2.1) at `/compute/v2.1`. This first part serves version documents, microversion
+/// negotiation and flavors; servers and the rest follow with the compute workflows.
+public struct ComputeAPI: Sendable {
+    public static let minimum = Microversion(2, 1)
+    public static let maximum = Microversion(2, 96)
+
+    let flavors: FlavorStore
+    let bodyLimit: Int
+    /// `http://host:port`, known once the listener is bound.
+    let baseURL: @Sendable () -> String
+
+    public init(flavors: FlavorStore, bodyLimit: Int, baseURL: @escaping @Sendable () -> String) {
+        self.flavors = flavors
+        self.bodyLimit = bodyLimit
+        self.baseURL = baseURL
+    }
+
+    public static func microversions() -> MicroversionMiddleware {
+        MicroversionMiddleware(
+            service: "compute", pathPrefix: "/compute", minimum: minimum, maximum: maximum,
+            legacyHeader: "X-OpenStack-Nova-API-Version", unversioned: ["/compute", "/compute/"])
+    }
+
+    var root: String { baseURL() + "/compute/v2.1" }
+
+    public func register(on router: Router<StratusRequestContext>) {
+        router.get("compute") { _, _ in
+            JSONResponse.make(status: .ok, ["versions": [
+                ["id": "v2.0", "status": "SUPPORTED", "version": "", "min_version": "", "updated": "2011-01-21T11:33:21Z",
+                 "links": [["rel": "self", "href": .string(baseURL() + "/compute/v2/")]]],
+                versionJSON(),
+            ]])
+        }
+        router.get("compute/v2.1") { _, _ in
+            var version = versionJSON()
+            if case .object(var fields) = version {
+                fields["media-types"] = [["base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"]]
+                version = .object(fields)
+            }
+            return JSONResponse.make(status: .ok, ["version": version])
+        }
+        registerFlavors(on: router)
+    }
+
+    func versionJSON() -> JSON {
+        ["id": "v2.1", "status": "CURRENT", "version": .string(Self.maximum.description),
+         "min_version": .string(Self.minimum.description), "updated": "2013-07-23T11:33:21Z",
+         "links": [["rel": "self", "href": .string(root + "/")], ["rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"]]]
+    }
+
+    /// Nova's default policy for administrative actions.
+    func requireAdmin(_ context: StratusRequestContext) throws {
+        let auth = try context.requireAuth()
+        guard auth.isAdmin else {
+            throw StratusError.forbidden("Policy doesn't allow this action to be performed: it needs the admin role.")
+        }
+    }
+
+    func links(_ path: String) -> JSON {
+        [["rel": "self", "href": .string(root + "/" + path)], ["rel": "bookmark", "href": .string(baseURL() + "/compute/" + path)]]
+    }
+
+    func query(_ request: Request, _ name: String) -> String? {
+        request.uri.queryParameters[Substring(name)].map(String.init)
+    }
+}
