@@ -85,7 +85,26 @@ let package = Package(
             dependencies: [
                 "StratusCore",
                 "StratusStorage",
+                "StratusQueue",
+                "StratusPlacement",
+                "StratusScheduler",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "StratusScheduler",
+            dependencies: [],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "StratusComputeAgent",
+            dependencies: [
+                "StratusCore",
+                "StratusQueue",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -97,6 +116,8 @@ let package = Package(
                 "StratusIdentity",
                 "StratusPlacement",
                 "StratusCompute",
+                "StratusQueue",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -109,6 +130,8 @@ let package = Package(
                 "StratusCore",
                 "StratusPlacement",
                 "StratusCompute",
+                "StratusComputeAgent",
+                "StratusScheduler",
                 "StratusStorage",
                 "StratusQueue",
                 "StratusIdentity",

@@ -5,6 +5,8 @@ import Logging
 import ServiceLifecycle
 import StratusAPI
 import StratusCompute
+import StratusComputeAgent
+import StratusScheduler
 import StratusCore
 import StratusIdentity
 import StratusPlacement
@@ -58,8 +60,18 @@ public enum AllInOneCloud {
             try await flavors.ensureDefaults()
             let placement = PlacementStore(storage: storage, batching: true)
             try await placement.loadIndex()
-            let router = makeRouter(config: config, identity: identity, catalog: catalog, placement: placement, flavors: flavors)
             let queue = Queue(storage: storage, settings: config.queueSettings)
+            let compute = ComputeParts(
+                flavors: flavors, instances: InstanceStore(storage: storage), hosts: HostStore(storage: storage), queue: queue)
+            let router = makeRouter(config: config, identity: identity, catalog: catalog, placement: placement, compute: compute)
+            let conductor = Conductor(
+                instances: compute.instances, hosts: compute.hosts, placement: placement, queue: queue,
+                scheduler: FilterScheduler(hostSubsetSize: config.configuration.int("filter_scheduler", "host_subset_size")),
+                settings: conductorSettings(config), logger: logger)
+            let agents = fakeAgents(config, queue: queue, logger: logger)
+            if !agents.isEmpty {
+                logger.warning("compute hosts use the FAKE driver: servers become ACTIVE without any real guest (\(agents.count) hosts)")
+            }
             let cloudsFile = config.dataDir + "/clouds.yaml"
             let publicEndpoint = config.configuration.string("api", "public_endpoint")
 
@@ -83,8 +95,8 @@ public enum AllInOneCloud {
                 configuration: .init(
                     services: [
                         .init(service: app), .init(service: QueueJanitor(queue: queue, logger: logger)),
-                        .init(service: placement.batcher!),
-                    ],
+                        .init(service: placement.batcher!), .init(service: conductor.consumer()),
+                    ] + agents.map { .init(service: $0) },
                     gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
                     logger: logger))
             try await group.run()
@@ -100,7 +112,7 @@ public enum AllInOneCloud {
     }
 
     static func makeRouter(config: CloudConfig, identity: IdentityService, catalog: ServiceCatalog,
-                           placement: PlacementStore, flavors: FlavorStore) -> Router<StratusRequestContext>
+                           placement: PlacementStore, compute: ComputeParts) -> Router<StratusRequestContext>
     {
         let router = Router(context: StratusRequestContext.self)
         router.add(middleware: RequestLogMiddleware())
@@ -116,8 +128,43 @@ public enum AllInOneCloud {
             randomizeCandidates: config.configuration.bool("placement", "randomize_allocation_candidates"),
             baseURL: { catalog.baseURL }
         ).register(on: router)
-        ComputeAPI(flavors: flavors, bodyLimit: bodyLimit, baseURL: { catalog.baseURL }).register(on: router)
+        ComputeAPI(
+            flavors: compute.flavors, servers: compute.instances, hosts: compute.hosts, queue: compute.queue, bodyLimit: bodyLimit,
+            instanceNameTemplate: config.configuration.string("DEFAULT", "instance_name_template"), baseURL: { catalog.baseURL }
+        ).register(on: router)
         return router
+    }
+}
+
+/// The compute control plane's stores, handed to the API together.
+struct ComputeParts: Sendable {
+    let flavors: FlavorStore
+    let instances: InstanceStore
+    let hosts: HostStore
+    let queue: Queue
+}
+
+extension AllInOneCloud {
+    static func conductorSettings(_ config: CloudConfig) -> Conductor.Settings {
+        var settings = Conductor.Settings()
+        settings.maxAttempts = config.configuration.int("scheduler", "max_attempts")
+        settings.serviceDownTime = config.configuration.double("DEFAULT", "service_down_time")
+        settings.cpuAllocationRatio = config.configuration.double("DEFAULT", "cpu_allocation_ratio")
+        settings.ramAllocationRatio = config.configuration.double("DEFAULT", "ram_allocation_ratio")
+        settings.diskAllocationRatio = config.configuration.double("DEFAULT", "disk_allocation_ratio")
+        return settings
+    }
+
+    /// The compute agents of `stratus up`: fake hosts `fake-1` … `fake-N`.
+    static func fakeAgents(_ config: CloudConfig, queue: Queue, logger: Logger) -> [ComputeAgent] {
+        let count = config.configuration.int("fake_driver", "host_count")
+        let resources = HostResources(
+            vcpus: config.configuration.int("fake_driver", "vcpus"), memoryMB: config.configuration.int("fake_driver", "memory_mb"),
+            localGB: config.configuration.int("fake_driver", "local_gb"))
+        let delay = Duration.milliseconds(config.configuration.int("fake_driver", "spawn_delay_ms"))
+        return (0..<count).map { i in
+            ComputeAgent(host: "fake-\(i + 1)", driver: FakeDriver(resources: resources, spawnDelay: delay), queue: queue, logger: logger)
+        }
     }
 }
 

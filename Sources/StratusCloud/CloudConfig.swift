@@ -13,8 +13,11 @@ public struct CloudConfig: Sendable {
 
     /// Reads `configPath` (if any), applies flag overrides, and checks the result. Every problem is a
     /// `ConfigError` naming where it came from.
-    public static func resolve(configPath: String?, dataDir: String?, bind: String?, port: String?) throws -> CloudConfig {
+    public static func resolve(configPath: String?, dataDir: String?, bind: String?, port: String?,
+                               driver: String? = nil, fakeHosts: String? = nil) throws -> CloudConfig {
         var configuration = try configPath.map { try Configuration(path: $0) } ?? Configuration()
+        if let driver { try configuration.override("DEFAULT", "compute_driver", driver, flag: "--driver") }
+        if let fakeHosts { try configuration.override("fake_driver", "host_count", fakeHosts, flag: "--fake-hosts") }
         if let bind { try configuration.override("api", "bind_host", bind, flag: "--bind") }
         if let port { try configuration.override("api", "bind_port", port, flag: "--port") }
         let stateFromFile = configuration.string("DEFAULT", "state_path")

@@ -24,5 +24,44 @@ public enum ComputeSchema {
                     project_id TEXT NOT NULL, PRIMARY KEY (flavor_id, project_id))
                 """,
             ]),
+        Migration(
+            "compute.2",
+            sql: [
+                """
+                CREATE TABLE compute_instances (
+                    uuid TEXT PRIMARY KEY, name TEXT NOT NULL, project_id TEXT NOT NULL, user_id TEXT NOT NULL,
+                    flavor TEXT NOT NULL, image_ref TEXT NOT NULL, host TEXT, node TEXT, vm_state TEXT NOT NULL,
+                    task_state TEXT, power_state INTEGER NOT NULL, availability_zone TEXT, key_name TEXT,
+                    metadata TEXT NOT NULL, user_data TEXT, instance_name TEXT NOT NULL, fault TEXT,
+                    locked BOOLEAN NOT NULL, deleted BOOLEAN NOT NULL, created_at DOUBLE PRECISION NOT NULL,
+                    updated_at DOUBLE PRECISION NOT NULL, launched_at DOUBLE PRECISION)
+                """,
+                "CREATE INDEX compute_instances_project ON compute_instances (project_id, deleted)",
+                """
+                CREATE TABLE compute_instance_actions (
+                    id TEXT PRIMARY KEY, instance_uuid TEXT NOT NULL, action TEXT NOT NULL, request_id TEXT NOT NULL,
+                    user_id TEXT NOT NULL, project_id TEXT NOT NULL, start_time DOUBLE PRECISION NOT NULL,
+                    finish_time DOUBLE PRECISION, message TEXT)
+                """,
+                "CREATE INDEX compute_instance_actions_instance ON compute_instance_actions (instance_uuid)",
+                """
+                CREATE TABLE compute_instance_action_events (
+                    id TEXT PRIMARY KEY, action_id TEXT NOT NULL REFERENCES compute_instance_actions(id) ON DELETE CASCADE,
+                    event TEXT NOT NULL, start_time DOUBLE PRECISION NOT NULL, finish_time DOUBLE PRECISION,
+                    result TEXT, host TEXT, details TEXT)
+                """,
+                """
+                CREATE TABLE compute_services (
+                    id TEXT PRIMARY KEY, host TEXT NOT NULL, binary TEXT NOT NULL, zone TEXT NOT NULL,
+                    disabled BOOLEAN NOT NULL, disabled_reason TEXT, forced_down BOOLEAN NOT NULL,
+                    last_seen DOUBLE PRECISION NOT NULL, created_at DOUBLE PRECISION NOT NULL, UNIQUE (host, binary))
+                """,
+                """
+                CREATE TABLE compute_nodes (
+                    uuid TEXT PRIMARY KEY, host TEXT NOT NULL UNIQUE, hypervisor_type TEXT NOT NULL,
+                    vcpus INTEGER NOT NULL, memory_mb INTEGER NOT NULL, local_gb INTEGER NOT NULL,
+                    created_at DOUBLE PRECISION NOT NULL)
+                """,
+            ]),
     ]
 }

@@ -1,5 +1,5 @@
 /// A Nova flavor: the size of a server.
-public struct Flavor: Sendable, Equatable {
+public struct Flavor: Sendable, Equatable, Codable {
     public var id: String
     public var name: String
     public var memoryMB: Int

@@ -42,6 +42,29 @@ public enum KnownOptions {
         OptionSpec("DEFAULT", "debug", .boolean, default: "false", "Log at debug level."),
         OptionSpec("DEFAULT", "state_path", .string, default: "", "Data directory; `--data-dir` overrides it."),
         OptionSpec(
+            "DEFAULT", "instance_name_template", .string, default: "instance-%(uuid)s",
+            "Hypervisor-side instance name; %(uuid)s is the server's UUID (unique across cells, unlike Nova's %08x id)."),
+        OptionSpec(
+            "DEFAULT", "compute_driver", .choice(["fake"]), default: "fake",
+            "Virt driver of the compute agents `stratus up` runs; `--driver` overrides. (QEMU arrives with its issue.)"),
+        OptionSpec(
+            "DEFAULT", "service_down_time", .integer(min: 1, max: 86400), default: "60",
+            "Seconds without a heartbeat after which a compute service counts as down."),
+        OptionSpec("DEFAULT", "cpu_allocation_ratio", .float(min: 0.01), default: "4.0", "VCPU allocation ratio reported to placement."),
+        OptionSpec("DEFAULT", "ram_allocation_ratio", .float(min: 0.01), default: "1.0", "MEMORY_MB allocation ratio reported to placement."),
+        OptionSpec("DEFAULT", "disk_allocation_ratio", .float(min: 0.01), default: "1.0", "DISK_GB allocation ratio reported to placement."),
+        OptionSpec("scheduler", "max_attempts", .integer(min: 1, max: 100), default: "3", "Hosts a build may try before it fails."),
+        OptionSpec(
+            "filter_scheduler", "host_subset_size", .integer(min: 1, max: 1000), default: "1",
+            "Pick randomly among this many best-weighed hosts, to spread concurrent builds."),
+        OptionSpec(
+            "fake_driver", "host_count", .integer(min: 0, max: 100_000), default: "1",
+            "Fake compute hosts `stratus up` starts (fake-1 …); `--fake-hosts` overrides. 0: a cloud with no hosts."),
+        OptionSpec("fake_driver", "vcpus", .integer(min: 1, max: 100_000), default: "16", "vCPUs of each fake host."),
+        OptionSpec("fake_driver", "memory_mb", .integer(min: 1, max: 1 << 30), default: "32768", "Memory of each fake host."),
+        OptionSpec("fake_driver", "local_gb", .integer(min: 1, max: 1 << 30), default: "500", "Disk of each fake host."),
+        OptionSpec("fake_driver", "spawn_delay_ms", .integer(min: 0, max: 600_000), default: "0", "How long a fake spawn takes."),
+        OptionSpec(
             "api", "bind_host", .string, default: "127.0.0.1", "Address the HTTP listener binds; `--bind` overrides."),
         OptionSpec(
             "api", "bind_port", .integer(min: 0, max: 65535), default: "8080",

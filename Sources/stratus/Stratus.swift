@@ -24,8 +24,8 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Configuration file in nova.conf's INI style.")
     var config: String?
 
-    func resolve(bind: String? = nil, port: String? = nil) throws -> CloudConfig {
-        try CloudConfig.resolve(configPath: config, dataDir: dataDir, bind: bind, port: port)
+    func resolve(bind: String? = nil, port: String? = nil, driver: String? = nil, fakeHosts: String? = nil) throws -> CloudConfig {
+        try CloudConfig.resolve(configPath: config, dataDir: dataDir, bind: bind, port: port, driver: driver, fakeHosts: fakeHosts)
     }
 }
 
@@ -66,10 +66,12 @@ extension Stratus {
         @OptionGroup var common: CommonOptions
         @Option(help: "Address to listen on (default 127.0.0.1).") var bind: String?
         @Option(help: "Port to listen on (default 8080; 0 picks a free one).") var port: String?
+        @Option(help: "Virt driver of the compute hosts (fake).") var driver: String?
+        @Option(help: "How many fake compute hosts to run (default 1; 0 allowed).") var fakeHosts: String?
 
         func run() async throws {
             try await reportingErrors {
-                let config = try common.resolve(bind: bind, port: port)
+                let config = try common.resolve(bind: bind, port: port, driver: driver, fakeHosts: fakeHosts)
                 let logger = makeLogger(config)
                 config.logWarnings(logger)
                 logger.info("data dir \(config.dataDir), database \(config.databaseURL)")

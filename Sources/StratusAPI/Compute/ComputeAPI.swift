@@ -1,6 +1,7 @@
 import Hummingbird
 import StratusCompute
 import StratusCore
+import StratusQueue
 
 /// The Compute API (Nova v2.1) at `/compute/v2.1`. This first part serves version documents, microversion
 /// negotiation and flavors; servers and the rest follow with the compute workflows.
@@ -9,13 +10,24 @@ public struct ComputeAPI: Sendable {
     public static let maximum = Microversion(2, 96)
 
     let flavors: FlavorStore
+    /// Servers, and the queue their workflows start on (nil: servers are not served, as in flavor-only tests).
+    let servers: InstanceStore?
+    let hostStore: HostStore?
+    let queue: Queue?
     let bodyLimit: Int
+    let instanceNameTemplate: String
     /// `http://host:port`, known once the listener is bound.
     let baseURL: @Sendable () -> String
 
-    public init(flavors: FlavorStore, bodyLimit: Int, baseURL: @escaping @Sendable () -> String) {
+    public init(flavors: FlavorStore, servers: InstanceStore? = nil, hosts: HostStore? = nil, queue: Queue? = nil,
+                bodyLimit: Int, instanceNameTemplate: String = "instance-%(uuid)s",
+                baseURL: @escaping @Sendable () -> String) {
         self.flavors = flavors
+        self.servers = servers
+        self.hostStore = hosts
+        self.queue = queue
         self.bodyLimit = bodyLimit
+        self.instanceNameTemplate = instanceNameTemplate
         self.baseURL = baseURL
     }
 
@@ -44,6 +56,8 @@ public struct ComputeAPI: Sendable {
             return JSONResponse.make(status: .ok, ["version": version])
         }
         registerFlavors(on: router)
+        registerServers(on: router)
+        registerHosts(on: router)
     }
 
     func versionJSON() -> JSON {

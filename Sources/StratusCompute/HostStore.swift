@@ -1,0 +1,101 @@
+import SQLKit
+import StratusCore
+import StratusStorage
+
+/// Compute services (`os-services`) and compute nodes (`os-hypervisors`).
+public struct HostStore: Sendable {
+    public let storage: Storage
+
+    public init(storage: Storage) { self.storage = storage }
+
+    /// A compute service row.
+    public struct Service: Sendable, Equatable {
+        public var id: String
+        public var host: String
+        public var binary: String
+        public var zone: String
+        public var disabled: Bool
+        public var disabledReason: String?
+        public var forcedDown: Bool
+        public var lastSeen: Double
+    }
+
+    /// A compute node row; its uuid is also its placement resource provider's.
+    public struct Node: Sendable, Equatable {
+        public var uuid: String
+        public var host: String
+        public var hypervisorType: String
+        public var vcpus: Int
+        public var memoryMB: Int
+        public var localGB: Int
+    }
+
+    /// Creates or refreshes the service and node of a host; returns the node (existing uuid kept).
+    public func register(host: String, zone: String, hypervisorType: String, vcpus: Int, memoryMB: Int, localGB: Int) async throws -> Node {
+        try await storage.transaction { tx in
+            let now = Clock.now()
+            if try await tx.sql.raw("SELECT id FROM compute_services WHERE host = \(bind: host) AND binary = 'nova-compute'").first() == nil {
+                try await tx.sql.raw(
+                    """
+                    INSERT INTO compute_services (id, host, binary, zone, disabled, forced_down, last_seen, created_at)
+                    VALUES (\(bind: Identifier.uuid()), \(bind: host), 'nova-compute', \(bind: zone), FALSE, FALSE, \(bind: now), \(bind: now))
+                    """
+                ).run()
+            } else {
+                try await tx.sql.raw(
+                    "UPDATE compute_services SET last_seen = \(bind: now), zone = \(bind: zone) WHERE host = \(bind: host) AND binary = 'nova-compute'"
+                ).run()
+            }
+            let existing = try await tx.sql.raw("SELECT uuid FROM compute_nodes WHERE host = \(bind: host)").first()
+            let uuid = try existing?.decode(column: "uuid", as: String.self) ?? Identifier.uuid()
+            if existing == nil {
+                try await tx.sql.raw(
+                    """
+                    INSERT INTO compute_nodes (uuid, host, hypervisor_type, vcpus, memory_mb, local_gb, created_at)
+                    VALUES (\(bind: uuid), \(bind: host), \(bind: hypervisorType), \(bind: vcpus), \(bind: memoryMB), \(bind: localGB), \(bind: now))
+                    """
+                ).run()
+            } else {
+                try await tx.sql.raw(
+                    """
+                    UPDATE compute_nodes SET hypervisor_type = \(bind: hypervisorType), vcpus = \(bind: vcpus),
+                        memory_mb = \(bind: memoryMB), local_gb = \(bind: localGB) WHERE uuid = \(bind: uuid)
+                    """
+                ).run()
+            }
+            return Node(uuid: uuid, host: host, hypervisorType: hypervisorType, vcpus: vcpus, memoryMB: memoryMB, localGB: localGB)
+        }
+    }
+
+    public func heartbeat(host: String) async throws {
+        try await storage.autocommit { sql in
+            try await sql.raw("UPDATE compute_services SET last_seen = \(bind: Clock.now()) WHERE host = \(bind: host)").run()
+        }
+    }
+
+    public func services() async throws -> [Service] {
+        try await storage.read { sql in
+            try await sql.raw("SELECT * FROM compute_services ORDER BY host").all().map { row in
+                Service(
+                    id: try row.decode(column: "id", as: String.self), host: try row.decode(column: "host", as: String.self),
+                    binary: try row.decode(column: "binary", as: String.self), zone: try row.decode(column: "zone", as: String.self),
+                    disabled: try row.decode(column: "disabled", as: Bool.self),
+                    disabledReason: try row.decode(column: "disabled_reason", as: String?.self),
+                    forcedDown: try row.decode(column: "forced_down", as: Bool.self),
+                    lastSeen: try row.decode(column: "last_seen", as: Double.self))
+            }
+        }
+    }
+
+    public func nodes() async throws -> [Node] {
+        try await storage.read { sql in
+            try await sql.raw("SELECT * FROM compute_nodes ORDER BY host").all().map { row in
+                Node(
+                    uuid: try row.decode(column: "uuid", as: String.self), host: try row.decode(column: "host", as: String.self),
+                    hypervisorType: try row.decode(column: "hypervisor_type", as: String.self),
+                    vcpus: try row.decode(column: "vcpus", as: Int.self), memoryMB: try row.decode(column: "memory_mb", as: Int.self),
+                    localGB: try row.decode(column: "local_gb", as: Int.self))
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import StratusCore
+
+/// A server as the control plane records it.
+public struct Instance: Sendable, Equatable {
+    public var uuid: String
+    public var name: String
+    public var projectID: String
+    public var userID: String
+    public var flavor: Flavor
+    public var imageRef: String
+    public var host: String?
+    public var node: String?
+    public var vmState: VMState
+    public var taskState: TaskState?
+    public var powerState: PowerState
+    public var availabilityZone: String?
+    public var keyName: String?
+    public var metadata: [String: String]
+    public var userData: String?
+    public var createdAt: Double
+    public var updatedAt: Double
+    public var launchedAt: Double?
+    public var fault: Fault?
+    /// The hypervisor-side name from `instance_name_template`, derived from the UUID so it is the same in every cell.
+    public var instanceName: String
+    public var locked: Bool = false
+    public var deleted: Bool = false
+
+    /// What went wrong, in Nova's `fault` shape.
+    public struct Fault: Sendable, Equatable, Codable {
+        public var code: Int
+        public var message: String
+        public var details: String
+        public var created: Double
+
+        public init(code: Int, message: String, details: String, created: Double = Clock.now()) {
+            self.code = code
+            self.message = message
+            self.details = details
+            self.created = created
+        }
+    }
+
+    public var status: String { ServerStatus.of(vmState, taskState) }
+
+    public init(uuid: String, name: String, projectID: String, userID: String, flavor: Flavor, imageRef: String,
+                instanceName: String) {
+        self.uuid = uuid
+        self.name = name
+        self.projectID = projectID
+        self.userID = userID
+        self.flavor = flavor
+        self.imageRef = imageRef
+        self.vmState = .building
+        self.taskState = .scheduling
+        self.powerState = .noState
+        self.metadata = [:]
+        self.createdAt = Clock.now()
+        self.updatedAt = createdAt
+        self.instanceName = instanceName
+    }
+
+    /// Nova's default `instance_name_template` is `instance-%08x` over a per-database id; Stratus uses the UUID so
+    /// names never collide across cells (the seeds' lesson).
+    public static func name(template: String, uuid: String) -> String {
+        template.replacingOccurrences(of: "%(uuid)s", with: uuid)
+    }
+}
+
+/// One entry of `os-instance-actions`.
+public struct InstanceActionRecord: Sendable, Equatable {
+    public var id: String
+    public var instanceUUID: String
+    public var action: String
+    public var requestID: String
+    public var userID: String
+    public var projectID: String
+    public var startTime: Double
+    public var finishTime: Double?
+    public var message: String?
+    public var events: [Event]
+
+    /// One step of an action, with where it ran and how it ended.
+    public struct Event: Sendable, Equatable {
+        public var name: String
+        public var startTime: Double
+        public var finishTime: Double?
+        public var result: String?
+        public var host: String?
+        public var details: String?
+    }
+}

@@ -1,0 +1,82 @@
+/// Nova's `vm_state`: what the instance is, as far as the cloud is concerned.
+public enum VMState: String, Sendable, Codable, CaseIterable {
+    case building, active, stopped, paused, suspended, error, deleted, rescued, resized, shelved
+    case softDeleted = "soft-delete"
+    case shelvedOffloaded = "shelved_offloaded"
+}
+
+/// Nova's `task_state`: what is happening to the instance right now (nil when idle).
+public enum TaskState: String, Sendable, Codable, CaseIterable {
+    case scheduling, networking, spawning, deleting
+    case blockDeviceMapping = "block_device_mapping"
+    case poweringOff = "powering-off"
+    case poweringOn = "powering-on"
+    case rebooting
+    case rebootingHard = "rebooting_hard"
+}
+
+/// Nova's `power_state` numbers, as `OS-EXT-STS:power_state` shows them.
+public enum PowerState: Int, Sendable, Codable {
+    case noState = 0, running = 1, paused = 3, shutdown = 4, crashed = 6, suspended = 7
+}
+
+/// The status a user sees, derived from vm_state and task_state the way Nova's API does.
+public enum ServerStatus {
+    public static func of(_ vm: VMState, _ task: TaskState?) -> String {
+        switch vm {
+        case .building: return "BUILD"
+        case .active:
+            switch task {
+            case .rebooting: return "REBOOT"
+            case .rebootingHard: return "HARD_REBOOT"
+            default: return "ACTIVE"
+            }
+        case .stopped: return "SHUTOFF"
+        case .paused: return "PAUSED"
+        case .suspended: return "SUSPENDED"
+        case .error: return "ERROR"
+        case .deleted: return "DELETED"
+        case .softDeleted: return "SOFT_DELETED"
+        case .rescued: return "RESCUE"
+        case .resized: return "VERIFY_RESIZE"
+        case .shelved: return "SHELVED"
+        case .shelvedOffloaded: return "SHELVED_OFFLOADED"
+        }
+    }
+}
+
+/// The actions a user can ask for, and which states allow them (Nova's `check_instance_state`). Pure: it says
+/// what the next state is, or why not; the caller persists it.
+public enum InstanceAction: String, Sendable, CaseIterable {
+    case delete, stop, start, reboot, rebootHard
+
+    /// The task state the action puts the instance in, or nil when the current state forbids it.
+    public func begin(from vm: VMState, task: TaskState?) -> TaskState? {
+        switch self {
+        case .delete:
+            return task == .deleting ? nil : .deleting
+        case .stop:
+            guard task == nil, vm == .active || vm == .error else { return nil }
+            return .poweringOff
+        case .start:
+            guard task == nil, vm == .stopped else { return nil }
+            return .poweringOn
+        case .reboot:
+            guard task == nil, vm == .active else { return nil }
+            return .rebooting
+        case .rebootHard:
+            guard vm == .active || vm == .stopped || vm == .error, task == nil || task == .rebooting else { return nil }
+            return .rebootingHard
+        }
+    }
+
+    /// Nova's name for the action in `os-instance-actions`.
+    public var recordName: String {
+        switch self {
+        case .delete: return "delete"
+        case .stop: return "stop"
+        case .start: return "start"
+        case .reboot, .rebootHard: return "reboot"
+        }
+    }
+}

@@ -1,0 +1,185 @@
+import Foundation
+import SQLKit
+import StratusCore
+import StratusStorage
+
+/// Instances and their action records. Writes that announce work take a transaction from the caller, so the
+/// state change and the queue message commit together.
+public struct InstanceStore: Sendable {
+    public let storage: Storage
+
+    public init(storage: Storage) { self.storage = storage }
+
+    public func insert(_ instance: Instance, in tx: Transaction) async throws {
+        try await tx.sql.raw(
+            """
+            INSERT INTO compute_instances (uuid, name, project_id, user_id, flavor, image_ref, host, node, vm_state,
+                task_state, power_state, availability_zone, key_name, metadata, user_data, instance_name, fault, locked,
+                deleted, created_at, updated_at, launched_at)
+            VALUES (\(bind: instance.uuid), \(bind: instance.name), \(bind: instance.projectID), \(bind: instance.userID),
+                \(bind: Self.encode(instance.flavor)), \(bind: instance.imageRef), \(bind: instance.host), \(bind: instance.node),
+                \(bind: instance.vmState.rawValue), \(bind: instance.taskState?.rawValue), \(bind: instance.powerState.rawValue),
+                \(bind: instance.availabilityZone), \(bind: instance.keyName), \(bind: Self.encode(instance.metadata)),
+                \(bind: instance.userData), \(bind: instance.instanceName), NULL, \(bind: instance.locked), FALSE,
+                \(bind: instance.createdAt), \(bind: instance.updatedAt), NULL)
+            """
+        ).run()
+    }
+
+    /// Writes the mutable fields of an instance.
+    public func save(_ instance: Instance, in tx: Transaction) async throws {
+        try await tx.sql.raw(
+            """
+            UPDATE compute_instances SET name = \(bind: instance.name), host = \(bind: instance.host), node = \(bind: instance.node),
+                vm_state = \(bind: instance.vmState.rawValue), task_state = \(bind: instance.taskState?.rawValue),
+                power_state = \(bind: instance.powerState.rawValue), fault = \(bind: instance.fault.map(Self.encode)),
+                locked = \(bind: instance.locked), deleted = \(bind: instance.deleted), updated_at = \(bind: Clock.now()),
+                launched_at = \(bind: instance.launchedAt), metadata = \(bind: Self.encode(instance.metadata))
+            WHERE uuid = \(bind: instance.uuid)
+            """
+        ).run()
+    }
+
+    public func instance(_ uuid: String, in tx: Transaction) async throws -> Instance? {
+        try await tx.sql.raw("SELECT * FROM compute_instances WHERE uuid = \(bind: uuid)").first().map(Self.instance)
+    }
+
+    public func instance(_ uuid: String) async throws -> Instance? {
+        try await storage.read { sql in
+            try await sql.raw("SELECT * FROM compute_instances WHERE uuid = \(bind: uuid)").first().map(Self.instance)
+        }
+    }
+
+    /// Live instances, optionally of one project, newest first (Nova's default sort).
+    public func list(projectID: String?, includeDeleted: Bool = false) async throws -> [Instance] {
+        try await storage.read { sql in
+            let rows: [any SQLRow]
+            if let projectID {
+                rows = try await sql.raw("SELECT * FROM compute_instances WHERE project_id = \(bind: projectID) ORDER BY created_at DESC").all()
+            } else {
+                rows = try await sql.raw("SELECT * FROM compute_instances ORDER BY created_at DESC").all()
+            }
+            return try rows.map(Self.instance).filter { includeDeleted || !$0.deleted }
+        }
+    }
+
+    public func countByHost() async throws -> [String: Int] {
+        try await storage.read { sql in
+            var result: [String: Int] = [:]
+            for row in try await sql.raw(
+                "SELECT host, COUNT(*) AS n FROM compute_instances WHERE deleted = FALSE AND host IS NOT NULL GROUP BY host"
+            ).all() {
+                result[try row.decode(column: "host", as: String.self)] = try row.decode(column: "n", as: Int.self)
+            }
+            return result
+        }
+    }
+
+    // MARK: Actions
+
+    /// Starts an action record (and returns its id) in the caller's transaction.
+    public func startAction(_ action: String, instance: Instance, requestID: String, userID: String, projectID: String,
+                            in tx: Transaction) async throws -> String {
+        let id = Identifier.uuid()
+        try await tx.sql.raw(
+            """
+            INSERT INTO compute_instance_actions (id, instance_uuid, action, request_id, user_id, project_id, start_time)
+            VALUES (\(bind: id), \(bind: instance.uuid), \(bind: action), \(bind: requestID), \(bind: userID),
+                \(bind: projectID), \(bind: Clock.now()))
+            """
+        ).run()
+        return id
+    }
+
+    /// Appends a finished event to the newest action of `instance` named `action`.
+    public func recordEvent(instanceUUID: String, action: String, event: String, start: Double, result: String,
+                            host: String?, details: String? = nil, finishAction: Bool = false, in tx: Transaction) async throws {
+        guard let row = try await tx.sql.raw(
+            """
+            SELECT id FROM compute_instance_actions WHERE instance_uuid = \(bind: instanceUUID) AND action = \(bind: action)
+            ORDER BY start_time DESC LIMIT 1
+            """
+        ).first() else { return }
+        let actionID = try row.decode(column: "id", as: String.self)
+        try await tx.sql.raw(
+            """
+            INSERT INTO compute_instance_action_events (id, action_id, event, start_time, finish_time, result, host, details)
+            VALUES (\(bind: Identifier.uuid()), \(bind: actionID), \(bind: event), \(bind: start), \(bind: Clock.now()),
+                \(bind: result), \(bind: host), \(bind: details))
+            """
+        ).run()
+        if finishAction {
+            try await tx.sql.raw(
+                """
+                UPDATE compute_instance_actions SET finish_time = \(bind: Clock.now()),
+                    message = \(bind: result == "Error" ? "Error" : nil) WHERE id = \(bind: actionID)
+                """
+            ).run()
+        }
+    }
+
+    public func actions(instanceUUID: String) async throws -> [InstanceActionRecord] {
+        try await storage.read { sql in
+            var actions: [InstanceActionRecord] = []
+            for row in try await sql.raw(
+                "SELECT * FROM compute_instance_actions WHERE instance_uuid = \(bind: instanceUUID) ORDER BY start_time DESC"
+            ).all() {
+                let id = try row.decode(column: "id", as: String.self)
+                let events = try await sql.raw(
+                    "SELECT * FROM compute_instance_action_events WHERE action_id = \(bind: id) ORDER BY start_time"
+                ).all().map { event in
+                    InstanceActionRecord.Event(
+                        name: try event.decode(column: "event", as: String.self),
+                        startTime: try event.decode(column: "start_time", as: Double.self),
+                        finishTime: try event.decode(column: "finish_time", as: Double?.self),
+                        result: try event.decode(column: "result", as: String?.self),
+                        host: try event.decode(column: "host", as: String?.self),
+                        details: try event.decode(column: "details", as: String?.self))
+                }
+                actions.append(InstanceActionRecord(
+                    id: id, instanceUUID: instanceUUID, action: try row.decode(column: "action", as: String.self),
+                    requestID: try row.decode(column: "request_id", as: String.self),
+                    userID: try row.decode(column: "user_id", as: String.self),
+                    projectID: try row.decode(column: "project_id", as: String.self),
+                    startTime: try row.decode(column: "start_time", as: Double.self),
+                    finishTime: try row.decode(column: "finish_time", as: Double?.self),
+                    message: try row.decode(column: "message", as: String?.self), events: events))
+            }
+            return actions
+        }
+    }
+
+    // MARK: Rows
+
+    static func encode<T: Encodable>(_ value: T) -> String {
+        (try? String(decoding: JSONEncoder().encode(value), as: UTF8.self)) ?? "null"
+    }
+
+    static func instance(_ row: any SQLRow) throws -> Instance {
+        let flavorText = try row.decode(column: "flavor", as: String.self)
+        let flavor = (try? JSONDecoder().decode(Flavor.self, from: Data(flavorText.utf8)))
+            ?? Flavor(id: "unknown", name: "unknown", memoryMB: 0, vcpus: 0, rootGB: 0)
+        var instance = Instance(
+            uuid: try row.decode(column: "uuid", as: String.self), name: try row.decode(column: "name", as: String.self),
+            projectID: try row.decode(column: "project_id", as: String.self),
+            userID: try row.decode(column: "user_id", as: String.self), flavor: flavor,
+            imageRef: try row.decode(column: "image_ref", as: String.self),
+            instanceName: try row.decode(column: "instance_name", as: String.self))
+        instance.host = try row.decode(column: "host", as: String?.self)
+        instance.node = try row.decode(column: "node", as: String?.self)
+        instance.vmState = VMState(rawValue: try row.decode(column: "vm_state", as: String.self)) ?? .error
+        instance.taskState = try row.decode(column: "task_state", as: String?.self).flatMap(TaskState.init(rawValue:))
+        instance.powerState = PowerState(rawValue: try row.decode(column: "power_state", as: Int.self)) ?? .noState
+        instance.availabilityZone = try row.decode(column: "availability_zone", as: String?.self)
+        instance.keyName = try row.decode(column: "key_name", as: String?.self)
+        instance.metadata = (try? JSONDecoder().decode([String: String].self, from: Data(try row.decode(column: "metadata", as: String.self).utf8))) ?? [:]
+        instance.userData = try row.decode(column: "user_data", as: String?.self)
+        instance.fault = try row.decode(column: "fault", as: String?.self).flatMap { try? JSONDecoder().decode(Instance.Fault.self, from: Data($0.utf8)) }
+        instance.locked = try row.decode(column: "locked", as: Bool.self)
+        instance.deleted = try row.decode(column: "deleted", as: Bool.self)
+        instance.createdAt = try row.decode(column: "created_at", as: Double.self)
+        instance.updatedAt = try row.decode(column: "updated_at", as: Double.self)
+        instance.launchedAt = try row.decode(column: "launched_at", as: Double?.self)
+        return instance
+    }
+}

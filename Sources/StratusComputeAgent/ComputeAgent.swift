@@ -1,0 +1,100 @@
+import Logging
+import ServiceLifecycle
+import StratusCore
+import StratusQueue
+
+/// The compute agent of one host: registers the host, heartbeats, and runs what the conductor sends to
+/// `compute.HOST` through its driver. It talks to the control plane only through the queue.
+public struct ComputeAgent: Service {
+    public let host: String
+    public let zone: String
+    public let driver: any VirtDriver
+    let queue: Queue
+    let logger: Logger
+    let heartbeatInterval: Duration
+
+    public init(host: String, zone: String = "nova", driver: any VirtDriver, queue: Queue, logger: Logger,
+                heartbeatInterval: Duration = .seconds(10)) {
+        self.host = host
+        self.zone = zone
+        self.driver = driver
+        self.queue = queue
+        self.logger = logger
+        self.heartbeatInterval = heartbeatInterval
+    }
+
+    public static func topic(_ host: String) -> String { "compute.\(host)" }
+
+    public func run() async throws {
+        try await register()
+        let consumer = QueueConsumer(queue: queue, topic: Self.topic(host), owner: "agent-\(host)", logger: logger) { message in
+            try await handle(message)
+        }
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await consumer.run() }
+            group.addTask {
+                await cancelWhenGracefulShutdown {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: heartbeatInterval)
+                        if Task.isCancelled { return }
+                        _ = try? await queue.cast(topic: "conductor", payload: ["op": "heartbeat", "host": .string(host)])
+                    }
+                }
+            }
+        }
+    }
+
+    /// Tells the conductor this host exists and what it offers; retried until the conductor answers.
+    func register() async throws {
+        let resources = await driver.hostResources()
+        let payload: JSON = [
+            "op": "register_host", "host": .string(host), "zone": .string(zone), "vcpus": .int(resources.vcpus),
+            "memory_mb": .int(resources.memoryMB), "local_gb": .int(resources.localGB),
+            "hypervisor_type": .string(driver.hypervisorType),
+        ]
+        while true {
+            do {
+                _ = try await queue.call(topic: "conductor", payload: payload, timeout: 10)
+                logger.info("compute host \(host) registered (\(driver.hypervisorType): \(resources.vcpus) vCPU, \(resources.memoryMB) MB)")
+                return
+            } catch {
+                if Task.isCancelled { throw CancellationError() }
+                logger.warning("registering compute host \(host) failed, retrying: \(error)")
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    func handle(_ message: QueueMessage) async throws -> JSON? {
+        let instance = message.payload["instance"]?.stringValue ?? ""
+        switch message.payload["op"]?.stringValue {
+        case "spawn":
+            let request = SpawnRequest(
+                instanceUUID: instance, instanceName: message.payload["name"]?.stringValue ?? instance,
+                vcpus: message.payload["vcpus"]?.intValue ?? 1, memoryMB: message.payload["memory_mb"]?.intValue ?? 0,
+                rootGB: message.payload["root_gb"]?.intValue ?? 0, imageRef: message.payload["image_ref"]?.stringValue ?? "")
+            let started = Clock.now()
+            do {
+                try await driver.spawn(request)
+                try await queue.cast(topic: "conductor", payload: [
+                    "op": "spawned", "instance": .string(instance), "host": .string(host), "started": .number(started),
+                ], requestID: message.requestID)
+            } catch {
+                // A failed spawn is an answer, not a retry: the conductor decides whether to reschedule.
+                try? await driver.destroy(instanceUUID: instance)
+                try await queue.cast(topic: "conductor", payload: [
+                    "op": "spawn_failed", "instance": .string(instance), "host": .string(host), "started": .number(started),
+                    "error": .string("\(error)"),
+                ], requestID: message.requestID)
+            }
+        case "destroy":
+            try await driver.destroy(instanceUUID: instance)
+            try await queue.cast(topic: "conductor", payload: [
+                "op": "destroyed", "instance": .string(instance), "host": .string(host),
+            ], requestID: message.requestID)
+        default:
+            logger.warning("compute \(host) ignored unknown message \(message.payload.encodedString())")
+        }
+        return nil
+    }
+}

@@ -1,0 +1,51 @@
+import StratusCore
+
+/// What a compute agent asks of a hypervisor. `FakeDriver` for tests and scale runs; `QEMUDriver` comes next.
+public protocol VirtDriver: Sendable {
+    /// The host's capacity, reported to placement as inventory.
+    func hostResources() async -> HostResources
+    /// Creates and starts a guest; returns when it runs.
+    func spawn(_ request: SpawnRequest) async throws
+    /// Stops and removes a guest; succeeds if it is already gone (idempotent).
+    func destroy(instanceUUID: String) async throws
+    var hypervisorType: String { get }
+}
+
+/// A host's size as the driver sees it.
+public struct HostResources: Sendable, Equatable {
+    public var vcpus: Int
+    public var memoryMB: Int
+    public var localGB: Int
+
+    public init(vcpus: Int, memoryMB: Int, localGB: Int) {
+        self.vcpus = vcpus
+        self.memoryMB = memoryMB
+        self.localGB = localGB
+    }
+}
+
+/// Everything a driver needs to start one guest.
+public struct SpawnRequest: Sendable, Equatable {
+    public var instanceUUID: String
+    public var instanceName: String
+    public var vcpus: Int
+    public var memoryMB: Int
+    public var rootGB: Int
+    public var imageRef: String
+
+    public init(instanceUUID: String, instanceName: String, vcpus: Int, memoryMB: Int, rootGB: Int, imageRef: String) {
+        self.instanceUUID = instanceUUID
+        self.instanceName = instanceName
+        self.vcpus = vcpus
+        self.memoryMB = memoryMB
+        self.rootGB = rootGB
+        self.imageRef = imageRef
+    }
+}
+
+/// A driver failure, with the message the instance fault will carry.
+public struct DriverError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import StratusCloud
+import StratusCore
+import StratusTesting
+import Testing
+
+/// A compute API client for tests, as admin, at a recent microversion.
+struct ComputeClient {
+    let http: TestHTTP
+    let token: String
+
+    init(_ cloud: ReadyCloud) async throws {
+        http = TestHTTP(baseURL: cloud.baseURL)
+        token = try await http.token(user: "admin", password: cloud.credentials.adminPassword, project: "admin")
+    }
+
+    func call(_ method: String, _ path: String, json: JSON? = nil) async throws -> TestHTTP.Reply {
+        try await http.request(method, "/compute/v2.1" + path, token: token, json: json, headers: ["OpenStack-API-Version": "compute 2.90"])
+    }
+
+    func create(_ name: String, flavor: String = "42", count: Int = 1) async throws -> String {
+        let reply = try await call("POST", "/servers", json: ["server": [
+            "name": .string(name), "flavorRef": .string(flavor), "imageRef": "image-1", "networks": "none", "max_count": .int(count)]])
+        guard reply.status == 202, let id = reply.json["server"]?["id"]?.stringValue else {
+            throw StratusError.badRequest("create failed: \(reply.status) \(reply.json.encodedString())")
+        }
+        return id
+    }
+
+    /// Polls until the server leaves BUILD (or deleting), or 20 s pass.
+    func settle(_ id: String) async throws -> JSON {
+        for _ in 0..<400 {
+            let reply = try await call("GET", "/servers/\(id)")
+            if reply.status == 404 { return ["status": "DELETED"] }
+            let server = reply.json["server"] ?? .null
+            if server["status"] != "BUILD" && server["OS-EXT-STS:task_state"]?.isNull != false { return server }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw StratusError.badRequest("server \(id) did not settle")
+    }
+}
+
+func withComputeCloud<T: Sendable>(hosts: Int = 2, extra: String = "", _ body: @Sendable (ComputeClient, ReadyCloud) async throws -> T) async throws -> T {
+    try await CloudFixture.withCloud(extraConfig: "[fake_driver]\nhost_count = \(hosts)\nvcpus = 4\nmemory_mb = 1024\nlocal_gb = 10\n\(extra)") { cloud in
+        // The agents register through the queue; wait until every host is up.
+        let client = try await ComputeClient(cloud)
+        for _ in 0..<200 {
+            let services = try await client.call("GET", "/os-services").json["services"]?.arrayValue ?? []
+            if services.count == hosts { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return try await body(client, cloud)
+    }
+}
+
+@Suite("Servers on fake hosts")
+struct ServerBuildTests {
+    @Test("create goes API → conductor → scheduler/claim → compute agent → ACTIVE, with events; delete frees the claim")
+    func buildAndDelete() async throws {
+        try await withComputeCloud { client, cloud in
+            let id = try await client.create("web")
+            let server = try await client.settle(id)
+            #expect(server["status"] == "ACTIVE")
+            #expect(server["OS-EXT-STS:power_state"] == 1)
+            let host = try #require(server["OS-EXT-SRV-ATTR:host"]?.stringValue)
+            #expect(host.hasPrefix("fake-"))
+            #expect(server["OS-EXT-SRV-ATTR:instance_name"]?.stringValue == "instance-\(id)")
+            let allocation = cloud.placement.index.current().providers.values.first { $0.provider.name == host }
+            #expect(allocation?.used("MEMORY_MB") == 128)
+
+            let actions = try await client.call("GET", "/servers/\(id)/os-instance-actions")
+            let create = try #require(actions.json["instanceActions"]?.arrayValue?.first)
+            #expect(create["action"] == "create")
+            let requestID = try #require(create["request_id"]?.stringValue)
+            let detail = try await client.call("GET", "/servers/\(id)/os-instance-actions/\(requestID)")
+            let events = detail.json["instanceAction"]?["events"]?.arrayValue ?? []
+            #expect(events.map { $0["event"]?.stringValue ?? "" } == ["conductor_schedule_and_build_instances", "compute__do_build_and_run_instance"])
+            #expect(events.allSatisfy { $0["result"] == "Success" })
+            #expect(events.last?["host"]?.stringValue == host)
+
+            #expect(try await client.call("DELETE", "/servers/\(id)").status == 204)
+            #expect(try await client.settle(id)["status"] == "DELETED")
+            #expect(cloud.placement.index.current().providers.values.allSatisfy { $0.used("MEMORY_MB") == 0 })
+        }
+    }
+
+    @Test("no room: ERROR with Nova's NoValidHost fault and no allocation left behind")
+    func noValidHost() async throws {
+        try await withComputeCloud { client, cloud in
+            let id = try await client.create("too-big", flavor: "5")
+            let server = try await client.settle(id)
+            #expect(server["status"] == "ERROR")
+            #expect(server["fault"]?["message"]?.stringValue?.hasPrefix("No valid host was found.") == true)
+            #expect(server["fault"]?["code"] == 500)
+            #expect(cloud.placement.index.current().providers.values.allSatisfy { $0.usage.values.allSatisfy { $0 == 0 } })
+            #expect(try await client.call("DELETE", "/servers/\(id)").status == 204)
+            #expect(try await client.settle(id)["status"] == "DELETED")
+        }
+    }
+
+    @Test("30 concurrent boots into room for 16: exactly 16 ACTIVE, 14 ERROR, usage equals allocations")
+    func concurrentBoots() async throws {
+        // 2 hosts × 1024 MB, m1.nano is 128 MB: room for 16.
+        try await withComputeCloud { client, cloud in
+            let ids = try await withThrowingTaskGroup(of: String.self) { group in
+                for i in 0..<30 { group.addTask { try await client.create("b\(i)") } }
+                return try await group.reduce(into: [String]()) { $0.append($1) }
+            }
+            var statuses: [String: Int] = [:]
+            for id in ids { statuses[try await client.settle(id)["status"]?.stringValue ?? "?", default: 0] += 1 }
+            #expect(statuses == ["ACTIVE": 16, "ERROR": 14])
+            let used = cloud.placement.index.current().providers.values.reduce(0) { $0 + $1.used("MEMORY_MB") }
+            #expect(used == 16 * 128)
+        }
+    }
+
+    @Test("bad create input: unknown flavor, missing networks at 2.37+, bad counts — each 400")
+    func badCreates() async throws {
+        try await withComputeCloud(hosts: 0) { client, _ in
+            let cases: [JSON] = [
+                ["server": ["name": "x", "flavorRef": "nope", "imageRef": "i", "networks": "none"]],
+                ["server": ["name": "x", "flavorRef": "42", "imageRef": "i"]],
+                ["server": ["name": "x", "flavorRef": "42", "imageRef": "i", "networks": "none", "min_count": 3, "max_count": 2]],
+                ["server": ["name": "x", "flavorRef": "42", "imageRef": "i", "networks": "sideways"]],
+                ["server": ["flavorRef": "42", "imageRef": "i", "networks": "none"]],
+            ]
+            for body in cases {
+                let reply = try await client.call("POST", "/servers", json: body)
+                #expect(reply.status == 400, "\(body.encodedString()) → \(reply.status)")
+                #expect(reply.json["badRequest"] != nil)
+            }
+            #expect(try await client.call("GET", "/servers").json["servers"] == [])
+        }
+    }
+
+    @Test("other projects' servers are 404; services and hypervisors are admin-only")
+    func policy() async throws {
+        try await withComputeCloud(hosts: 1) { client, cloud in
+            let id = try await client.create("private")
+            _ = try await client.settle(id)
+            let demo = try await client.http.token(user: "demo", password: cloud.credentials.demoPassword, project: "demo")
+            #expect(try await client.http.request("GET", "/compute/v2.1/servers/\(id)", token: demo).status == 404)
+            #expect(try await client.http.request("DELETE", "/compute/v2.1/servers/\(id)", token: demo).status == 404)
+            #expect(try await client.http.request("GET", "/compute/v2.1/os-services", token: demo).status == 403)
+            let hypervisors = try await client.call("GET", "/os-hypervisors/detail")
+            #expect(hypervisors.json["hypervisors"]?.arrayValue?.first?["hypervisor_type"] == "fake")
+        }
+    }
+}
