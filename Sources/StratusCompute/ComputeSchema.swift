@@ -52,9 +52,9 @@ public enum ComputeSchema {
                 """,
                 """
                 CREATE TABLE compute_services (
-                    id TEXT PRIMARY KEY, host TEXT NOT NULL, binary TEXT NOT NULL, zone TEXT NOT NULL,
+                    id TEXT PRIMARY KEY, host TEXT NOT NULL, service_binary TEXT NOT NULL, zone TEXT NOT NULL,
                     disabled BOOLEAN NOT NULL, disabled_reason TEXT, forced_down BOOLEAN NOT NULL,
-                    last_seen DOUBLE PRECISION NOT NULL, created_at DOUBLE PRECISION NOT NULL, UNIQUE (host, binary))
+                    last_seen DOUBLE PRECISION NOT NULL, created_at DOUBLE PRECISION NOT NULL, UNIQUE (host, service_binary))
                 """,
                 """
                 CREATE TABLE compute_nodes (

@@ -34,16 +34,16 @@ public struct HostStore: Sendable {
     public func register(host: String, zone: String, hypervisorType: String, vcpus: Int, memoryMB: Int, localGB: Int) async throws -> Node {
         try await storage.transaction { tx in
             let now = Clock.now()
-            if try await tx.sql.raw("SELECT id FROM compute_services WHERE host = \(bind: host) AND binary = 'nova-compute'").first() == nil {
+            if try await tx.sql.raw("SELECT id FROM compute_services WHERE host = \(bind: host) AND service_binary = 'nova-compute'").first() == nil {
                 try await tx.sql.raw(
                     """
-                    INSERT INTO compute_services (id, host, binary, zone, disabled, forced_down, last_seen, created_at)
+                    INSERT INTO compute_services (id, host, service_binary, zone, disabled, forced_down, last_seen, created_at)
                     VALUES (\(bind: Identifier.uuid()), \(bind: host), 'nova-compute', \(bind: zone), FALSE, FALSE, \(bind: now), \(bind: now))
                     """
                 ).run()
             } else {
                 try await tx.sql.raw(
-                    "UPDATE compute_services SET last_seen = \(bind: now), zone = \(bind: zone) WHERE host = \(bind: host) AND binary = 'nova-compute'"
+                    "UPDATE compute_services SET last_seen = \(bind: now), zone = \(bind: zone) WHERE host = \(bind: host) AND service_binary = 'nova-compute'"
                 ).run()
             }
             let existing = try await tx.sql.raw("SELECT uuid FROM compute_nodes WHERE host = \(bind: host)").first()
@@ -78,7 +78,7 @@ public struct HostStore: Sendable {
             try await sql.raw("SELECT * FROM compute_services ORDER BY host").all().map { row in
                 Service(
                     id: try row.decode(column: "id", as: String.self), host: try row.decode(column: "host", as: String.self),
-                    binary: try row.decode(column: "binary", as: String.self), zone: try row.decode(column: "zone", as: String.self),
+                    binary: try row.decode(column: "service_binary", as: String.self), zone: try row.decode(column: "zone", as: String.self),
                     disabled: try row.decode(column: "disabled", as: Bool.self),
                     disabledReason: try row.decode(column: "disabled_reason", as: String?.self),
                     forcedDown: try row.decode(column: "forced_down", as: Bool.self),

@@ -65,12 +65,18 @@ public final class Storage: Sendable {
             configuration.options.connectTimeout = .seconds(5)
             let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
             let storage = Storage(url: url, backend: .postgres(client), logger: logger)
-            return try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await client.run() }
-                group.addTask { await storage.listenForWakeUps(client) }
-                defer { group.cancelAll() }
-                return try await body(storage)
-            }
+            // The pool and the listener must outlive `body`: when the caller is cancelled, `body` shuts its services
+            // down and they may still need the database. Structured children would be cancelled at the same moment
+            // (and a lease from a stopped pool waits forever), so these two run unstructured and stop after `body`.
+            let pool = Task { await client.run() }
+            let listener = Task { await storage.listenForWakeUps(client) }
+            let result: Result<T, any Error>
+            do { result = .success(try await body(storage)) } catch { result = .failure(error) }
+            listener.cancel()
+            await listener.value
+            pool.cancel()
+            await pool.value
+            return try result.get()
         }
     }
 

@@ -32,14 +32,17 @@ public enum CloudFixture {
         do {
             let result = try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask {
+                    // However the cloud ends (a failed start included), the waiter below must wake up.
+                    defer { readyContinuation.finish() }
                     try await AllInOneCloud.run(config, logger: TestDatabase.logger, handleSignals: false) { ready in
                         readyContinuation.yield(ready)
                     }
-                    readyContinuation.finish()
                     return nil
                 }
                 var iterator = readyStream.makeAsyncIterator()
                 guard let ready = await iterator.next() else {
+                    // Surface the start-up error itself rather than a generic one.
+                    while let _ = try await group.next() {}
                     throw StorageError.unavailable("cloud stopped before it was ready")
                 }
                 let value = try await body(ready)

@@ -45,8 +45,8 @@ public struct PlacementBenchmark: Sendable {
         let cloudLogger = quiet
         return try await withThrowingTaskGroup(of: JSON?.self) { group in
             group.addTask {
+                defer { continuation.finish() }
                 try await AllInOneCloud.run(config, logger: cloudLogger, handleSignals: false) { continuation.yield($0) }
-                continuation.finish()
                 return nil
             }
             var iterator = stream.makeAsyncIterator()
