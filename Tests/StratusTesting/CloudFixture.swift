@@ -9,7 +9,8 @@ import StratusStorage
 
 /// A whole Stratus cloud started in-process on a free loopback port, for tests that speak HTTP to it.
 public enum CloudFixture {
-    /// Starts a cloud (fresh data dir and database; cheap bcrypt), runs `body`, then stops it.
+    /// Starts a cloud (fresh data dir and database; cheap bcrypt; no compute hosts unless `extraConfig` asks for
+    /// them under `[fake_driver]`), runs `body`, then stops it.
     public static func withCloud<T: Sendable>(
         extraConfig: String = "", _ body: @Sendable (ReadyCloud) async throws -> T
     ) async throws -> T {
@@ -23,6 +24,8 @@ public enum CloudFixture {
             max_pool_size = 8
             [identity]
             password_hash_rounds = 4
+            [fake_driver]
+            host_count = 0
             \(extraConfig)
             """
         let configPath = dataDir + "/stratus.conf"
