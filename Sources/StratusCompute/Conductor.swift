@@ -57,6 +57,8 @@ public struct Conductor: Sendable {
         case "spawned": try await spawned(payload, requestID: requestID)
         case "spawn_failed": try await spawnFailed(payload, requestID: requestID)
         case "delete": try await delete(payload["instance"]?.stringValue ?? "", requestID: requestID)
+        case "stop", "start", "reboot": try await power(payload, requestID: requestID)
+        case "power_done": try await powerDone(payload)
         case "destroyed": try await destroyed(payload["instance"]?.stringValue ?? "")
         default: logger.warning("conductor ignored unknown message \(payload.encodedString())")
         }
@@ -126,8 +128,8 @@ public struct Conductor: Sendable {
             } catch {
                 continue  // someone took the room first: the next host
             }
-            try await queue.storage.transaction { tx in
-                guard var current = try await instances.instance(uuid, in: tx), !current.deleted else { return }
+            let stillWanted = try await queue.storage.transaction { tx -> Bool in
+                guard var current = try await instances.instance(uuid, in: tx), !current.deleted else { return false }
                 current.host = host.host
                 current.node = host.host
                 current.taskState = .spawning
@@ -141,7 +143,10 @@ public struct Conductor: Sendable {
                     "root_gb": .int(current.flavor.rootGB), "image_ref": .string(current.imageRef),
                     "tried": .array((tried.union([host.host])).sorted().map { .string($0) }),
                 ], requestID: requestID, in: tx)
+                return true
             }
+            // Deleted while we were claiming: give the room back.
+            if !stillWanted { try? await placement.deleteAllocations(consumerUUID: uuid) }
             return
         }
         let rejected = decision.rejected.filter { $0.value > 0 }.map { "\($0.key) removed \($0.value)" }.sorted()
@@ -154,6 +159,11 @@ public struct Conductor: Sendable {
     func spawned(_ payload: JSON, requestID: String) async throws {
         let uuid = payload["instance"]?.stringValue ?? ""
         let host = payload["host"]?.stringValue
+        if let current = try await instances.instance(uuid), current.deleted, let host {
+            // Deleted while it was spawning: remove the guest that just appeared.
+            try await queue.cast(topic: "compute.\(host)", payload: ["op": "destroy", "instance": .string(uuid)], requestID: requestID)
+            return
+        }
         try await queue.storage.transaction { tx in
             guard var instance = try await instances.instance(uuid, in: tx), !instance.deleted, instance.vmState == .building else { return }
             instance.vmState = .active
@@ -216,6 +226,58 @@ public struct Conductor: Sendable {
             try await instances.recordEvent(
                 instanceUUID: uuid, action: "create", event: event, start: start, result: "Error", host: host,
                 details: details, finishAction: true, in: tx)
+        }
+    }
+
+    // MARK: Power
+
+    /// Sends a power change to the instance's host; an instance without a host cannot change power (409 at the API
+    /// already keeps most of these out), so its task state is simply cleared.
+    func power(_ payload: JSON, requestID: String) async throws {
+        let uuid = payload["instance"]?.stringValue ?? ""
+        guard let instance = try await instances.instance(uuid), !instance.deleted else { return }
+        let action: String
+        switch payload["op"]?.stringValue {
+        case "stop": action = "stop"
+        case "start": action = "start"
+        default: action = payload["type"]?.stringValue == "HARD" ? "reboot_hard" : "reboot_soft"
+        }
+        guard let host = instance.host else {
+            try await queue.storage.transaction { tx in
+                guard var current = try await instances.instance(uuid, in: tx) else { return }
+                current.taskState = nil
+                try await instances.save(current, in: tx)
+            }
+            return
+        }
+        try await queue.cast(topic: "compute.\(host)", payload: ["op": "power", "instance": .string(uuid), "action": .string(action)],
+                             requestID: requestID)
+    }
+
+    func powerDone(_ payload: JSON) async throws {
+        let uuid = payload["instance"]?.stringValue ?? ""
+        let action = payload["action"]?.stringValue ?? ""
+        let error = payload["error"]?.stringValue
+        let started = payload["started"].flatMap { if case .number(let d) = $0 { d } else { nil } } ?? Clock.now()
+        try await queue.storage.transaction { tx in
+            guard var instance = try await instances.instance(uuid, in: tx), !instance.deleted else { return }
+            instance.taskState = nil
+            if error == nil {
+                switch action {
+                case "stop":
+                    instance.vmState = .stopped
+                    instance.powerState = .shutdown
+                default:
+                    instance.vmState = .active
+                    instance.powerState = .running
+                }
+            }
+            try await instances.save(instance, in: tx)
+            let record = action.hasPrefix("reboot") ? "reboot" : action
+            let event = ["stop": "compute_stop_instance", "start": "compute_start_instance"][action] ?? "compute_reboot_instance"
+            try await instances.recordEvent(
+                instanceUUID: uuid, action: record, event: event, start: started, result: error == nil ? "Success" : "Error",
+                host: payload["host"]?.stringValue, details: error, finishAction: true, in: tx)
         }
     }
 

@@ -87,6 +87,15 @@ public struct ComputeAgent: Service {
                     "error": .string("\(error)"),
                 ], requestID: message.requestID)
             }
+        case "power":
+            let action = PowerAction(rawValue: message.payload["action"]?.stringValue ?? "") ?? .start
+            let started = Clock.now()
+            var error: String?
+            do { try await driver.power(instanceUUID: instance, action: action) } catch let failure { error = "\(failure)" }
+            try await queue.cast(topic: "conductor", payload: [
+                "op": "power_done", "instance": .string(instance), "host": .string(host), "action": .string(action.rawValue),
+                "started": .number(started), "error": .optional(error),
+            ], requestID: message.requestID)
         case "destroy":
             try await driver.destroy(instanceUUID: instance)
             try await queue.cast(topic: "conductor", payload: [

@@ -38,4 +38,13 @@ public final class FakeDriver: VirtDriver {
     public func destroy(instanceUUID: String) async throws {
         _ = state.withLock { $0.running.remove(instanceUUID) }
     }
+
+    public func power(instanceUUID: String, action: PowerAction) async throws {
+        state.withLock { state in
+            switch action {
+            case .stop: state.running.remove(instanceUUID)
+            case .start, .rebootSoft, .rebootHard: state.running.insert(instanceUUID)
+            }
+        }
+    }
 }

@@ -8,6 +8,8 @@ public protocol VirtDriver: Sendable {
     func spawn(_ request: SpawnRequest) async throws
     /// Stops and removes a guest; succeeds if it is already gone (idempotent).
     func destroy(instanceUUID: String) async throws
+    /// Changes a guest's power: `stop`, `start`, `reboot_soft`, `reboot_hard`. Idempotent where it can be.
+    func power(instanceUUID: String, action: PowerAction) async throws
     var hypervisorType: String { get }
 }
 
@@ -41,6 +43,13 @@ public struct SpawnRequest: Sendable, Equatable {
         self.rootGB = rootGB
         self.imageRef = imageRef
     }
+}
+
+/// A power change the conductor asks a host for.
+public enum PowerAction: String, Sendable {
+    case stop, start
+    case rebootSoft = "reboot_soft"
+    case rebootHard = "reboot_hard"
 }
 
 /// A driver failure, with the message the instance fault will carry.

@@ -141,3 +141,58 @@ struct FlavorCLITests {
         }
     }
 }
+
+/// Server commands that need no image service (servers are created over the API until Glance lands).
+@Suite("The real openstack CLI: servers on fake hosts", .enabled(if: ProcessRunner.openstackCLI != nil, "python-openstackclient not installed; scripts/test installs it"))
+struct ServerCLITests {
+    @Test("server list/show/stop/start/reboot/event list/delete, compute service list, hypervisor list")
+    func servers() async throws {
+        try await CloudFixture.withCloud(extraConfig: "[fake_driver]\nhost_count = 2") { cloud in
+            let admin = ["--os-cloud", "stratus-admin"]
+            let http = TestHTTP(baseURL: cloud.baseURL)
+            let token = try await http.token(user: "admin", password: cloud.credentials.adminPassword, project: "admin")
+            // Wait for both hosts, then boot one server through the API.
+            for _ in 0..<200 {
+                let services = try await http.request("GET", "/compute/v2.1/os-services", token: token)
+                if services.json["services"]?.arrayValue?.count == 2 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let created = try await http.request("POST", "/compute/v2.1/servers", token: token, json: [
+                "server": ["name": "cli-vm", "flavorRef": "42", "imageRef": "image-1", "networks": "none"]])
+            #expect(created.status == 202)
+
+            let services = try json(try await runOpenStack(cloud, admin + ["compute", "service", "list", "-f", "json"]))
+            #expect(services.arrayValue?.count == 2)
+            #expect(services.arrayValue?.allSatisfy { $0["State"] == "up" } == true)
+            let hypervisors = try json(try await runOpenStack(cloud, admin + ["hypervisor", "list", "-f", "json"]))
+            #expect(hypervisors.arrayValue?.count == 2)
+
+            for _ in 0..<100 {
+                let shown = try json(try await runOpenStack(cloud, admin + ["server", "show", "cli-vm", "-f", "json"]))
+                if shown["status"] == "ACTIVE" { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let list = try json(try await runOpenStack(cloud, admin + ["server", "list", "-f", "json"]))
+            #expect(list.arrayValue?.first?["Status"] == "ACTIVE")
+            let stop = try await runOpenStack(cloud, admin + ["server", "stop", "cli-vm"])
+            #expect(stop.status == 0, "stderr: \(stop.stderr)")
+            var status = ""
+            for _ in 0..<100 {
+                status = try json(try await runOpenStack(cloud, admin + ["server", "show", "cli-vm", "-f", "json"]))["status"]?.stringValue ?? ""
+                if status == "SHUTOFF" { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(status == "SHUTOFF")
+            let start = try await runOpenStack(cloud, admin + ["server", "start", "cli-vm"])
+            #expect(start.status == 0, "stderr: \(start.stderr)")
+            let reboot = try await runOpenStack(cloud, admin + ["server", "reboot", "--hard", "--wait", "cli-vm"])
+            #expect(reboot.status == 0, "stderr: \(reboot.stderr)")
+            let events = try json(try await runOpenStack(cloud, admin + ["server", "event", "list", "cli-vm", "-f", "json"]))
+            #expect(Set(events.arrayValue?.compactMap { $0["Action"]?.stringValue } ?? []) == ["create", "stop", "start", "reboot"])
+            let deleted = try await runOpenStack(cloud, admin + ["server", "delete", "--wait", "cli-vm"])
+            #expect(deleted.status == 0, "stderr: \(deleted.stderr)")
+            let after = try json(try await runOpenStack(cloud, admin + ["server", "list", "-f", "json"]))
+            #expect(after.arrayValue?.isEmpty == true)
+        }
+    }
+}

@@ -147,3 +147,37 @@ struct ServerBuildTests {
         }
     }
 }
+
+@Suite("Server power actions")
+struct ServerActionTests {
+    @Test("stop → SHUTOFF, start → ACTIVE, reboot → ACTIVE, each an action with its event; illegal ones are 409")
+    func powerCycle() async throws {
+        try await withComputeCloud(hosts: 1) { client, _ in
+            let id = try await client.create("pwr")
+            #expect(try await client.settle(id)["status"] == "ACTIVE")
+            let early = try await client.call("POST", "/servers/\(id)/action", json: ["os-start": nil])
+            #expect(early.status == 409)
+            #expect(early.json["conflictingRequest"]?["message"]?.stringValue?.contains("vm_state active") == true)
+
+            #expect(try await client.call("POST", "/servers/\(id)/action", json: ["os-stop": nil]).status == 202)
+            let stopped = try await client.settle(id)
+            #expect(stopped["status"] == "SHUTOFF")
+            #expect(stopped["OS-EXT-STS:power_state"] == 4)
+            #expect(try await client.call("POST", "/servers/\(id)/action", json: ["os-start": nil]).status == 202)
+            #expect(try await client.settle(id)["status"] == "ACTIVE")
+            #expect(try await client.call("POST", "/servers/\(id)/action", json: ["reboot": ["type": "HARD"]]).status == 202)
+            #expect(try await client.settle(id)["status"] == "ACTIVE")
+            let bad = try await client.call("POST", "/servers/\(id)/action", json: ["reboot": ["type": "SIDEWAYS"]])
+            #expect(bad.status == 400)
+
+            let actions = try await client.call("GET", "/servers/\(id)/os-instance-actions").json["instanceActions"]?.arrayValue ?? []
+            #expect(Set(actions.compactMap { $0["action"]?.stringValue }) == ["create", "stop", "start", "reboot"])
+            for action in actions {
+                let requestID = try #require(action["request_id"]?.stringValue)
+                let detail = try await client.call("GET", "/servers/\(id)/os-instance-actions/\(requestID)")
+                let events = detail.json["instanceAction"]?["events"]?.arrayValue ?? []
+                #expect(!events.isEmpty && events.allSatisfy { $0["result"] == "Success" }, "\(action.encodedString())")
+            }
+        }
+    }
+}

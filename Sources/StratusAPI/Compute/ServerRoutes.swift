@@ -96,6 +96,27 @@ extension ComputeAPI {
             try await begin(.delete, instance, context)
             return JSONResponse.empty(.noContent)
         }
+        router.post("compute/v2.1/servers/:id/action") { request, context in
+            let instance = try await ownedInstance(context)
+            let body = try JSONFields(try await request.jsonObject(limit: bodyLimit), path: "")
+            guard body.object.count == 1, let name = body.object.keys.first else {
+                throw StratusError.badRequest("The action body must name exactly one action.")
+            }
+            switch name {
+            case "os-stop": try await begin(.stop, instance, context)
+            case "os-start": try await begin(.start, instance, context)
+            case "reboot":
+                let reboot = try body.fields("reboot", required: true)!
+                let type = try reboot.requiredString("type").uppercased()
+                guard type == "SOFT" || type == "HARD" else {
+                    throw StratusError.badRequest("Invalid input for field/attribute type. Value: \(type). It must be one of SOFT, HARD.")
+                }
+                try await begin(type == "HARD" ? .rebootHard : .reboot, instance, context)
+            default:
+                throw StratusError.badRequest("Action \(name) is not supported.")
+            }
+            return JSONResponse.empty(.accepted)
+        }
         router.get("compute/v2.1/servers/:id/os-instance-actions") { _, context in
             let instance = try await ownedInstance(context)
             let actions = try await servers.actions(instanceUUID: instance.uuid)
@@ -127,8 +148,11 @@ extension ComputeAPI {
             try await servers!.save(current, in: tx)
             _ = try await servers!.startAction(action.recordName, instance: current, requestID: context.requestID,
                                                userID: auth.userID, projectID: auth.projectID ?? "", in: tx)
-            try await queue!.enqueue(topic: "conductor", payload: ["op": .string(action.recordName), "instance": .string(current.uuid)],
-                                     requestID: context.requestID, in: tx)
+            try await queue!.enqueue(
+                topic: "conductor",
+                payload: ["op": .string(action.recordName), "instance": .string(current.uuid),
+                          "type": action == .rebootHard ? "HARD" : "SOFT"],
+                requestID: context.requestID, in: tx)
         }
     }
 
