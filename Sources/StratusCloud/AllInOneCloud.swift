@@ -22,6 +22,8 @@ public struct ReadyCloud: Sendable {
     public let storage: Storage
     public let identity: IdentityService
     public let placement: PlacementStore
+    /// The fake drivers of the compute hosts, by host, so tests can inject failures.
+    public let fakeDrivers: [String: FakeDriver]
 }
 
 /// `stratus up`: every service in one process, on one listener with DevStack's path prefixes.
@@ -88,7 +90,10 @@ public enum AllInOneCloud {
                     }
                     await onReady(ReadyCloud(
                         baseURL: catalog.baseURL, authURL: catalog.identityURL, cloudsFile: cloudsFile,
-                        credentials: credentials, storage: storage, identity: identity, placement: placement))
+                        credentials: credentials, storage: storage, identity: identity, placement: placement,
+                        fakeDrivers: Dictionary(uniqueKeysWithValues: agents.compactMap { agent in
+                            (agent.driver as? FakeDriver).map { (agent.host, $0) }
+                        })))
                 },
                 logger: logger)
             let group = ServiceGroup(

@@ -105,7 +105,7 @@ public struct Conductor: Sendable {
     // MARK: Build
 
     /// Schedules and claims, then hands the instance to its host. No valid host: ERROR with Nova's fault.
-    func build(_ uuid: String, tried: Set<String>, requestID: String) async throws {
+    func build(_ uuid: String, tried: Set<String>, requestID: String, lastError: String? = nil) async throws {
         guard let instance = try await instances.instance(uuid), !instance.deleted, instance.vmState == .building else { return }
         let started = Clock.now()
         var spec = RequestSpec(
@@ -147,6 +147,12 @@ public struct Conductor: Sendable {
             }
             // Deleted while we were claiming: give the room back.
             if !stillWanted { try? await placement.deleteAllocations(consumerUUID: uuid) }
+            return
+        }
+        if let lastError {
+            // A reschedule with no host left: Nova's MaxRetriesExceeded, carrying the last host's error.
+            try await fail(uuid, message: "Exceeded maximum number of retries. Exhausted all hosts available for retrying build failures for instance \(uuid).",
+                           details: lastError, event: "conductor_schedule_and_build_instances", start: started, host: nil)
             return
         }
         let rejected = decision.rejected.filter { $0.value > 0 }.map { "\($0.key) removed \($0.value)" }.sorted()
@@ -201,7 +207,7 @@ public struct Conductor: Sendable {
                 current.taskState = .scheduling
                 try await instances.save(current, in: tx)
             }
-            try await build(uuid, tried: tried, requestID: requestID)
+            try await build(uuid, tried: tried, requestID: requestID, lastError: error)
         } else {
             try await fail(uuid, message: "Exceeded maximum number of retries. Exhausted all hosts available for retrying build failures for instance \(uuid).",
                            details: error, event: "compute__do_build_and_run_instance", start: started, host: host)

@@ -181,3 +181,35 @@ struct ServerActionTests {
         }
     }
 }
+
+@Suite("Rescheduling")
+struct RescheduleTests {
+    @Test("a host that fails the spawn hands the build to another host; failing everywhere ends in ERROR with the fault")
+    func reschedule() async throws {
+        try await withComputeCloud(hosts: 2) { client, cloud in
+            // Equal hosts are ordered by name, so fake-1 is tried first; it fails once, the retry must go to fake-2.
+            cloud.fakeDrivers["fake-1"]?.failNextSpawns(1)
+            let id = try await client.create("retry")
+            let server = try await client.settle(id)
+            #expect(server["status"] == "ACTIVE")
+            let requestID = try #require(try await client.call("GET", "/servers/\(id)/os-instance-actions")
+                .json["instanceActions"]?.arrayValue?.first?["request_id"]?.stringValue)
+            let events = try await client.call("GET", "/servers/\(id)/os-instance-actions/\(requestID)")
+                .json["instanceAction"]?["events"]?.arrayValue ?? []
+            let spawns = events.filter { $0["event"] == "compute__do_build_and_run_instance" }
+            #expect(spawns.map { $0["result"]?.stringValue ?? "" } == ["Error", "Success"])
+            #expect(spawns.first?["host"] != spawns.last?["host"], "the retry went to the other host")
+            let used = cloud.placement.index.current().providers.values.reduce(0) { $0 + $1.used("MEMORY_MB") }
+            #expect(used == 128, "only the final host holds the claim")
+
+            for driver in cloud.fakeDrivers.values { driver.failNextSpawns(5) }
+            let doomed = try await client.create("doomed")
+            let failed = try await client.settle(doomed)
+            #expect(failed["status"] == "ERROR")
+            #expect(failed["fault"]?["message"]?.stringValue?.contains("Exceeded maximum number of retries") == true)
+            #expect(failed["fault"]?["details"]?.stringValue?.contains("injected spawn failure") == true)
+            let usedAfter = cloud.placement.index.current().providers.values.reduce(0) { $0 + $1.used("MEMORY_MB") }
+            #expect(usedAfter == 128, "the failed build left no allocation")
+        }
+    }
+}
