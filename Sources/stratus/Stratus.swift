@@ -112,7 +112,23 @@ extension Stratus {
 
     struct Bench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Benchmarks that print JSON.", subcommands: [QueueCommand.self, PlacementCommand.self])
+            abstract: "Benchmarks that print JSON.", subcommands: [QueueCommand.self, PlacementCommand.self, BootCommand.self])
+
+        struct BootCommand: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "boot", abstract: "Boots servers on fake hosts through the whole pipeline: boots/s, POST→ACTIVE, CPU, RSS.")
+            @Option(help: "Servers to boot.") var servers: Int = 100
+            @Option(help: "Fake compute hosts.") var hosts: Int = 8
+            @Option(help: "Concurrent API clients.") var clients: Int = 16
+
+            func run() async throws {
+                try await reportingErrors {
+                    guard servers > 0, hosts > 0, clients > 0 else { throw ValidationError("--servers, --hosts and --clients are positive") }
+                    let report = try await BootBenchmark(servers: servers, hosts: hosts, clients: clients).run(logger: makeLogger(nil))
+                    print(report.encodedString())
+                }
+            }
+        }
 
         struct PlacementCommand: AsyncParsableCommand {
             static let configuration = CommandConfiguration(

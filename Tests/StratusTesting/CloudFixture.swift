@@ -31,27 +31,8 @@ public enum CloudFixture {
         let configPath = dataDir + "/stratus.conf"
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
         let config = try CloudConfig.resolve(configPath: configPath, dataDir: dataDir, bind: "127.0.0.1", port: "0")
-        let (readyStream, readyContinuation) = AsyncStream.makeStream(of: ReadyCloud.self)
         do {
-            let result = try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask {
-                    // However the cloud ends (a failed start included), the waiter below must wake up.
-                    defer { readyContinuation.finish() }
-                    try await AllInOneCloud.run(config, logger: TestDatabase.logger, handleSignals: false) { ready in
-                        readyContinuation.yield(ready)
-                    }
-                    return nil
-                }
-                var iterator = readyStream.makeAsyncIterator()
-                guard let ready = await iterator.next() else {
-                    // Surface the start-up error itself rather than a generic one.
-                    while let _ = try await group.next() {}
-                    throw StorageError.unavailable("cloud stopped before it was ready")
-                }
-                let value = try await body(ready)
-                group.cancelAll()
-                return value
-            }
+            let result = try await AllInOneCloud.withRunningCloud(config, logger: TestDatabase.logger, body)
             await cleanup()
             return result
         } catch {

@@ -35,25 +35,14 @@ public struct PlacementBenchmark: Sendable {
         let dir = NSTemporaryDirectory() + "stratus-bench-placement-\(getpid())-\(count)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var text = "[api]\nauth_strategy = noauth2\n[identity]\npassword_hash_rounds = 4\n[database]\nmax_pool_size = 40\n"
+        var text = "[api]\nauth_strategy = noauth2\n[identity]\npassword_hash_rounds = 4\n[fake_driver]\nhost_count = 0\n[database]\nmax_pool_size = 40\n"
         if let databaseURL { text += "connection = \(databaseURL)\n" }
         try text.write(toFile: dir + "/stratus.conf", atomically: true, encoding: .utf8)
         let config = try CloudConfig.resolve(configPath: dir + "/stratus.conf", dataDir: dir, bind: "127.0.0.1", port: "0")
-        let (stream, continuation) = AsyncStream.makeStream(of: ReadyCloud.self)
         var quiet = logger
         quiet.logLevel = .warning
-        let cloudLogger = quiet
-        return try await withThrowingTaskGroup(of: JSON?.self) { group in
-            group.addTask {
-                defer { continuation.finish() }
-                try await AllInOneCloud.run(config, logger: cloudLogger, handleSignals: false) { continuation.yield($0) }
-                return nil
-            }
-            var iterator = stream.makeAsyncIterator()
-            guard let cloud = await iterator.next() else { throw StorageError.unavailable("cloud did not start") }
-            let result = try await measure(cloud, providers: count)
-            group.cancelAll()
-            return result
+        return try await AllInOneCloud.withRunningCloud(config, logger: quiet) { cloud in
+            try await measure(cloud, providers: count)
         }
     }
 

@@ -1,0 +1,103 @@
+import Foundation
+import Logging
+import StratusCompute
+import StratusCore
+import StratusStorage
+
+/// `stratus bench boot`: boots N servers on H fake hosts (no spawn delay) through the real API, conductor,
+/// scheduler, placement and agents, and reports boots/s and POST→ACTIVE latency from the instances' own
+/// timestamps, CPU seconds and peak RSS.
+public struct BootBenchmark: Sendable {
+    public var servers: Int
+    public var hosts: Int
+    public var clients: Int
+
+    public init(servers: Int, hosts: Int, clients: Int = 16) {
+        self.servers = servers
+        self.hosts = hosts
+        self.clients = clients
+    }
+
+    public func run(logger: Logger) async throws -> JSON {
+        let dir = NSTemporaryDirectory() + "stratus-bench-boot-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Hosts big enough that every server fits: this measures the pipeline, not NoValidHost.
+        let perHost = max(1, (servers + hosts - 1) / hosts)
+        let text = """
+            [api]
+            auth_strategy = noauth2
+            [identity]
+            password_hash_rounds = 4
+            [fake_driver]
+            host_count = \(hosts)
+            vcpus = \(max(1, perHost))
+            memory_mb = \(max(128, perHost * 128))
+            local_gb = \(max(1, perHost))
+            """
+        try text.write(toFile: dir + "/stratus.conf", atomically: true, encoding: .utf8)
+        let config = try CloudConfig.resolve(configPath: dir + "/stratus.conf", dataDir: dir, bind: "127.0.0.1", port: "0")
+        var quiet = logger
+        quiet.logLevel = .error
+        let cloudLogger = quiet
+        return try await AllInOneCloud.withRunningCloud(config, logger: cloudLogger) { cloud in
+            try await measure(cloud)
+        }
+    }
+
+    func measure(_ cloud: ReadyCloud) async throws -> JSON {
+        let instances = InstanceStore(storage: cloud.storage)
+        let hostStore = HostStore(storage: cloud.storage)
+        while try await hostStore.services().count < hosts { try await Task.sleep(for: .milliseconds(20)) }
+        let port = Int(cloud.baseURL.split(separator: ":").last ?? "") ?? 0
+        let headers = [("X-Auth-Token", "admin:admin"), ("Content-Type", "application/json"), ("OpenStack-API-Version", "compute 2.90")]
+        let cpuStart = Self.cpuSeconds()
+        let start = ContinuousClock.now
+        let perClient = (servers + clients - 1) / clients
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for client in 0..<clients {
+                group.addTask {
+                    let connection = try await BenchConnection.connect(host: "127.0.0.1", port: port)
+                    for i in 0..<perClient where client * perClient + i < servers {
+                        let body: JSON = ["server": ["name": .string("bench-\(client)-\(i)"), "flavorRef": "42", "imageRef": "bench", "networks": "none"]]
+                        _ = try await connection.request(.POST, "/compute/v2.1/servers", headers: headers, body: body.encodedBytes())
+                    }
+                    await connection.close()
+                }
+            }
+            try await group.waitForAll()
+        }
+        var all: [Instance] = []
+        while true {
+            all = try await instances.list(projectID: nil)
+            if all.count >= servers && all.allSatisfy({ $0.vmState != .building }) { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let latencies = all.compactMap { instance in instance.launchedAt.map { ($0 - instance.createdAt) * 1000 } }.sorted()
+        func percentile(_ p: Double) -> Double {
+            latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count - 1) * p))]
+        }
+        return [
+            "benchmark": "boot", "servers": .int(servers), "hosts": .int(hosts), "clients": .int(clients),
+            "active": .int(all.filter { $0.vmState == .active }.count), "error": .int(all.filter { $0.vmState == .error }.count),
+            "boots_per_second": .number((Double(servers) / seconds).rounded()),
+            "post_to_active_ms": ["median": .number((percentile(0.5) * 10).rounded() / 10), "p99": .number((percentile(0.99) * 10).rounded() / 10)],
+            "cpu_seconds": .number(((Self.cpuSeconds() - cpuStart) * 100).rounded() / 100),
+            "peak_rss_mib": .int(Self.peakRSSMiB()), "machine": MachineInfo.json(),
+        ]
+    }
+
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+    }
+
+    static func peakRSSMiB() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return -1 }
+        return (Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0) / 1024
+    }
+}
