@@ -164,33 +164,47 @@ extension PlacementAPI {
         for uuid in result.summaryProviders {
             guard let snapshot = state.providers[uuid] else { continue }
             out.key(uuid)
-            out.beginObject()
-            out.key("resources")
-            out.beginObject()
-            for (resourceClass, inventory) in snapshot.inventories.sorted(by: { $0.key < $1.key })
-            where version.atLeast(1, 27) || requestedClasses.contains(resourceClass) {
-                out.key(resourceClass)
-                out.beginObject()
-                out.key("capacity"); out.int(inventory.capacity)
-                out.key("used"); out.int(snapshot.used(resourceClass))
-                out.endObject()
-            }
-            out.endObject()
-            if version.atLeast(1, 17) {
-                out.key("traits")
-                out.beginArray()
-                for trait in snapshot.traits.sorted() { out.string(trait) }
-                out.endArray()
-            }
-            if version.atLeast(1, 29) {
-                out.key("parent_provider_uuid"); out.optionalString(snapshot.provider.parentUUID)
-                out.key("root_provider_uuid"); out.string(snapshot.provider.rootUUID)
-            }
-            out.endObject()
+            out.raw(summaryBytes(snapshot, version, requestedClasses))
         }
         out.endObject()
         out.endObject()
         return out.bytes
+    }
+
+    /// One provider summary, appended by hand: at thousands of providers it is most of the response.
+    private func summaryBytes(_ snapshot: ProviderSnapshot, _ version: Microversion, _ requested: Set<String>) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256)
+        func append(_ text: String) { bytes.append(contentsOf: text.utf8) }
+        append("{\"resources\":{")
+        var first = true
+        for resourceClass in snapshot.inventories.keys.sorted() where version.atLeast(1, 27) || requested.contains(resourceClass) {
+            if !first { bytes.append(0x2C) }
+            first = false
+            JSON.appendString(resourceClass, to: &bytes)
+            append(":{\"capacity\":")
+            append(String(snapshot.inventories[resourceClass]!.capacity))
+            append(",\"used\":")
+            append(String(snapshot.used(resourceClass)))
+            bytes.append(0x7D)
+        }
+        bytes.append(0x7D)
+        if version.atLeast(1, 17) {
+            append(",\"traits\":[")
+            for (i, trait) in snapshot.traits.sorted().enumerated() {
+                if i > 0 { bytes.append(0x2C) }
+                JSON.appendString(trait, to: &bytes)
+            }
+            bytes.append(0x5D)
+        }
+        if version.atLeast(1, 29) {
+            append(",\"parent_provider_uuid\":")
+            if let parent = snapshot.provider.parentUUID { JSON.appendString(parent, to: &bytes) } else { append("null") }
+            append(",\"root_provider_uuid\":")
+            JSON.appendString(snapshot.provider.rootUUID, to: &bytes)
+        }
+        bytes.append(0x7D)
+        return bytes
     }
 
     private func writeResources(_ resources: [String: Int], _ out: inout JSONWriter) {
