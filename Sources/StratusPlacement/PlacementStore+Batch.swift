@@ -70,6 +70,8 @@ struct BatchState: Sendable {
             }
             state.allocations[consumer] = list
         }
+        // `IN ()` is not SQL: a request that only empties new consumers touches no provider.
+        guard !providers.isEmpty else { return state }
         let providerList = PlacementStore.bindList(providers.sorted())
         let lock: SQLQueryString = tx.engine == .postgresql ? " ORDER BY uuid FOR UPDATE" : ""
         for row in try await tx.sql.raw("SELECT uuid, generation FROM placement_providers WHERE uuid IN (" + providerList + ")" + lock).all() {
@@ -154,6 +156,22 @@ struct BatchState: Sendable {
     func write(in tx: Transaction) async throws {
         guard !changedConsumers.isEmpty else { return }
         let changed = changedConsumers.sorted()
+        do {
+            try await writeRows(changed, in: tx)
+        } catch where Storage.isUniqueViolation(error) {
+            // Another process created one of these consumers since we read them: start again from a fresh read.
+            throw PlacementFault.concurrentUpdate(PlacementStore.retryMarker + "consumer created concurrently")
+        }
+        for uuid in touched.sorted() {
+            // Compare-and-swap: the rows are locked (FOR UPDATE, or SQLite's single writer), so this only fails if
+            // something bypassed the lock — then the caller retries from a fresh read.
+            guard try await tx.bumpGeneration(table: "placement_providers", keyColumn: "uuid", key: uuid, expected: generations[uuid]!) != nil else {
+                throw PlacementFault.concurrentUpdate(PlacementStore.retryMarker + uuid)
+            }
+        }
+    }
+
+    private func writeRows(_ changed: [String], in tx: Transaction) async throws {
         try await tx.sql.raw("DELETE FROM placement_allocations WHERE consumer_uuid IN (" + PlacementStore.bindList(changed) + ")").run()
         let now = Clock.now()
         var rows: [SQLQueryString] = []
@@ -192,12 +210,6 @@ struct BatchState: Sendable {
             var insert: SQLQueryString = "INSERT INTO placement_consumers (uuid, project_id, user_id, consumer_type, generation, created_at, updated_at) VALUES "
             for (i, row) in newRows[chunk..<min(chunk + 200, newRows.count)].enumerated() { insert = insert + (i == 0 ? "" : ", ") + row }
             try await tx.sql.raw(insert).run()
-        }
-        if !touched.isEmpty {
-            // The rows are ours until commit (single writer, or FOR UPDATE above), so this cannot lose a race.
-            try await tx.sql.raw(
-                "UPDATE placement_providers SET generation = generation + 1 WHERE uuid IN (" + PlacementStore.bindList(touched.sorted()) + ")"
-            ).run()
         }
     }
 }
