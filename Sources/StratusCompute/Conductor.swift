@@ -179,7 +179,7 @@ public struct Conductor: Sendable {
             try await instances.save(instance, in: tx)
             try await instances.recordEvent(
                 instanceUUID: uuid, action: "create", event: "compute__do_build_and_run_instance",
-                start: payload["started"].flatMap { if case .number(let d) = $0 { d } else { nil } } ?? Clock.now(),
+                start: payload["started"]?.doubleValue ?? Clock.now(),
                 result: "Success", host: host, finishAction: true, in: tx)
         }
     }
@@ -189,7 +189,7 @@ public struct Conductor: Sendable {
         let uuid = payload["instance"]?.stringValue ?? ""
         let host = payload["host"]?.stringValue ?? ""
         let error = payload["error"]?.stringValue ?? "unknown error"
-        let started = payload["started"].flatMap { if case .number(let d) = $0 { d } else { nil } } ?? Clock.now()
+        let started = payload["started"]?.doubleValue ?? Clock.now()
         guard let instance = try await instances.instance(uuid), !instance.deleted, instance.vmState == .building else { return }
         try? await placement.deleteAllocations(consumerUUID: uuid)
         let tried = try await triedHosts(uuid).union([host])
@@ -264,7 +264,7 @@ public struct Conductor: Sendable {
         let uuid = payload["instance"]?.stringValue ?? ""
         let action = payload["action"]?.stringValue ?? ""
         let error = payload["error"]?.stringValue
-        let started = payload["started"].flatMap { if case .number(let d) = $0 { d } else { nil } } ?? Clock.now()
+        let started = payload["started"]?.doubleValue ?? Clock.now()
         try await queue.storage.transaction { tx in
             guard var instance = try await instances.instance(uuid, in: tx), !instance.deleted else { return }
             instance.taskState = nil

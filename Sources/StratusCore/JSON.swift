@@ -18,6 +18,7 @@ public enum JSON: Sendable, Hashable {
     public var boolValue: Bool? { if case .bool(let b) = self { return b }; return nil }
     public var objectValue: [String: JSON]? { if case .object(let o) = self { return o }; return nil }
     public var arrayValue: [JSON]? { if case .array(let a) = self { return a }; return nil }
+    public var doubleValue: Double? { if case .number(let d) = self { return d }; return nil }
     public var intValue: Int? {
         if case .number(let d) = self, d.rounded() == d, abs(d) < 9.0e15 { return Int(d) }
         return nil
