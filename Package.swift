@@ -88,8 +88,10 @@ let package = Package(
                 "StratusQueue",
                 "StratusPlacement",
                 "StratusScheduler",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

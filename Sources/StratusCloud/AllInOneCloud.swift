@@ -38,6 +38,7 @@ public enum AllInOneCloud {
         _ config: CloudConfig, logger: Logger, handleSignals: Bool = true,
         onReady: @escaping @Sendable (ReadyCloud) async -> Void
     ) async throws {
+        _ = try scheduler(config)  // a bad filter list stops the start before anything is written
         try config.prepareDataDir()
         let maxConnections = config.configuration.int("database", "max_pool_size")
         try await Storage.withStorage(config.databaseURL, maxConnections: maxConnections, logger: logger) { storage in
@@ -68,8 +69,8 @@ public enum AllInOneCloud {
             let router = makeRouter(config: config, identity: identity, catalog: catalog, placement: placement, compute: compute)
             let conductor = Conductor(
                 instances: compute.instances, hosts: compute.hosts, placement: placement, queue: queue,
-                scheduler: FilterScheduler(hostSubsetSize: config.configuration.int("filter_scheduler", "host_subset_size")),
-                settings: conductorSettings(config), logger: logger)
+                scheduler: try scheduler(config), settings: conductorSettings(config), logger: logger)
+            let reconcileEvery = Duration.seconds(config.configuration.int("conductor", "reconcile_interval"))
             let agents = fakeAgents(config, queue: queue, logger: logger)
             if !agents.isEmpty {
                 logger.warning("compute hosts use the FAKE driver: servers become ACTIVE without any real guest (\(agents.count) hosts)")
@@ -101,6 +102,7 @@ public enum AllInOneCloud {
                     services: [
                         .init(service: app), .init(service: QueueJanitor(queue: queue, logger: logger)),
                         .init(service: placement.batcher!), .init(service: conductor.consumer()),
+                        .init(service: conductor.reconciler(interval: reconcileEvery)),
                     ] + agents.map { .init(service: $0) },
                     gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
                     logger: logger))
@@ -134,8 +136,10 @@ public enum AllInOneCloud {
             baseURL: { catalog.baseURL }
         ).register(on: router)
         ComputeAPI(
-            flavors: compute.flavors, servers: compute.instances, hosts: compute.hosts, queue: compute.queue, bodyLimit: bodyLimit,
-            instanceNameTemplate: config.configuration.string("DEFAULT", "instance_name_template"), baseURL: { catalog.baseURL }
+            flavors: compute.flavors, servers: compute.instances, hosts: compute.hosts, queue: compute.queue, placement: placement,
+            quotaDefaults: Dictionary(uniqueKeysWithValues: QuotaStore.resources.map { ($0, config.configuration.int("quota", $0)) }),
+            bodyLimit: bodyLimit, instanceNameTemplate: config.configuration.string("DEFAULT", "instance_name_template"),
+            serviceDownTime: config.configuration.double("DEFAULT", "service_down_time"), baseURL: { catalog.baseURL }
         ).register(on: router)
         return router
     }
@@ -157,7 +161,24 @@ extension AllInOneCloud {
         settings.cpuAllocationRatio = config.configuration.double("DEFAULT", "cpu_allocation_ratio")
         settings.ramAllocationRatio = config.configuration.double("DEFAULT", "ram_allocation_ratio")
         settings.diskAllocationRatio = config.configuration.double("DEFAULT", "disk_allocation_ratio")
+        settings.buildTimeout = config.configuration.double("DEFAULT", "instance_build_timeout")
         return settings
+    }
+
+    /// The filter scheduler `[filter_scheduler]` describes; an unknown filter name stops the start.
+    static func scheduler(_ config: CloudConfig) throws -> FilterScheduler {
+        let c = config.configuration
+        var multipliers = FilterScheduler.Multipliers()
+        multipliers.ram = c.double("filter_scheduler", "ram_weight_multiplier")
+        multipliers.cpu = c.double("filter_scheduler", "cpu_weight_multiplier")
+        multipliers.disk = c.double("filter_scheduler", "disk_weight_multiplier")
+        multipliers.softAffinity = c.double("filter_scheduler", "soft_affinity_weight_multiplier")
+        multipliers.softAntiAffinity = c.double("filter_scheduler", "soft_anti_affinity_weight_multiplier")
+        let names = c.string("filter_scheduler", "enabled_filters").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return try FilterScheduler.configured(
+            enabledFilters: names, multipliers: multipliers, hostSubsetSize: c.int("filter_scheduler", "host_subset_size"),
+            shuffleBestSameWeighedHosts: c.bool("filter_scheduler", "shuffle_best_same_weighed_hosts"))
     }
 
     /// The compute agents of `stratus up`: fake hosts `fake-1` … `fake-N`.
@@ -168,7 +189,8 @@ extension AllInOneCloud {
             localGB: config.configuration.int("fake_driver", "local_gb"))
         let delay = Duration.milliseconds(config.configuration.int("fake_driver", "spawn_delay_ms"))
         return (0..<count).map { i in
-            ComputeAgent(host: "fake-\(i + 1)", driver: FakeDriver(resources: resources, spawnDelay: delay), queue: queue, logger: logger)
+            ComputeAgent(host: "fake-\(i + 1)", driver: FakeDriver(resources: resources, spawnDelay: delay), queue: queue, logger: logger,
+                         powerSyncInterval: .seconds(config.configuration.int("DEFAULT", "sync_power_state_interval")))
         }
     }
 }

@@ -1,6 +1,6 @@
 import StratusStorage
 
-/// Nova's tables, growing with the compute issue: flavors first.
+/// Nova's tables: flavors, instances and their actions, hosts; then groups, quotas, keypairs and aggregates.
 public enum ComputeSchema {
     public static let migrations: [Migration] = [
         Migration(
@@ -61,6 +61,51 @@ public enum ComputeSchema {
                     uuid TEXT PRIMARY KEY, host TEXT NOT NULL UNIQUE, hypervisor_type TEXT NOT NULL,
                     vcpus INTEGER NOT NULL, memory_mb INTEGER NOT NULL, local_gb INTEGER NOT NULL,
                     created_at DOUBLE PRECISION NOT NULL)
+                """,
+            ]),
+        Migration(
+            "compute.3",
+            sql: [
+                // Counted columns for quota checks in SQL; tags and scheduler hints kept with the instance.
+                "ALTER TABLE compute_instances ADD COLUMN vcpus INTEGER NOT NULL DEFAULT 0",
+                "ALTER TABLE compute_instances ADD COLUMN memory_mb INTEGER NOT NULL DEFAULT 0",
+                "ALTER TABLE compute_instances ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'",
+                "ALTER TABLE compute_instances ADD COLUMN hints TEXT NOT NULL DEFAULT '{}'",
+                "ALTER TABLE compute_instances ADD COLUMN description TEXT",
+                "ALTER TABLE compute_instances ADD COLUMN locked_reason TEXT",
+                """
+                CREATE TABLE compute_server_groups (
+                    id TEXT PRIMARY KEY, name TEXT NOT NULL, project_id TEXT NOT NULL, user_id TEXT NOT NULL,
+                    policy TEXT NOT NULL, rules TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL,
+                    claims BIGINT NOT NULL DEFAULT 0)
+                """,
+                """
+                CREATE TABLE compute_server_group_members (
+                    instance_uuid TEXT PRIMARY KEY,
+                    group_id TEXT NOT NULL REFERENCES compute_server_groups(id) ON DELETE CASCADE, host TEXT)
+                """,
+                "CREATE INDEX compute_server_group_members_group ON compute_server_group_members (group_id)",
+                """
+                CREATE TABLE compute_keypairs (
+                    user_id TEXT NOT NULL, name TEXT NOT NULL, key_type TEXT NOT NULL, public_key TEXT NOT NULL,
+                    fingerprint TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (user_id, name))
+                """,
+                """
+                CREATE TABLE compute_quotas (
+                    project_id TEXT NOT NULL, resource TEXT NOT NULL, hard_limit BIGINT NOT NULL,
+                    PRIMARY KEY (project_id, resource))
+                """,
+                // One row per project, updated to serialise quota checks of concurrent creates.
+                "CREATE TABLE compute_project_locks (project_id TEXT PRIMARY KEY, claims BIGINT NOT NULL)",
+                """
+                CREATE TABLE compute_aggregates (
+                    id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL UNIQUE, metadata TEXT NOT NULL,
+                    created_at DOUBLE PRECISION NOT NULL, updated_at DOUBLE PRECISION)
+                """,
+                """
+                CREATE TABLE compute_aggregate_hosts (
+                    aggregate_id INTEGER NOT NULL REFERENCES compute_aggregates(id) ON DELETE CASCADE, host TEXT NOT NULL,
+                    PRIMARY KEY (aggregate_id, host))
                 """,
             ]),
     ]

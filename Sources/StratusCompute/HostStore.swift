@@ -98,4 +98,34 @@ public struct HostStore: Sendable {
             }
         }
     }
+
+    /// Changes a service's status; nil leaves a field as it is. Returns the service, or nil if there is none.
+    public func update(serviceID: String, disabled: Bool?, reason: String??, forcedDown: Bool?) async throws -> Service? {
+        let found = try await storage.transaction { tx -> Bool in
+            guard try await tx.sql.raw("SELECT id FROM compute_services WHERE id = \(bind: serviceID)").first() != nil else { return false }
+            if let disabled {
+                try await tx.sql.raw("UPDATE compute_services SET disabled = \(bind: disabled) WHERE id = \(bind: serviceID)").run()
+            }
+            if let reason {
+                try await tx.sql.raw("UPDATE compute_services SET disabled_reason = \(bind: reason) WHERE id = \(bind: serviceID)").run()
+            }
+            if let forcedDown {
+                try await tx.sql.raw("UPDATE compute_services SET forced_down = \(bind: forcedDown) WHERE id = \(bind: serviceID)").run()
+            }
+            return true
+        }
+        return found ? try await services().first { $0.id == serviceID } : nil
+    }
+
+    /// Removes a service and its compute node; returns the node's uuid (its resource provider) if it had one.
+    public func delete(serviceID: String) async throws -> String? {
+        try await storage.transaction { tx in
+            guard let row = try await tx.sql.raw("SELECT host FROM compute_services WHERE id = \(bind: serviceID)").first() else { return nil }
+            let host = try row.decode(column: "host", as: String.self)
+            let node = try await tx.sql.raw("SELECT uuid FROM compute_nodes WHERE host = \(bind: host)").first()?.decode(column: "uuid", as: String.self)
+            try await tx.sql.raw("DELETE FROM compute_nodes WHERE host = \(bind: host)").run()
+            try await tx.sql.raw("DELETE FROM compute_services WHERE id = \(bind: serviceID)").run()
+            return node
+        }
+    }
 }

@@ -25,7 +25,13 @@ public struct Instance: Sendable, Equatable {
     /// The hypervisor-side name from `instance_name_template`, derived from the UUID so it is the same in every cell.
     public var instanceName: String
     public var locked: Bool = false
+    public var lockedReason: String?
     public var deleted: Bool = false
+    public var description: String?
+    /// Server tags (microversion 2.26), in the order they were set.
+    public var tags: [String] = []
+    /// The scheduler hints given at create, kept for rescheduling.
+    public var hints = SchedulerHints()
 
     /// What went wrong, in Nova's `fault` shape.
     public struct Fault: Sendable, Equatable, Codable {
@@ -65,6 +71,19 @@ public struct Instance: Sendable, Equatable {
     /// names never collide across cells (the seeds' lesson).
     public static func name(template: String, uuid: String) -> String {
         template.replacingOccurrences(of: "%(uuid)s", with: uuid)
+    }
+}
+
+/// `os:scheduler_hints` as given at create: the server group and same/different host requests.
+public struct SchedulerHints: Sendable, Equatable, Codable {
+    public var group: String?
+    public var sameHost: [String] = []
+    public var differentHost: [String] = []
+
+    public init(group: String? = nil, sameHost: [String] = [], differentHost: [String] = []) {
+        self.group = group
+        self.sameHost = sameHost
+        self.differentHost = differentHost
     }
 }
 

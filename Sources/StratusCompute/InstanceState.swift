@@ -13,6 +13,7 @@ public enum TaskState: String, Sendable, Codable, CaseIterable {
     case poweringOn = "powering-on"
     case rebooting
     case rebootingHard = "rebooting_hard"
+    case pausing, unpausing, suspending, resuming
 }
 
 /// Nova's `power_state` numbers, as `OS-EXT-STS:power_state` shows them.
@@ -48,7 +49,7 @@ public enum ServerStatus {
 /// The actions a user can ask for, and which states allow them (Nova's `check_instance_state`). Pure: it says
 /// what the next state is, or why not; the caller persists it.
 public enum InstanceAction: String, Sendable, CaseIterable {
-    case delete, stop, start, reboot, rebootHard
+    case delete, stop, start, reboot, rebootHard, pause, unpause, suspend, resume
 
     /// The task state the action puts the instance in, or nil when the current state forbids it.
     public func begin(from vm: VMState, task: TaskState?) -> TaskState? {
@@ -67,6 +68,18 @@ public enum InstanceAction: String, Sendable, CaseIterable {
         case .rebootHard:
             guard vm == .active || vm == .stopped || vm == .error, task == nil || task == .rebooting else { return nil }
             return .rebootingHard
+        case .pause:
+            guard task == nil, vm == .active else { return nil }
+            return .pausing
+        case .unpause:
+            guard task == nil, vm == .paused else { return nil }
+            return .unpausing
+        case .suspend:
+            guard task == nil, vm == .active else { return nil }
+            return .suspending
+        case .resume:
+            guard task == nil, vm == .suspended else { return nil }
+            return .resuming
         }
     }
 
@@ -77,6 +90,10 @@ public enum InstanceAction: String, Sendable, CaseIterable {
         case .stop: return "stop"
         case .start: return "start"
         case .reboot, .rebootHard: return "reboot"
+        case .pause: return "pause"
+        case .unpause: return "unpause"
+        case .suspend: return "suspend"
+        case .resume: return "resume"
         }
     }
 }

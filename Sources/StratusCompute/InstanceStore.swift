@@ -15,13 +15,15 @@ public struct InstanceStore: Sendable {
             """
             INSERT INTO compute_instances (uuid, name, project_id, user_id, flavor, image_ref, host, node, vm_state,
                 task_state, power_state, availability_zone, key_name, metadata, user_data, instance_name, fault, locked,
-                deleted, created_at, updated_at, launched_at)
+                deleted, created_at, updated_at, launched_at, vcpus, memory_mb, tags, hints, description)
             VALUES (\(bind: instance.uuid), \(bind: instance.name), \(bind: instance.projectID), \(bind: instance.userID),
                 \(bind: Self.encode(instance.flavor)), \(bind: instance.imageRef), \(bind: instance.host), \(bind: instance.node),
                 \(bind: instance.vmState.rawValue), \(bind: instance.taskState?.rawValue), \(bind: instance.powerState.rawValue),
                 \(bind: instance.availabilityZone), \(bind: instance.keyName), \(bind: Self.encode(instance.metadata)),
                 \(bind: instance.userData), \(bind: instance.instanceName), NULL, \(bind: instance.locked), FALSE,
-                \(bind: instance.createdAt), \(bind: instance.updatedAt), NULL)
+                \(bind: instance.createdAt), \(bind: instance.updatedAt), NULL, \(bind: instance.flavor.vcpus),
+                \(bind: instance.flavor.memoryMB), \(bind: Self.encode(instance.tags)), \(bind: Self.encode(instance.hints)),
+                \(bind: instance.description))
             """
         ).run()
     }
@@ -34,7 +36,9 @@ public struct InstanceStore: Sendable {
                 vm_state = \(bind: instance.vmState.rawValue), task_state = \(bind: instance.taskState?.rawValue),
                 power_state = \(bind: instance.powerState.rawValue), fault = \(bind: instance.fault.map(Self.encode)),
                 locked = \(bind: instance.locked), deleted = \(bind: instance.deleted), updated_at = \(bind: Clock.now()),
-                launched_at = \(bind: instance.launchedAt), metadata = \(bind: Self.encode(instance.metadata))
+                launched_at = \(bind: instance.launchedAt), metadata = \(bind: Self.encode(instance.metadata)),
+                tags = \(bind: Self.encode(instance.tags)), description = \(bind: instance.description),
+                locked_reason = \(bind: instance.lockedReason)
             WHERE uuid = \(bind: instance.uuid)
             """
         ).run()
@@ -60,6 +64,20 @@ public struct InstanceStore: Sendable {
                 rows = try await sql.raw("SELECT * FROM compute_instances ORDER BY created_at DESC").all()
             }
             return try rows.map(Self.instance).filter { includeDeleted || !$0.deleted }
+        }
+    }
+
+    /// Live instances on one host.
+    public func list(host: String) async throws -> [Instance] {
+        try await storage.read { sql in
+            try await sql.raw("SELECT * FROM compute_instances WHERE host = \(bind: host) AND deleted = FALSE").all().map(Self.instance)
+        }
+    }
+
+    /// Live instances with a task in progress (building, powering, deleting …): what reconciliation looks at.
+    public func inFlight() async throws -> [Instance] {
+        try await storage.read { sql in
+            try await sql.raw("SELECT * FROM compute_instances WHERE deleted = FALSE AND task_state IS NOT NULL").all().map(Self.instance)
         }
     }
 
@@ -180,6 +198,10 @@ public struct InstanceStore: Sendable {
         instance.createdAt = try row.decode(column: "created_at", as: Double.self)
         instance.updatedAt = try row.decode(column: "updated_at", as: Double.self)
         instance.launchedAt = try row.decode(column: "launched_at", as: Double?.self)
+        instance.tags = (try? JSONDecoder().decode([String].self, from: Data(try row.decode(column: "tags", as: String.self).utf8))) ?? []
+        instance.hints = (try? JSONDecoder().decode(SchedulerHints.self, from: Data(try row.decode(column: "hints", as: String.self).utf8))) ?? SchedulerHints()
+        instance.description = try row.decode(column: "description", as: String?.self)
+        instance.lockedReason = try row.decode(column: "locked_reason", as: String?.self)
         return instance
     }
 }

@@ -12,15 +12,18 @@ public struct ComputeAgent: Service {
     let queue: Queue
     let logger: Logger
     let heartbeatInterval: Duration
+    /// Nova's `sync_power_state_interval`: how often the agent reports what its guests really do.
+    let powerSyncInterval: Duration
 
     public init(host: String, zone: String = "nova", driver: any VirtDriver, queue: Queue, logger: Logger,
-                heartbeatInterval: Duration = .seconds(10)) {
+                heartbeatInterval: Duration = .seconds(10), powerSyncInterval: Duration = .seconds(600)) {
         self.host = host
         self.zone = zone
         self.driver = driver
         self.queue = queue
         self.logger = logger
         self.heartbeatInterval = heartbeatInterval
+        self.powerSyncInterval = powerSyncInterval
     }
 
     public static func topic(_ host: String) -> String { "compute.\(host)" }
@@ -38,6 +41,18 @@ public struct ComputeAgent: Service {
                         try? await Task.sleep(for: heartbeatInterval)
                         if Task.isCancelled { return }
                         _ = try? await queue.cast(topic: "conductor", payload: ["op": "heartbeat", "host": .string(host)])
+                    }
+                }
+            }
+            group.addTask {
+                await cancelWhenGracefulShutdown {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: powerSyncInterval)
+                        if Task.isCancelled { return }
+                        let guests = await driver.listGuests()
+                        _ = try? await queue.cast(topic: "conductor", payload: [
+                            "op": "power_sync", "host": .string(host), "guests": .object(guests.mapValues { .bool($0) }),
+                        ])
                     }
                 }
             }
@@ -96,6 +111,17 @@ public struct ComputeAgent: Service {
                 "op": "power_done", "instance": .string(instance), "host": .string(host), "action": .string(action.rawValue),
                 "started": .number(started), "error": .optional(error),
             ], requestID: message.requestID)
+        case "console":
+            // A call: the reply carries the output back to the API.
+            do {
+                let output = try await driver.consoleOutput(instanceUUID: instance, lines: message.payload["lines"]?.intValue)
+                return ["output": .string(output)]
+            } catch {
+                return ["error": .string("\(error)")]
+            }
+        case "destroy_orphan":
+            // Reconciliation's clean-up: remove the guest, tell no one (its server is already settled).
+            try await driver.destroy(instanceUUID: instance)
         case "destroy":
             try await driver.destroy(instanceUUID: instance)
             try await queue.cast(topic: "conductor", payload: [

@@ -3,9 +3,12 @@ import Synchronization
 /// A driver that pretends: guests "run" in a dictionary. Configurable size, spawn delay and failure injection,
 /// for tests and scale benchmarks. Never the only proof that something works.
 public final class FakeDriver: VirtDriver {
+    /// What a fake guest is doing.
+    public enum GuestState: Sendable, Equatable { case running, stopped, paused, suspended }
+
     public let resources: HostResources
     public let spawnDelay: Duration
-    private let state = Mutex<(running: Set<String>, failNextSpawns: Int)>(([], 0))
+    private let state = Mutex<(guests: [String: GuestState], failNextSpawns: Int)>(([:], 0))
 
     public init(resources: HostResources = HostResources(vcpus: 16, memoryMB: 32768, localGB: 500),
                 spawnDelay: Duration = .zero) {
@@ -20,7 +23,13 @@ public final class FakeDriver: VirtDriver {
     /// Makes the next `count` spawns fail, as a broken hypervisor would.
     public func failNextSpawns(_ count: Int) { state.withLock { $0.failNextSpawns = count } }
 
-    public var running: Set<String> { state.withLock { $0.running } }
+    /// Guests that run now.
+    public var running: Set<String> { state.withLock { Set($0.guests.filter { $0.value == .running }.keys) } }
+
+    public func guestState(_ uuid: String) -> GuestState? { state.withLock { $0.guests[uuid] } }
+
+    /// Powers a guest off behind the control plane's back, as a guest shutting itself down would.
+    public func powerOffBehindTheScenes(_ uuid: String) { state.withLock { $0.guests[uuid] = .stopped } }
 
     public func spawn(_ request: SpawnRequest) async throws {
         if spawnDelay > .zero { try await Task.sleep(for: spawnDelay) }
@@ -29,22 +38,35 @@ public final class FakeDriver: VirtDriver {
                 state.failNextSpawns -= 1
                 return true
             }
-            state.running.insert(request.instanceUUID)
+            state.guests[request.instanceUUID] = .running
             return false
         }
         if fail { throw DriverError("fake driver: injected spawn failure for \(request.instanceName)") }
     }
 
     public func destroy(instanceUUID: String) async throws {
-        _ = state.withLock { $0.running.remove(instanceUUID) }
+        _ = state.withLock { $0.guests.removeValue(forKey: instanceUUID) }
     }
 
     public func power(instanceUUID: String, action: PowerAction) async throws {
-        state.withLock { state in
+        try state.withLock { state in
+            guard state.guests[instanceUUID] != nil else { throw DriverError("fake driver: no guest \(instanceUUID)") }
             switch action {
-            case .stop: state.running.remove(instanceUUID)
-            case .start, .rebootSoft, .rebootHard: state.running.insert(instanceUUID)
+            case .stop: state.guests[instanceUUID] = .stopped
+            case .start, .rebootSoft, .rebootHard, .unpause, .resume: state.guests[instanceUUID] = .running
+            case .pause: state.guests[instanceUUID] = .paused
+            case .suspend: state.guests[instanceUUID] = .suspended
             }
         }
+    }
+
+    public func consoleOutput(instanceUUID: String, lines: Int?) async throws -> String {
+        guard let guest = guestState(instanceUUID) else { throw DriverError("fake driver: no guest \(instanceUUID)") }
+        let all = ["fake console of \(instanceUUID)", "state: \(guest)", "login:"]
+        return all.suffix(lines ?? all.count).joined(separator: "\n") + "\n"
+    }
+
+    public func listGuests() async -> [String: Bool] {
+        state.withLock { $0.guests.mapValues { $0 != .stopped } }
     }
 }

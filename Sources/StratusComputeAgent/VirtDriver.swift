@@ -8,8 +8,12 @@ public protocol VirtDriver: Sendable {
     func spawn(_ request: SpawnRequest) async throws
     /// Stops and removes a guest; succeeds if it is already gone (idempotent).
     func destroy(instanceUUID: String) async throws
-    /// Changes a guest's power: `stop`, `start`, `reboot_soft`, `reboot_hard`. Idempotent where it can be.
+    /// Changes a guest's power: stop, start, soft/hard reboot, pause/unpause, suspend/resume. Idempotent where it can be.
     func power(instanceUUID: String, action: PowerAction) async throws
+    /// The guest's serial console output, at most the last `lines` lines when given.
+    func consoleOutput(instanceUUID: String, lines: Int?) async throws -> String
+    /// Guests the driver knows on this host and whether each runs, for the periodic power-state sync.
+    func listGuests() async -> [String: Bool]
     var hypervisorType: String { get }
 }
 
@@ -50,6 +54,7 @@ public enum PowerAction: String, Sendable {
     case stop, start
     case rebootSoft = "reboot_soft"
     case rebootHard = "reboot_hard"
+    case pause, unpause, suspend, resume
 }
 
 /// A driver failure, with the message the instance fault will carry.

@@ -58,6 +58,39 @@ public enum KnownOptions {
             "filter_scheduler", "host_subset_size", .integer(min: 1, max: 1000), default: "1",
             "Pick randomly among this many best-weighed hosts, to spread concurrent builds."),
         OptionSpec(
+            "filter_scheduler", "enabled_filters", .string,
+            default: "AvailabilityZoneFilter,ComputeFilter,ImagePropertiesFilter,ServerGroupAntiAffinityFilter,ServerGroupAffinityFilter,SameHostFilter,DifferentHostFilter,AggregateInstanceExtraSpecsFilter",
+            "Filters run in this order, comma-separated; an unknown name stops the start. Hosts a build already failed on are always skipped."),
+        OptionSpec(
+            "filter_scheduler", "shuffle_best_same_weighed_hosts", .boolean, default: "false",
+            "Shuffle the hosts that tie for the best weight."),
+        OptionSpec("filter_scheduler", "ram_weight_multiplier", .float(min: -1000), default: "1.0", "RAMWeigher multiplier (negative stacks)."),
+        OptionSpec("filter_scheduler", "cpu_weight_multiplier", .float(min: -1000), default: "1.0", "CPUWeigher multiplier (negative stacks)."),
+        OptionSpec("filter_scheduler", "disk_weight_multiplier", .float(min: -1000), default: "1.0", "DiskWeigher multiplier (negative stacks)."),
+        OptionSpec(
+            "filter_scheduler", "soft_affinity_weight_multiplier", .float(min: 0), default: "1.0",
+            "ServerGroupSoftAffinityWeigher multiplier."),
+        OptionSpec(
+            "filter_scheduler", "soft_anti_affinity_weight_multiplier", .float(min: 0), default: "1.0",
+            "ServerGroupSoftAntiAffinityWeigher multiplier."),
+        OptionSpec(
+            "DEFAULT", "instance_build_timeout", .integer(min: 0, max: 86400 * 7), default: "600",
+            "A build not ACTIVE after this many seconds goes to ERROR with a fault (0: never; Nova's default is 0)."),
+        OptionSpec(
+            "DEFAULT", "sync_power_state_interval", .integer(min: 1, max: 86400), default: "600",
+            "How often each compute agent reports its guests' power states; guests found off become SHUTOFF."),
+        OptionSpec(
+            "conductor", "reconcile_interval", .integer(min: 1, max: 86400), default: "30",
+            "How often the conductor looks for builds past instance_build_timeout, builds on dead hosts and stuck tasks."),
+        OptionSpec("quota", "instances", .integer(min: -1, max: Int(Int32.max)), default: "10", "Servers per project (-1: unlimited)."),
+        OptionSpec("quota", "cores", .integer(min: -1, max: Int(Int32.max)), default: "20", "vCPUs per project (-1: unlimited)."),
+        OptionSpec("quota", "ram", .integer(min: -1, max: Int(Int32.max)), default: "51200", "MB of RAM per project (-1: unlimited)."),
+        OptionSpec("quota", "metadata_items", .integer(min: -1, max: Int(Int32.max)), default: "128", "Metadata items per server."),
+        OptionSpec("quota", "key_pairs", .integer(min: -1, max: Int(Int32.max)), default: "100", "Key pairs per user."),
+        OptionSpec("quota", "server_groups", .integer(min: -1, max: Int(Int32.max)), default: "10", "Server groups per project."),
+        OptionSpec(
+            "quota", "server_group_members", .integer(min: -1, max: Int(Int32.max)), default: "10", "Servers per server group."),
+        OptionSpec(
             "fake_driver", "host_count", .integer(min: 0, max: 100_000), default: "1",
             "Fake compute hosts `stratus up` starts (fake-1 …); `--fake-hosts` overrides. 0: a cloud with no hosts."),
         OptionSpec("fake_driver", "vcpus", .integer(min: 1, max: 100_000), default: "16", "vCPUs of each fake host."),

@@ -41,4 +41,16 @@ public enum Clock {
     public static func iso8601(_ seconds: Double) -> String {
         String(iso8601Micro(seconds).prefix(19)) + "Z"
     }
+
+    /// Seconds since 1970 from ISO 8601 (`2026-11-22T07:00:00Z`, optional fraction and offset); nil if not one.
+    public static func parseISO8601(_ text: String) -> Double? {
+        let formatter = ISO8601DateFormatter()
+        for options: ISO8601DateFormatter.Options in [[.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime]] {
+            formatter.formatOptions = options
+            if let date = formatter.date(from: text) { return date.timeIntervalSince1970 }
+        }
+        // Nova also takes a naive time, meaning UTC.
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text + "Z")?.timeIntervalSince1970
+    }
 }

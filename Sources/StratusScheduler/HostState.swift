@@ -9,6 +9,10 @@ public struct HostState: Sendable, Equatable {
     public var freeRAMMB: Int
     public var freeVCPUs: Int
     public var freeDiskGB: Int
+    public var hypervisorType: String = "fake"
+    public var architecture: String = "x86_64"
+    /// Metadata of the host's aggregates: key → every value any of them sets.
+    public var aggregateMetadata: [String: Set<String>] = [:]
 
     public init(host: String, nodeUUID: String, zone: String, enabled: Bool, up: Bool, freeRAMMB: Int, freeVCPUs: Int,
                 freeDiskGB: Int) {
@@ -32,6 +36,14 @@ public struct RequestSpec: Sendable, Equatable {
     public var availabilityZone: String?
     /// Hosts already tried for this build (rescheduling skips them).
     public var ignoreHosts: Set<String> = []
+    public var flavorExtraSpecs: [String: String] = [:]
+    public var imageProperties: [String: String] = [:]
+    /// The server group the instance belongs to, with where its other members are.
+    public var group: GroupPlacement?
+    /// Hosts of the servers named by `same_host` (nil: no such hint).
+    public var sameHosts: Set<String>?
+    /// Hosts of the servers named by `different_host`.
+    public var differentHosts: Set<String> = []
 
     public init(instanceUUID: String, vcpus: Int, memoryMB: Int, rootGB: Int, availabilityZone: String? = nil) {
         self.instanceUUID = instanceUUID
@@ -53,4 +65,36 @@ public protocol HostWeigher: Sendable {
     static var name: String { get }
     var multiplier: Double { get }
     func weigh(_ host: HostState, _ spec: RequestSpec) -> Double
+}
+
+/// A server group policy, as Nova names them.
+public enum ServerGroupPolicy: String, Sendable, CaseIterable, Codable {
+    case affinity
+    case antiAffinity = "anti-affinity"
+    case softAffinity = "soft-affinity"
+    case softAntiAffinity = "soft-anti-affinity"
+}
+
+/// Where a group's other members already are, and what its policy allows next.
+public struct GroupPlacement: Sendable, Equatable {
+    public var policy: ServerGroupPolicy
+    /// host → members of the group placed there (the instance being placed excluded)
+    public var membersByHost: [String: Int]
+    /// The `max_server_per_host` rule of anti-affinity groups (microversion 2.64); 1 by default.
+    public var maxServerPerHost: Int
+
+    public init(policy: ServerGroupPolicy, membersByHost: [String: Int], maxServerPerHost: Int = 1) {
+        self.policy = policy
+        self.membersByHost = membersByHost
+        self.maxServerPerHost = max(1, maxServerPerHost)
+    }
+
+    /// Whether the hard policies allow one more member on `host`; soft policies always allow.
+    public func allows(_ host: String) -> Bool {
+        switch policy {
+        case .affinity: return membersByHost.isEmpty || membersByHost[host] != nil
+        case .antiAffinity: return (membersByHost[host] ?? 0) < maxServerPerHost
+        case .softAffinity, .softAntiAffinity: return true
+        }
+    }
 }

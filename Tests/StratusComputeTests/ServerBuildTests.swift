@@ -41,7 +41,9 @@ struct ComputeClient {
 }
 
 func withComputeCloud<T: Sendable>(hosts: Int = 2, extra: String = "", _ body: @Sendable (ComputeClient, ReadyCloud) async throws -> T) async throws -> T {
-    try await CloudFixture.withCloud(extraConfig: "[fake_driver]\nhost_count = \(hosts)\nvcpus = 4\nmemory_mb = 1024\nlocal_gb = 10\n\(extra)") { cloud in
+    // Quotas are unlimited here so capacity, not quota, decides; quota tests set limits through the API.
+    let config = "[fake_driver]\nhost_count = \(hosts)\nvcpus = 4\nmemory_mb = 1024\nlocal_gb = 10\n[quota]\ninstances = -1\ncores = -1\nram = -1\n\(extra)"
+    return try await CloudFixture.withCloud(extraConfig: config) { cloud in
         // The agents register through the queue; wait until every host is up.
         let client = try await ComputeClient(cloud)
         for _ in 0..<200 {

@@ -1,10 +1,11 @@
 import Hummingbird
 import StratusCompute
 import StratusCore
+import StratusPlacement
 import StratusQueue
 
-/// The Compute API (Nova v2.1) at `/compute/v2.1`. This first part serves version documents, microversion
-/// negotiation and flavors; servers and the rest follow with the compute workflows.
+/// The Compute API (Nova v2.1) at `/compute/v2.1`: version documents and microversions, flavors, servers and
+/// their actions, groups, key pairs, quotas, services, hypervisors, aggregates and availability zones.
 public struct ComputeAPI: Sendable {
     public static let minimum = Microversion(2, 1)
     public static let maximum = Microversion(2, 96)
@@ -18,17 +19,32 @@ public struct ComputeAPI: Sendable {
     let instanceNameTemplate: String
     /// `http://host:port`, known once the listener is bound.
     let baseURL: @Sendable () -> String
+    let quotas: QuotaStore
+    let groups: ServerGroupStore
+    let keypairs: KeypairStore
+    let aggregates: AggregateStore
+    /// Placement, to mirror host aggregates into (nil in flavor-only tests).
+    let placement: PlacementStore?
+    /// `[DEFAULT] service_down_time`
+    let serviceDownTime: Double
 
     public init(flavors: FlavorStore, servers: InstanceStore? = nil, hosts: HostStore? = nil, queue: Queue? = nil,
-                bodyLimit: Int, instanceNameTemplate: String = "instance-%(uuid)s",
+                placement: PlacementStore? = nil, quotaDefaults: [String: Int] = [:], bodyLimit: Int,
+                instanceNameTemplate: String = "instance-%(uuid)s", serviceDownTime: Double = 60,
                 baseURL: @escaping @Sendable () -> String) {
         self.flavors = flavors
         self.servers = servers
         self.hostStore = hosts
         self.queue = queue
+        self.placement = placement
         self.bodyLimit = bodyLimit
         self.instanceNameTemplate = instanceNameTemplate
+        self.serviceDownTime = serviceDownTime
         self.baseURL = baseURL
+        quotas = QuotaStore(storage: flavors.storage, defaults: quotaDefaults)
+        groups = ServerGroupStore(storage: flavors.storage)
+        keypairs = KeypairStore(storage: flavors.storage)
+        aggregates = AggregateStore(storage: flavors.storage)
     }
 
     public static func microversions() -> MicroversionMiddleware {
@@ -57,7 +73,13 @@ public struct ComputeAPI: Sendable {
         }
         registerFlavors(on: router)
         registerServers(on: router)
+        registerServerActions(on: router)
+        registerServerMetadata(on: router)
+        registerServerGroups(on: router)
+        registerKeypairs(on: router)
+        registerQuotas(on: router)
         registerHosts(on: router)
+        registerAggregates(on: router)
     }
 
     func versionJSON() -> JSON {

@@ -34,6 +34,10 @@ public struct BootBenchmark: Sendable {
             vcpus = \(max(1, perHost))
             memory_mb = \(max(128, perHost * 128))
             local_gb = \(max(1, perHost))
+            [quota]
+            instances = -1
+            cores = -1
+            ram = -1
             """
         try text.write(toFile: dir + "/stratus.conf", atomically: true, encoding: .utf8)
         let config = try CloudConfig.resolve(configPath: dir + "/stratus.conf", dataDir: dir, bind: "127.0.0.1", port: "0")

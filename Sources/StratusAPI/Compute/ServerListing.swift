@@ -1,0 +1,97 @@
+import Foundation
+import Hummingbird
+import StratusCompute
+import StratusCore
+
+/// `GET /servers[/detail]`: Nova's filters, sort keys and marker/limit pagination with a `next` link.
+extension ComputeAPI {
+    static let maxLimit = 1000
+    static let sortKeys: [String: @Sendable (Instance, Instance) -> Bool] = [
+        "created_at": { $0.createdAt < $1.createdAt }, "updated_at": { $0.updatedAt < $1.updatedAt },
+        "display_name": { $0.name < $1.name }, "uuid": { $0.uuid < $1.uuid }, "vm_state": { $0.vmState.rawValue < $1.vmState.rawValue },
+        "task_state": { ($0.taskState?.rawValue ?? "") < ($1.taskState?.rawValue ?? "") },
+        "host": { ($0.host ?? "") < ($1.host ?? "") }, "node": { ($0.node ?? "") < ($1.node ?? "") },
+        "project_id": { $0.projectID < $1.projectID }, "user_id": { $0.userID < $1.userID },
+        "availability_zone": { ($0.availabilityZone ?? "") < ($1.availabilityZone ?? "") },
+        "launched_at": { ($0.launchedAt ?? 0) < ($1.launchedAt ?? 0) }, "locked": { !$0.locked && $1.locked },
+        "instance_type_id": { $0.flavor.id < $1.flavor.id }, "image_ref": { $0.imageRef < $1.imageRef },
+    ]
+
+    /// The servers the caller may list, filtered, sorted and paged; the second value is the query of the next page.
+    func visibleServers(_ request: Request, _ context: StratusRequestContext) async throws -> ([Instance], String?) {
+        let auth = try context.requireAuth()
+        let params = request.uri.queryParameters
+        func all(_ name: String) -> [String] { params[values: Substring(name)].map(String.init) }
+        func one(_ name: String) -> String? { query(request, name) }
+        let allProjects = auth.isAdmin && ["1", "true", "True", ""].contains(one("all_tenants") ?? "no")
+        let project = auth.isAdmin ? (one("project_id") ?? one("tenant_id")) : nil
+        var list = try await servers!.list(projectID: project ?? (allProjects ? nil : auth.projectID))
+
+        if let name = one("name") {
+            guard let pattern = try? NSRegularExpression(pattern: name) else {
+                throw StratusError.badRequest("Invalid input for query parameter name: not a valid regular expression.")
+            }
+            list = list.filter { pattern.firstMatch(in: $0.name, range: NSRange($0.name.startIndex..., in: $0.name)) != nil }
+        }
+        if let status = one("status")?.uppercased() {
+            let known = ["ACTIVE", "BUILD", "DELETED", "ERROR", "HARD_REBOOT", "PAUSED", "REBOOT", "SHUTOFF", "SUSPENDED",
+                         "RESCUE", "VERIFY_RESIZE", "SHELVED", "SHELVED_OFFLOADED", "SOFT_DELETED", "MIGRATING", "RESIZE", "UNKNOWN"]
+            guard known.contains(status) else { throw StratusError.badRequest("Invalid status value") }
+            list = list.filter { $0.status == status }
+        }
+        if auth.isAdmin, let host = one("host") { list = list.filter { $0.host == host } }
+        if auth.isAdmin, let node = one("node") { list = list.filter { $0.node == node } }
+        if let flavor = one("flavor") { list = list.filter { $0.flavor.id == flavor } }
+        if let image = one("image") { list = list.filter { $0.imageRef == image } }
+        if let zone = one("availability_zone") { list = list.filter { ($0.availabilityZone ?? "nova") == zone } }
+        if let user = one("user_id") { list = list.filter { $0.userID == user } }
+        if let locked = one("locked"), context.microversion.atLeast(2, 73) {
+            let wanted = ["true", "1", "yes"].contains(locked.lowercased())
+            list = list.filter { $0.locked == wanted }
+        }
+        if let since = one("changes-since") {
+            guard let time = Clock.parseISO8601(since) else { throw StratusError.badRequest("Invalid filter field: changes-since.") }
+            list = list.filter { $0.updatedAt >= time }
+        }
+        func tagList(_ name: String) -> [String]? { one(name).map { $0.split(separator: ",").map(String.init) } }
+        if let tags = tagList("tags") { list = list.filter { Set($0.tags).isSuperset(of: tags) } }
+        if let tags = tagList("tags-any") { list = list.filter { !Set($0.tags).isDisjoint(with: tags) } }
+        if let tags = tagList("not-tags") { list = list.filter { !Set($0.tags).isSuperset(of: tags) } }
+        if let tags = tagList("not-tags-any") { list = list.filter { Set($0.tags).isDisjoint(with: tags) } }
+
+        let keys = all("sort_key")
+        let dirs = all("sort_dir")
+        for key in keys where Self.sortKeys[key] == nil {
+            throw StratusError.badRequest("Invalid input for query parameter sort_key. Value: \(key).")
+        }
+        for dir in dirs where dir != "asc" && dir != "desc" {
+            throw StratusError.badRequest("Invalid input for query parameter sort_dir. Value: \(dir). It must be asc or desc.")
+        }
+        let order = keys.isEmpty ? [("created_at", "desc")] : keys.enumerated().map { ($1, $0 < dirs.count ? dirs[$0] : "desc") }
+        list.sort { a, b in
+            for (key, dir) in order + [("uuid", "desc")] {
+                let less = Self.sortKeys[key]!
+                if less(a, b) { return dir == "asc" }
+                if less(b, a) { return dir != "asc" }
+            }
+            return false
+        }
+        if let marker = one("marker") {
+            guard let index = list.firstIndex(where: { $0.uuid == marker }) else {
+                throw StratusError.badRequest("marker [\(marker)] not found")
+            }
+            list = Array(list[(index + 1)...])
+        }
+        var limit = Self.maxLimit
+        if let text = one("limit") {
+            guard let value = Int(text), value >= 0 else { throw StratusError.badRequest("limit param must be an integer") }
+            limit = min(value, Self.maxLimit)
+        }
+        guard list.count > limit else { return (list, nil) }
+        let page = Array(list.prefix(limit))
+        var next = URLComponents()
+        next.queryItems = params.filter { $0.key != "marker" }.map { URLQueryItem(name: String($0.key), value: String($0.value)) }
+            + [URLQueryItem(name: "marker", value: page.last?.uuid)]
+        return (page, next.percentEncodedQuery)
+    }
+}

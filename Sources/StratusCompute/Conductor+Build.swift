@@ -1,0 +1,168 @@
+import StratusCore
+import StratusPlacement
+import StratusScheduler
+
+/// The build workflow: schedule → (group reservation) → claim → send to the host → spawned, or reschedule.
+extension Conductor {
+    /// Schedules and claims, then hands the instance to its host. No valid host: ERROR with Nova's fault.
+    func build(_ uuid: String, tried: Set<String>, requestID: String, lastError: String? = nil) async throws {
+        // Only a build still at the scheduling step is scheduled: a redelivered message finds it past that.
+        guard let instance = try await instances.instance(uuid), !instance.deleted, instance.vmState == .building,
+              instance.taskState == .scheduling else { return }
+        let started = Clock.now()
+        var spec = RequestSpec(
+            instanceUUID: uuid, vcpus: instance.flavor.vcpus, memoryMB: instance.flavor.memoryMB, rootGB: instance.flavor.rootGB,
+            availabilityZone: instance.availabilityZone)
+        spec.ignoreHosts = tried
+        spec.flavorExtraSpecs = instance.flavor.extraSpecs
+        let membership = try await groups.placement(of: uuid)
+        spec.group = membership?.placement
+        if !instance.hints.sameHost.isEmpty { spec.sameHosts = try await hostsOf(instance.hints.sameHost) }
+        spec.differentHosts = try await hostsOf(instance.hints.differentHost)
+
+        var resources = ["VCPU": spec.vcpus, "MEMORY_MB": spec.memoryMB]
+        if spec.rootGB > 0 { resources["DISK_GB"] = spec.rootGB }
+        var candidates = CandidateQuery()
+        var group = RequestGroup(suffix: "")
+        group.resources = resources
+        candidates.groups = [group]
+        let viable = Set(CandidateSearch(state: placement.index.current(), query: candidates).run().requests.flatMap { $0.allocations.keys })
+        let decision = scheduler.select(try await hostStates().filter { viable.contains($0.nodeUUID) }, spec)
+        for host in decision.ordered {
+            // A hard group policy is judged again under the group's lock, against members placed meanwhile.
+            if let membership, !(try await groups.reserve(host: host.host, for: uuid, group: membership.group)) { continue }
+            let claim = ConsumerAllocations(
+                consumerUUID: uuid, allocations: [ProviderAllocation(providerUUID: host.nodeUUID, resources: resources)],
+                projectID: instance.projectID, userID: instance.userID, consumerType: "INSTANCE")
+            do {
+                try await placement.replaceAllocations([claim])
+            } catch {
+                if membership != nil { try await groups.release(uuid) }
+                continue  // someone took the room first: the next host
+            }
+            let stillWanted = try await queue.storage.transaction { tx -> Bool in
+                guard var current = try await instances.instance(uuid, in: tx), !current.deleted,
+                      current.taskState == .scheduling else { return false }
+                current.host = host.host
+                current.node = host.host
+                current.taskState = .spawning
+                try await instances.save(current, in: tx)
+                try await instances.recordEvent(
+                    instanceUUID: uuid, action: "create", event: "conductor_schedule_and_build_instances", start: started,
+                    result: "Success", host: host.host,
+                    details: "chose \(host.host) of \(decision.ordered.count) hosts; \(decision.summary)", in: tx)
+                try await queue.enqueue(topic: "compute.\(host.host)", payload: [
+                    "op": "spawn", "instance": .string(uuid), "name": .string(current.instanceName),
+                    "vcpus": .int(current.flavor.vcpus), "memory_mb": .int(current.flavor.memoryMB),
+                    "root_gb": .int(current.flavor.rootGB), "image_ref": .string(current.imageRef),
+                    "tried": .array((tried.union([host.host])).sorted().map { .string($0) }),
+                ], requestID: requestID, in: tx)
+                return true
+            }
+            // Deleted (or already placed by a duplicate delivery) while we were claiming: give the room back.
+            if !stillWanted {
+                let current = try await instances.instance(uuid)
+                if current?.host != host.host || current?.deleted == true { try? await placement.deleteAllocations(consumerUUID: uuid) }
+            }
+            return
+        }
+        if let lastError {
+            // A reschedule with no host left: Nova's MaxRetriesExceeded, carrying the last host's error.
+            try await fail(uuid, message: "Exceeded maximum number of retries. Exhausted all hosts available for retrying build failures for instance \(uuid).",
+                           details: lastError, event: "conductor_schedule_and_build_instances", start: started, host: nil)
+            return
+        }
+        let rejected = decision.steps.filter { $0.removed > 0 }.map { "\($0.filter) removed \($0.removed)" }
+        try await fail(uuid, message: "No valid host was found. ",
+                       details: "No valid host was found. There are not enough hosts available. "
+                        + (rejected.isEmpty ? "" : "(" + rejected.joined(separator: ", ") + ")")
+                        + " Filters: \(viable.count) candidates from placement; " + decision.summary,
+                       event: "conductor_schedule_and_build_instances", start: started, host: nil)
+    }
+
+    /// Hosts of the named instances, for the same_host / different_host hints.
+    func hostsOf(_ uuids: [String]) async throws -> Set<String> {
+        var hosts: Set<String> = []
+        for uuid in uuids {
+            if let host = try await instances.instance(uuid)?.host { hosts.insert(host) }
+        }
+        return hosts
+    }
+
+    func spawned(_ payload: JSON, requestID: String) async throws {
+        let uuid = payload["instance"]?.stringValue ?? ""
+        let host = payload["host"]?.stringValue
+        if let current = try await instances.instance(uuid), current.deleted, let host {
+            // Deleted while it was spawning: remove the guest that just appeared.
+            try await queue.cast(topic: "compute.\(host)", payload: ["op": "destroy", "instance": .string(uuid)], requestID: requestID)
+            return
+        }
+        try await queue.storage.transaction { tx in
+            guard var instance = try await instances.instance(uuid, in: tx), !instance.deleted, instance.vmState == .building,
+                  instance.host == host else { return }
+            instance.vmState = .active
+            instance.taskState = nil
+            instance.powerState = .running
+            instance.launchedAt = Clock.now()
+            try await instances.save(instance, in: tx)
+            try await instances.recordEvent(
+                instanceUUID: uuid, action: "create", event: "compute__do_build_and_run_instance",
+                start: payload["started"]?.doubleValue ?? Clock.now(),
+                result: "Success", host: host, finishAction: true, in: tx)
+        }
+    }
+
+    /// The host could not spawn: release its claim and try another host, up to `max_attempts`.
+    func spawnFailed(_ payload: JSON, requestID: String) async throws {
+        let uuid = payload["instance"]?.stringValue ?? ""
+        let host = payload["host"]?.stringValue ?? ""
+        let error = payload["error"]?.stringValue ?? "unknown error"
+        let started = payload["started"]?.doubleValue ?? Clock.now()
+        guard let instance = try await instances.instance(uuid), !instance.deleted, instance.vmState == .building,
+              instance.host == host, instance.taskState == .spawning else { return }
+        try? await placement.deleteAllocations(consumerUUID: uuid)
+        try await groups.release(uuid)
+        let tried = try await triedHosts(uuid).union([host])
+        let retry = tried.count < settings.maxAttempts
+        try await queue.storage.transaction { tx in
+            try await instances.recordEvent(
+                instanceUUID: uuid, action: "create", event: "compute__do_build_and_run_instance", start: started,
+                result: "Error", host: host, details: error, in: tx)
+            guard retry, var current = try await instances.instance(uuid, in: tx) else { return }
+            current.host = nil
+            current.node = nil
+            current.taskState = .scheduling
+            try await instances.save(current, in: tx)
+        }
+        if retry {
+            logger.info("rescheduling \(uuid) after failure on \(host): \(error)")
+            try await build(uuid, tried: tried, requestID: requestID, lastError: error)
+        } else {
+            try await fail(uuid, message: "Exceeded maximum number of retries. Exhausted all hosts available for retrying build failures for instance \(uuid).",
+                           details: error, event: "compute__do_build_and_run_instance", start: started, host: host)
+        }
+    }
+
+    /// Hosts this build already failed on, from its action events.
+    func triedHosts(_ uuid: String) async throws -> Set<String> {
+        let create = try await instances.actions(instanceUUID: uuid).first { $0.action == "create" }
+        return Set(create?.events.filter { $0.name == "compute__do_build_and_run_instance" && $0.result == "Error" }.compactMap(\.host) ?? [])
+    }
+
+    /// ERROR with a fault; allocations and group reservation released.
+    func fail(_ uuid: String, message: String, details: String, event: String, start: Double, host: String?) async throws {
+        try? await placement.deleteAllocations(consumerUUID: uuid)
+        try await groups.release(uuid)
+        try await queue.storage.transaction { tx in
+            guard var instance = try await instances.instance(uuid, in: tx), !instance.deleted else { return }
+            instance.vmState = .error
+            instance.taskState = nil
+            instance.host = host
+            instance.fault = Instance.Fault(code: 500, message: message, details: details)
+            try await instances.save(instance, in: tx)
+            try await instances.recordEvent(
+                instanceUUID: uuid, action: "create", event: event, start: start, result: "Error", host: host,
+                details: details, finishAction: true, in: tx)
+        }
+    }
+}

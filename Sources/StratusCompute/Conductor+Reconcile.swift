@@ -1,0 +1,92 @@
+import Logging
+import ServiceLifecycle
+import StratusCore
+
+/// Reconciliation: what the hosts report against what the database says, and workflows that stopped moving.
+extension Conductor {
+    /// A host's periodic report of its guests (uuid → powered on). Guests that stopped behind our back become
+    /// SHUTOFF with an action saying so; guests of deleted servers are destroyed.
+    func powerSync(_ payload: JSON) async throws {
+        let host = payload["host"]?.stringValue ?? ""
+        guard case .object(let reported)? = payload["guests"] else { return }
+        let known = try await instances.list(host: host)
+        let knownIDs = Set(known.map(\.uuid))
+        for instance in known where instance.taskState == nil {
+            let poweredOn = reported[instance.uuid]?.boolValue ?? false
+            guard [.active, .paused, .suspended].contains(instance.vmState), !poweredOn else { continue }
+            try await queue.storage.transaction { tx in
+                guard var current = try await instances.instance(instance.uuid, in: tx), !current.deleted, current.taskState == nil,
+                      current.host == host else { return }
+                current.vmState = .stopped
+                current.powerState = .shutdown
+                try await instances.save(current, in: tx)
+                _ = try await instances.startAction(
+                    "stop", instance: current, requestID: Identifier.requestID(), userID: current.userID, projectID: current.projectID, in: tx)
+                try await instances.recordEvent(
+                    instanceUUID: current.uuid, action: "stop", event: "compute_sync_power_state", start: Clock.now(), result: "Success",
+                    host: host, details: reported[instance.uuid] == nil
+                        ? "the guest was not found on \(host); marked SHUTOFF" : "the guest was found powered off on \(host); marked SHUTOFF",
+                    finishAction: true, in: tx)
+            }
+            logger.warning("instance \(instance.uuid) found powered off on \(host): now SHUTOFF")
+        }
+        for uuid in reported.keys where !knownIDs.contains(uuid) {
+            // Nova's running_deleted_instance_action=reap: a guest whose server is gone is removed.
+            if let record = try await instances.instance(uuid), !record.deleted, record.vmState == .building { continue }  // being placed now
+            logger.warning("destroying guest \(uuid) on \(host): its server is deleted or lives elsewhere")
+            try await queue.cast(topic: "compute.\(host)", payload: ["op": "destroy_orphan", "instance": .string(uuid)])
+        }
+    }
+
+    /// One pass over in-flight workflows: builds past `buildTimeout` go to ERROR; builds waiting on a host that
+    /// is down are rescheduled; power tasks stuck past the timeout are cleared, as Nova's compute does at restart.
+    public func reconcile(now: Double = Clock.now()) async throws {
+        guard settings.buildTimeout > 0 else { return }
+        let states = Dictionary(try await hostStates().map { ($0.host, $0.up) }, uniquingKeysWith: { a, _ in a })
+        for instance in try await instances.inFlight() {
+            let age = now - instance.updatedAt
+            if instance.vmState == .building {
+                if instance.taskState == .spawning, let host = instance.host, states[host] == false, age > settings.serviceDownTime {
+                    try await spawnFailed(["instance": .string(instance.uuid), "host": .string(host),
+                                           "error": .string("compute host \(host) is down"), "started": .number(instance.updatedAt)],
+                                          requestID: Identifier.requestID())
+                } else if age > settings.buildTimeout {
+                    if let host = instance.host {
+                        try await queue.cast(topic: "compute.\(host)", payload: ["op": "destroy_orphan", "instance": .string(instance.uuid)])
+                    }
+                    try await fail(instance.uuid, message: "Build of instance \(instance.uuid) aborted: timed out after \(Int(settings.buildTimeout)) seconds",
+                                   details: "instance_build_timeout (\(Int(settings.buildTimeout)) s) passed in task state \(instance.taskState?.rawValue ?? "none")",
+                                   event: "conductor_build_timeout", start: instance.updatedAt, host: instance.host)
+                }
+            } else if age > settings.buildTimeout, instance.taskState != .deleting {
+                try await queue.storage.transaction { tx in
+                    guard var current = try await instances.instance(instance.uuid, in: tx), current.updatedAt == instance.updatedAt else { return }
+                    logger.warning("clearing task state \(current.taskState?.rawValue ?? "") of \(current.uuid): no progress for \(Int(age)) s")
+                    current.taskState = nil
+                    try await instances.save(current, in: tx)
+                }
+            } else if age > settings.buildTimeout {
+                try await delete(instance.uuid, requestID: Identifier.requestID())  // send the destroy again
+            }
+        }
+    }
+
+    /// The periodic reconciliation as a service.
+    public func reconciler(interval: Duration) -> some Service { Reconciler(conductor: self, interval: interval) }
+}
+
+/// Runs `Conductor.reconcile` every `interval`.
+struct Reconciler: Service {
+    let conductor: Conductor
+    let interval: Duration
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                if Task.isCancelled { return }
+                do { try await conductor.reconcile() } catch { conductor.logger.warning("reconciliation failed: \(error)") }
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+import SQLKit
+import StratusCore
+import StratusStorage
+
+/// Nova's per-project quotas (`os-quota-sets`): limits from config, overridden per project, and usage counted
+/// from the records themselves. Checks run inside the caller's transaction after `lockProject`, so concurrent
+/// creates of one project are judged one after another and never exceed a limit together.
+public struct QuotaStore: Sendable {
+    /// The resources Stratus enforces, in `quota_set` order.
+    public static let resources = ["instances", "cores", "ram", "metadata_items", "key_pairs", "server_groups", "server_group_members"]
+
+    public let storage: Storage
+    /// Limits for projects without an override; -1 is unlimited.
+    public let defaults: [String: Int]
+
+    public init(storage: Storage, defaults: [String: Int]) {
+        self.storage = storage
+        self.defaults = defaults
+    }
+
+    /// The limits of a project: its overrides over the defaults.
+    public func limits(project: String) async throws -> [String: Int] {
+        try await storage.read { sql in try await limits(project: project, sql) }
+    }
+
+    func limits(project: String, _ sql: any SQLDatabase) async throws -> [String: Int] {
+        var limits = defaults
+        for row in try await sql.raw("SELECT resource, hard_limit FROM compute_quotas WHERE project_id = \(bind: project)").all() {
+            limits[try row.decode(column: "resource", as: String.self)] = try row.decode(column: "hard_limit", as: Int.self)
+        }
+        return limits
+    }
+
+    public func set(project: String, _ values: [String: Int]) async throws {
+        try await storage.transaction { tx in
+            for (resource, limit) in values.sorted(by: { $0.key < $1.key }) {
+                try await tx.sql.raw("DELETE FROM compute_quotas WHERE project_id = \(bind: project) AND resource = \(bind: resource)").run()
+                try await tx.sql.raw(
+                    "INSERT INTO compute_quotas (project_id, resource, hard_limit) VALUES (\(bind: project), \(bind: resource), \(bind: limit))"
+                ).run()
+            }
+        }
+    }
+
+    /// Back to the defaults (`DELETE /os-quota-sets/{project}`).
+    public func reset(project: String) async throws {
+        try await storage.autocommit { sql in
+            try await sql.raw("DELETE FROM compute_quotas WHERE project_id = \(bind: project)").run()
+        }
+    }
+
+    /// What a project uses now: instances, cores, ram, server_groups (key_pairs are per user, see `keypairCount`).
+    public func usage(project: String) async throws -> [String: Int] {
+        try await storage.read { sql in try await usage(project: project, sql) }
+    }
+
+    func usage(project: String, _ sql: any SQLDatabase) async throws -> [String: Int] {
+        let row = try await sql.raw(
+            """
+            SELECT COUNT(*) AS n, CAST(COALESCE(SUM(vcpus), 0) AS BIGINT) AS cores,
+                CAST(COALESCE(SUM(memory_mb), 0) AS BIGINT) AS ram
+            FROM compute_instances WHERE project_id = \(bind: project) AND deleted = FALSE
+            """
+        ).first()
+        let groups = try await sql.raw(
+            "SELECT COUNT(*) AS n FROM compute_server_groups WHERE project_id = \(bind: project)"
+        ).first()
+        return [
+            "instances": try row?.decode(column: "n", as: Int.self) ?? 0, "cores": try row?.decode(column: "cores", as: Int.self) ?? 0,
+            "ram": try row?.decode(column: "ram", as: Int.self) ?? 0, "server_groups": try groups?.decode(column: "n", as: Int.self) ?? 0,
+        ]
+    }
+
+    /// Takes the project's quota lock for the rest of the transaction (a row update: PostgreSQL holds the row
+    /// lock until commit; SQLite has one writer anyway).
+    public func lockProject(_ project: String, in tx: Transaction) async throws {
+        try await tx.sql.raw(
+            """
+            INSERT INTO compute_project_locks (project_id, claims) VALUES (\(bind: project), 1)
+            ON CONFLICT (project_id) DO UPDATE SET claims = compute_project_locks.claims + 1
+            """
+        ).run()
+    }
+
+    /// How many of `wanted` (at least `minimum`) new servers of this size fit the project's quota. Throws Nova's
+    /// 403 when fewer than `minimum` fit. Call after `lockProject` in the same transaction.
+    public func admitInstances(project: String, minimum: Int, wanted: Int, vcpus: Int, memoryMB: Int,
+                               in tx: Transaction) async throws -> Int {
+        let limits = try await limits(project: project, tx.sql)
+        let used = try await usage(project: project, tx.sql)
+        var fits = wanted
+        var over: [String] = []
+        for (resource, each) in [("instances", 1), ("cores", vcpus), ("ram", memoryMB)] {
+            guard let limit = limits[resource], limit >= 0, each > 0 else { continue }
+            let room = max(0, limit - (used[resource] ?? 0)) / each
+            if room < minimum { over.append(resource) }
+            fits = min(fits, room)
+        }
+        if let first = over.first {
+            let each = ["instances": 1, "cores": vcpus, "ram": memoryMB]
+            throw StratusError.forbidden(
+                "Quota exceeded for \(over.joined(separator: ", ")): Requested \(minimum * (each[first] ?? 1)), but already used "
+                    + "\(used[first] ?? 0) of \(limits[first] ?? 0) \(first)")
+        }
+        return fits
+    }
+
+    /// Refuses with Nova's 403 when `used + adding` would pass the project's limit for `resource`.
+    public func check(_ resource: String, project: String, used: Int, adding: Int = 1, in sql: any SQLDatabase) async throws {
+        let limit = try await limits(project: project, sql)[resource] ?? -1
+        if limit >= 0, used + adding > limit {
+            throw StratusError.forbidden("Quota exceeded for \(resource): Requested \(adding), but already used \(used) of \(limit) \(resource)")
+        }
+    }
+}
