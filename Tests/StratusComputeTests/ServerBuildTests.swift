@@ -18,9 +18,13 @@ struct ComputeClient {
         try await http.request(method, "/compute/v2.1" + path, token: token, json: json, headers: ["OpenStack-API-Version": "compute 2.90"])
     }
 
-    func create(_ name: String, flavor: String = "42", count: Int = 1) async throws -> String {
-        let reply = try await call("POST", "/servers", json: ["server": [
-            "name": .string(name), "flavorRef": .string(flavor), "imageRef": "image-1", "networks": "none", "max_count": .int(count)]])
+    func create(_ name: String, flavor: String = "42", count: Int = 1, extra: [String: JSON] = [:], hints: JSON? = nil) async throws -> String {
+        var server: [String: JSON] = [
+            "name": .string(name), "flavorRef": .string(flavor), "imageRef": "image-1", "networks": "none", "max_count": .int(count)]
+        server.merge(extra) { _, new in new }
+        var body: [String: JSON] = ["server": .object(server)]
+        if let hints { body["os:scheduler_hints"] = hints }
+        let reply = try await call("POST", "/servers", json: .object(body))
         guard reply.status == 202, let id = reply.json["server"]?["id"]?.stringValue else {
             throw StratusError.badRequest("create failed: \(reply.status) \(reply.json.encodedString())")
         }

@@ -88,6 +88,12 @@ public struct TestHTTP: Sendable {
         return token
     }
 
+    /// The project a token is scoped to (GET /v3/auth/tokens).
+    public func projectID(token: String) async throws -> String? {
+        let reply = try await request("GET", "/identity/v3/auth/tokens", token: token, headers: ["X-Subject-Token": token])
+        return reply.json["token"]?["project"]?["id"]?.stringValue
+    }
+
     public static func authBody(user: String, password: String, project: String?) -> JSON {
         var auth: [String: JSON] = [
             "identity": [

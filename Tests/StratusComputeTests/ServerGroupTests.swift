@@ -1,0 +1,136 @@
+import Foundation
+import StratusCloud
+import StratusCore
+import StratusTesting
+import Testing
+
+extension ComputeClient {
+    func createGroup(_ name: String, policy: String, maxPerHost: Int? = nil) async throws -> String {
+        var group: [String: JSON] = ["name": .string(name), "policy": .string(policy)]
+        if let maxPerHost { group["rules"] = ["max_server_per_host": .int(maxPerHost)] }
+        let reply = try await call("POST", "/os-server-groups", json: ["server_group": .object(group)])
+        guard reply.status == 200, let id = reply.json["server_group"]?["id"]?.stringValue else {
+            throw StratusError.badRequest("group create failed: \(reply.status) \(reply.json.encodedString())")
+        }
+        return id
+    }
+
+    func concurrentCreates(_ count: Int, prefix: String, hints: JSON? = nil) async throws -> [String] {
+        try await withThrowingTaskGroup(of: String.self) { group in
+            for i in 0..<count { group.addTask { try await create("\(prefix)\(i)", hints: hints) } }
+            return try await group.reduce(into: [String]()) { $0.append($1) }
+        }
+    }
+}
+
+@Suite("Server groups")
+struct ServerGroupTests {
+    @Test("50 concurrent boots into an anti-affinity group over 50 hosts land on 50 distinct hosts; a 51st has no valid host")
+    func antiAffinityUnderConcurrency() async throws {
+        try await withComputeCloud(hosts: 50, extra: "[quota]\nserver_group_members = -1\n") { client, _ in
+            let group = try await client.createGroup("spread", policy: "anti-affinity")
+            let ids = try await client.concurrentCreates(50, prefix: "aa", hints: ["group": .string(group)])
+            var hosts: [String] = []
+            for id in ids {
+                let server = try await client.settle(id)
+                #expect(server["status"] == "ACTIVE")
+                hosts.append(server["OS-EXT-SRV-ATTR:host"]?.stringValue ?? "none")
+            }
+            #expect(Set(hosts).count == 50)
+            let shown = try await client.call("GET", "/os-server-groups/\(group)")
+            #expect(Set(shown.json["server_group"]?["members"]?.arrayValue?.compactMap(\.stringValue) ?? []) == Set(ids))
+
+            let extra = try await client.settle(try await client.create("aa-extra", hints: ["group": .string(group)]))
+            #expect(extra["status"] == "ERROR")
+            #expect(extra["fault"]?["message"]?.stringValue?.hasPrefix("No valid host was found") == true)
+            #expect(extra["fault"]?["details"]?.stringValue?.contains("ServerGroupAntiAffinityFilter") == true)
+        }
+    }
+
+    @Test("affinity: concurrent members share one host; anti-affinity with max_server_per_host 2 puts two per host")
+    func affinityAndRules() async throws {
+        try await withComputeCloud(hosts: 3, extra: "[quota]\nserver_group_members = -1\n") { client, _ in
+            let together = try await client.createGroup("together", policy: "affinity")
+            var hosts = Set<String>()
+            for id in try await client.concurrentCreates(6, prefix: "af", hints: ["group": .string(together)]) {
+                let server = try await client.settle(id)
+                #expect(server["status"] == "ACTIVE")
+                hosts.insert(server["OS-EXT-SRV-ATTR:host"]?.stringValue ?? "none")
+            }
+            #expect(hosts.count == 1)
+
+            let pairs = try await client.createGroup("pairs", policy: "anti-affinity", maxPerHost: 2)
+            var perHost: [String: Int] = [:]
+            for id in try await client.concurrentCreates(6, prefix: "pr", hints: ["group": .string(pairs)]) {
+                let server = try await client.settle(id)
+                #expect(server["status"] == "ACTIVE")
+                perHost[server["OS-EXT-SRV-ATTR:host"]?.stringValue ?? "none", default: 0] += 1
+            }
+            #expect(perHost.values.sorted() == [2, 2, 2])
+        }
+    }
+
+    @Test("soft-anti-affinity spreads; same_host and different_host hints are honoured")
+    func softPoliciesAndHostHints() async throws {
+        try await withComputeCloud(hosts: 3) { client, _ in
+            let soft = try await client.createGroup("soft", policy: "soft-anti-affinity")
+            var hosts: [String] = []
+            for i in 0..<3 {
+                let server = try await client.settle(try await client.create("soft\(i)", hints: ["group": .string(soft)]))
+                hosts.append(server["OS-EXT-SRV-ATTR:host"]?.stringValue ?? "none")
+            }
+            #expect(Set(hosts).count == 3)
+
+            let anchor = try await client.create("anchor")
+            let anchorHost = try await client.settle(anchor)["OS-EXT-SRV-ATTR:host"]?.stringValue
+            let near = try await client.settle(try await client.create("near", hints: ["same_host": [.string(anchor)]]))
+            #expect(near["OS-EXT-SRV-ATTR:host"]?.stringValue == anchorHost)
+            let far = try await client.settle(try await client.create("far", hints: ["different_host": .string(anchor)]))
+            #expect(far["status"] == "ACTIVE")
+            #expect(far["OS-EXT-SRV-ATTR:host"]?.stringValue != anchorHost)
+        }
+    }
+
+    @Test("group API: shapes before and after 2.64, bad policies and rules are 400, other projects get 404, quota 403")
+    func groupAPI() async throws {
+        try await withComputeCloud(hosts: 0) { client, cloud in
+            let old = try await client.http.request("POST", "/compute/v2.1/os-server-groups", token: client.token,
+                json: ["server_group": ["name": "legacy", "policies": ["affinity"]]], headers: ["OpenStack-API-Version": "compute 2.1"])
+            #expect(old.status == 200)
+            #expect(old.json["server_group"]?["policies"] == ["affinity"])
+            #expect(old.json["server_group"]?["metadata"] == [:])
+            let id = try #require(old.json["server_group"]?["id"]?.stringValue)
+            let new = try await client.call("GET", "/os-server-groups/\(id)")
+            #expect(new.json["server_group"]?["policy"] == "affinity")
+            #expect(new.json["server_group"]?["rules"] == [:])
+
+            let bad: [JSON] = [
+                ["server_group": ["name": "x", "policy": "sideways"]],
+                ["server_group": ["name": "x", "policy": "affinity", "rules": ["max_server_per_host": 2]]],
+                ["server_group": ["name": "x", "policy": "anti-affinity", "rules": ["max_server_per_host": 0]]],
+                ["server_group": ["policy": "affinity"]],
+            ]
+            for body in bad {
+                let reply = try await client.call("POST", "/os-server-groups", json: body)
+                #expect(reply.status == 400, "\(body.encodedString()) → \(reply.status)")
+            }
+            let unknown = try await client.call("POST", "/servers", json: ["server": [
+                "name": "x", "flavorRef": "42", "imageRef": "i", "networks": "none"], "os:scheduler_hints": ["group": "no-such-group"]])
+            #expect(unknown.status == 400)
+
+            let demo = try await client.http.token(user: "demo", password: cloud.credentials.demoPassword, project: "demo")
+            #expect(try await client.http.request("GET", "/compute/v2.1/os-server-groups/\(id)", token: demo).status == 404)
+            for i in 0..<10 {
+                let reply = try await client.http.request("POST", "/compute/v2.1/os-server-groups", token: demo,
+                    json: ["server_group": ["name": .string("g\(i)"), "policies": ["affinity"]]])
+                #expect(reply.status == 200)
+            }
+            let over = try await client.http.request("POST", "/compute/v2.1/os-server-groups", token: demo,
+                json: ["server_group": ["name": "g11", "policies": ["affinity"]]])
+            #expect(over.status == 403)
+            #expect(over.json["forbidden"]?["message"]?.stringValue?.contains("server groups") == true)
+            #expect(try await client.call("DELETE", "/os-server-groups/\(id)").status == 204)
+            #expect(try await client.call("GET", "/os-server-groups/\(id)").status == 404)
+        }
+    }
+}
