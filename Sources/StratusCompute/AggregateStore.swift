@@ -87,6 +87,7 @@ public struct AggregateStore: Sendable {
         } catch where Storage.isUniqueViolation(error) {
             throw StratusError.conflict("Aggregate \(name ?? "") already exists.")
         }
+        try await HostStore.announceChange(storage)
         return try await self.aggregate(id)
     }
 
@@ -103,6 +104,7 @@ public struct AggregateStore: Sendable {
                 "UPDATE compute_aggregates SET metadata = \(bind: Self.encode(metadata)), updated_at = \(bind: Clock.now()) WHERE id = \(bind: id)"
             ).run()
         }
+        try await HostStore.announceChange(storage)
         return try await self.aggregate(id)
     }
 
@@ -112,6 +114,7 @@ public struct AggregateStore: Sendable {
             throw StratusError.badRequest("Cannot remove aggregate \(id): it still has hosts \(aggregate.hosts.joined(separator: ", ")).")
         }
         try await storage.autocommit { sql in try await sql.raw("DELETE FROM compute_aggregates WHERE id = \(bind: id)").run() }
+        try await HostStore.announceChange(storage)
     }
 
     public func addHost(_ id: Int, host: String) async throws -> Aggregate {
@@ -123,6 +126,7 @@ public struct AggregateStore: Sendable {
         try await storage.autocommit { sql in
             try await sql.raw("INSERT INTO compute_aggregate_hosts (aggregate_id, host) VALUES (\(bind: id), \(bind: host))").run()
         }
+        try await HostStore.announceChange(storage)
         return try await self.aggregate(id)
     }
 
@@ -134,6 +138,7 @@ public struct AggregateStore: Sendable {
         try await storage.autocommit { sql in
             try await sql.raw("DELETE FROM compute_aggregate_hosts WHERE aggregate_id = \(bind: id) AND host = \(bind: host)").run()
         }
+        try await HostStore.announceChange(storage)
         return try await self.aggregate(id)
     }
 

@@ -4,7 +4,8 @@ import StratusCore
 import StratusScheduler
 
 /// The scheduler's view of compute hosts (service state, zone, aggregates), re-read from the database at most
-/// every `maxAge` seconds so a decision at 10,000 hosts does not read 10,000 rows. Free capacity is not cached
+/// every `maxAge` seconds, or at once when a service or aggregate change is announced, so a decision at 10,000
+/// hosts does not read 10,000 rows. Free capacity is not cached
 /// here: it comes from placement's index at decision time, and the claim re-checks it anyway.
 final class HostDirectory: Sendable {
     /// One host as last read, before live capacity is filled in.
@@ -17,7 +18,7 @@ final class HostDirectory: Sendable {
     let hosts: HostStore
     let aggregates: AggregateStore
     let maxAge: Double
-    private let cache = Mutex<(at: Double, entries: [Entry])?>(nil)
+    private let cache = Mutex<(at: Double, version: UInt64, entries: [Entry])?>(nil)
 
     init(hosts: HostStore, aggregates: AggregateStore, maxAge: Double) {
         self.hosts = hosts
@@ -29,7 +30,8 @@ final class HostDirectory: Sendable {
 
     func hosts() async throws -> [Entry] {
         let now = Clock.now()
-        if let cached = cache.withLock({ $0 }), now - cached.at < maxAge { return cached.entries }
+        let version = hosts.storage.wakeups.version(HostStore.changedChannel)
+        if let cached = cache.withLock({ $0 }), now - cached.at < maxAge, cached.version == version { return cached.entries }
         let services = Dictionary(try await hosts.services().map { ($0.host, $0) }, uniquingKeysWith: { a, _ in a })
         var metadata: [String: [String: Set<String>]] = [:]
         var zones: [String: String] = [:]
@@ -50,7 +52,7 @@ final class HostDirectory: Sendable {
             state.aggregateMetadata = metadata[node.host] ?? [:]
             return Entry(state: state, forcedDown: service.forcedDown, lastSeen: service.lastSeen)
         }
-        cache.withLock { $0 = (now, entries) }
+        cache.withLock { $0 = (now, version, entries) }
         return entries
     }
 }

@@ -8,6 +8,14 @@ public struct HostStore: Sendable {
 
     public init(storage: Storage) { self.storage = storage }
 
+    /// Wake-up channel announcing a change to services or aggregates, so schedulers re-read their host view.
+    public static let changedChannel = "compute-hosts-changed"
+
+    /// Tells every scheduler (in this process, and through NOTIFY in others) that the host view changed.
+    public static func announceChange(_ storage: Storage) async throws {
+        try await storage.transaction { tx in try await tx.wakeUpAfterCommit(changedChannel) }
+    }
+
     /// A compute service row.
     public struct Service: Sendable, Equatable {
         public var id: String
@@ -112,6 +120,7 @@ public struct HostStore: Sendable {
             if let forcedDown {
                 try await tx.sql.raw("UPDATE compute_services SET forced_down = \(bind: forcedDown) WHERE id = \(bind: serviceID)").run()
             }
+            try await tx.wakeUpAfterCommit(Self.changedChannel)
             return true
         }
         return found ? try await services().first { $0.id == serviceID } : nil
@@ -125,6 +134,7 @@ public struct HostStore: Sendable {
             let node = try await tx.sql.raw("SELECT uuid FROM compute_nodes WHERE host = \(bind: host)").first()?.decode(column: "uuid", as: String.self)
             try await tx.sql.raw("DELETE FROM compute_nodes WHERE host = \(bind: host)").run()
             try await tx.sql.raw("DELETE FROM compute_services WHERE id = \(bind: serviceID)").run()
+            try await tx.wakeUpAfterCommit(Self.changedChannel)
             return node
         }
     }
