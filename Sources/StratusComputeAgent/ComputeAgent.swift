@@ -94,6 +94,10 @@ public struct ComputeAgent: Service {
                 try await queue.cast(topic: "conductor", payload: [
                     "op": "spawned", "instance": .string(instance), "host": .string(host), "started": .number(started),
                 ], requestID: message.requestID)
+            } catch where Task.isCancelled {
+                // Shutting down is not a failed spawn: the message's lease runs out and it is delivered again
+                // once an agent for this host runs.
+                throw CancellationError()
             } catch {
                 // A failed spawn is an answer, not a retry: the conductor decides whether to reschedule.
                 try? await driver.destroy(instanceUUID: instance)

@@ -14,9 +14,32 @@ public enum CloudFixture {
     public static func withCloud<T: Sendable>(
         extraConfig: String = "", _ body: @Sendable (ReadyCloud) async throws -> T
     ) async throws -> T {
+        try await withRestartingCloud([extraConfig]) { _, cloud in try await body(cloud) }.last!
+    }
+
+    /// Starts a cloud once per entry of `configs`, one after another, on the same data dir and database, so a
+    /// test can stop a cloud mid-work and see what the next start makes of it.
+    public static func withRestartingCloud<T: Sendable>(
+        _ configs: [String], _ body: @Sendable (Int, ReadyCloud) async throws -> T
+    ) async throws -> [T] {
         let dataDir = try TemporaryDirectory.make()
         let (url, cleanup) = try await TestDatabase.freshURL()
         defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        var results: [T] = []
+        do {
+            for (index, extraConfig) in configs.enumerated() {
+                results.append(try await run(extraConfig, dataDir: dataDir, url: url) { try await body(index, $0) })
+            }
+        } catch {
+            await cleanup()
+            throw error
+        }
+        await cleanup()
+        return results
+    }
+
+    static func run<T: Sendable>(_ extraConfig: String, dataDir: String, url: DatabaseURL,
+                                 _ body: @Sendable (ReadyCloud) async throws -> T) async throws -> T {
         let connection = url.engine == .sqlite ? "sqlite://\(url.path)" : "postgresql://\(url.username)@\(url.host):\(url.port)/\(url.database)"
         let text = """
             [database]
@@ -31,14 +54,7 @@ public enum CloudFixture {
         let configPath = dataDir + "/stratus.conf"
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
         let config = try CloudConfig.resolve(configPath: configPath, dataDir: dataDir, bind: "127.0.0.1", port: "0")
-        do {
-            let result = try await AllInOneCloud.withRunningCloud(config, logger: TestDatabase.logger, body)
-            await cleanup()
-            return result
-        } catch {
-            await cleanup()
-            throw error
-        }
+        return try await AllInOneCloud.withRunningCloud(config, logger: TestDatabase.logger, body)
     }
 }
 

@@ -1,0 +1,104 @@
+import Foundation
+import StratusCloud
+import StratusCore
+import StratusQueue
+import StratusTesting
+import Testing
+
+@Suite("Resumption and reconciliation")
+struct ReconciliationTests {
+    static let base = "[fake_driver]\nhost_count = 1\nvcpus = 4\nmemory_mb = 1024\nlocal_gb = 10\n[queue]\nlease_seconds = 2\n"
+
+    @Test("a build in flight when the cloud stops completes after the next start; nothing stays in BUILD")
+    func restartResumesBuild() async throws {
+        let ids = try await CloudFixture.withRestartingCloud([
+            Self.base + "[fake_driver]\nspawn_delay_ms = 4000\n", Self.base + "[fake_driver]\nspawn_delay_ms = 0\n",
+        ]) { run, cloud -> String in
+            let client = try await ComputeClient(cloud)
+            if run == 0 {
+                for _ in 0..<200 where try await client.call("GET", "/os-services").json["services"]?.arrayValue?.count != 1 {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                let id = try await client.create("survivor")
+                for _ in 0..<100 {
+                    let task = try await client.call("GET", "/servers/\(id)").json["server"]?["OS-EXT-STS:task_state"]
+                    if task == "spawning" { break }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(try await client.call("GET", "/servers/\(id)").json["server"]?["status"] == "BUILD")
+                return id  // the cloud stops here, with the spawn half done
+            }
+            let id = try #require(try await client.call("GET", "/servers").json["servers"]?.arrayValue?.first?["id"]?.stringValue)
+            let server = try await client.settle(id)
+            #expect(server["status"] == "ACTIVE")
+            #expect(cloud.fakeDrivers["fake-1"]?.running == [id])
+            return id
+        }
+        #expect(ids[0] == ids[1])
+    }
+
+    @Test("a build message delivered twice changes nothing the second time")
+    func duplicateBuildIsHarmless() async throws {
+        try await withComputeCloud(hosts: 2) { client, cloud in
+            let id = try await client.create("once")
+            let first = try await client.settle(id)
+            let actions = try await client.call("GET", "/servers/\(id)/os-instance-actions").json["instanceActions"]?.arrayValue ?? []
+            let requestID = try #require(actions.first?["request_id"]?.stringValue)
+            let queue = Queue(storage: cloud.storage)
+            _ = try await queue.cast(topic: "conductor", payload: ["op": "build", "instance": .string(id)])
+            _ = try await queue.cast(topic: "conductor", payload: ["op": "spawn_failed", "instance": .string(id), "host": "fake-1"])
+            try await Task.sleep(for: .milliseconds(500))
+            let after = try await client.settle(id)
+            #expect(after["status"] == "ACTIVE")
+            #expect(after["OS-EXT-SRV-ATTR:host"] == first["OS-EXT-SRV-ATTR:host"])
+            let events = try await client.call("GET", "/servers/\(id)/os-instance-actions/\(requestID)").json["instanceAction"]?["events"]?.arrayValue
+            #expect(events?.count == 2)
+            let used = cloud.placement.index.current().providers.values.reduce(0) { $0 + $1.used("MEMORY_MB") }
+            #expect(used == 128)
+        }
+    }
+
+    @Test("a guest that powers itself off becomes SHUTOFF with an action saying so")
+    func powerStateSync() async throws {
+        try await withComputeCloud(hosts: 1, extra: "[DEFAULT]\nsync_power_state_interval = 1\n") { client, cloud in
+            let id = try await client.create("self-stopper")
+            #expect(try await client.settle(id)["status"] == "ACTIVE")
+            cloud.fakeDrivers["fake-1"]?.powerOffBehindTheScenes(id)
+            var status: JSON?
+            for _ in 0..<100 {
+                status = try await client.call("GET", "/servers/\(id)").json["server"]?["status"]
+                if status == "SHUTOFF" { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(status == "SHUTOFF")
+            let actions = try await client.call("GET", "/servers/\(id)/os-instance-actions").json["instanceActions"]?.arrayValue ?? []
+            let stop = try #require(actions.first)
+            #expect(stop["action"] == "stop")
+            let detail = try await client.call("GET", "/servers/\(id)/os-instance-actions/\(stop["request_id"]?.stringValue ?? "")")
+            let event = detail.json["instanceAction"]?["events"]?.arrayValue?.first
+            #expect(event?["event"] == "compute_sync_power_state")
+            #expect(event?["details"]?.stringValue?.contains("powered off") == true)
+            #expect(try await client.call("POST", "/servers/\(id)/action", json: ["os-start": nil]).status == 202)
+            #expect(try await client.settle(id)["status"] == "ACTIVE")
+        }
+    }
+
+    @Test("a build that never finishes goes to ERROR after instance_build_timeout, and can be deleted")
+    func buildTimeout() async throws {
+        let extra = "[fake_driver]\nspawn_delay_ms = 60000\n[DEFAULT]\ninstance_build_timeout = 1\n[conductor]\nreconcile_interval = 1\n"
+        try await withComputeCloud(hosts: 1, extra: extra) { client, cloud in
+            let id = try await client.create("slow")
+            var server: JSON = .null
+            for _ in 0..<100 {
+                server = try await client.call("GET", "/servers/\(id)").json["server"] ?? .null
+                if server["status"] == "ERROR" { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(server["status"] == "ERROR")
+            #expect(server["fault"]?["message"]?.stringValue?.contains("timed out") == true)
+            #expect(cloud.placement.index.current().providers.values.allSatisfy { $0.used("MEMORY_MB") == 0 })
+            #expect(try await client.call("DELETE", "/servers/\(id)").status == 204)
+            #expect(try await client.settle(id)["status"] == "DELETED")
+        }
+    }
+}
