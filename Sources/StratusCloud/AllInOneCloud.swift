@@ -24,6 +24,8 @@ public struct ReadyCloud: Sendable {
     public let placement: PlacementStore
     /// The fake drivers of the compute hosts, by host, so tests can inject failures.
     public let fakeDrivers: [String: FakeDriver]
+    /// Durations of the conductor's scheduling decisions.
+    public let schedulerMetrics: SchedulerMetrics
 }
 
 /// `stratus up`: every service in one process, on one listener with DevStack's path prefixes.
@@ -94,16 +96,16 @@ public enum AllInOneCloud {
                         credentials: credentials, storage: storage, identity: identity, placement: placement,
                         fakeDrivers: Dictionary(uniqueKeysWithValues: agents.compactMap { agent in
                             (agent.driver as? FakeDriver).map { (agent.host, $0) }
-                        })))
+                        }), schedulerMetrics: conductor.metrics))
                 },
                 logger: logger)
             let group = ServiceGroup(
                 configuration: .init(
                     services: [
                         .init(service: app), .init(service: QueueJanitor(queue: queue, logger: logger)),
-                        .init(service: placement.batcher!), .init(service: conductor.consumer()),
+                        .init(service: placement.batcher!),
                         .init(service: conductor.reconciler(interval: reconcileEvery)),
-                    ] + agents.map { .init(service: $0) },
+                    ] + conductor.consumers().map { .init(service: $0) } + agents.map { .init(service: $0) },
                     gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
                     logger: logger))
             try await group.run()

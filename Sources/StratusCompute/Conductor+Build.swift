@@ -10,24 +10,10 @@ extension Conductor {
         guard let instance = try await instances.instance(uuid), !instance.deleted, instance.vmState == .building,
               instance.taskState == .scheduling else { return }
         let started = Clock.now()
-        var spec = RequestSpec(
-            instanceUUID: uuid, vcpus: instance.flavor.vcpus, memoryMB: instance.flavor.memoryMB, rootGB: instance.flavor.rootGB,
-            availabilityZone: instance.availabilityZone)
-        spec.ignoreHosts = tried
-        spec.flavorExtraSpecs = instance.flavor.extraSpecs
-        let membership = try await groups.placement(of: uuid)
-        spec.group = membership?.placement
-        if !instance.hints.sameHost.isEmpty { spec.sameHosts = try await hostsOf(instance.hints.sameHost) }
-        spec.differentHosts = try await hostsOf(instance.hints.differentHost)
-
-        var resources = ["VCPU": spec.vcpus, "MEMORY_MB": spec.memoryMB]
-        if spec.rootGB > 0 { resources["DISK_GB"] = spec.rootGB }
-        var candidates = CandidateQuery()
-        var group = RequestGroup(suffix: "")
-        group.resources = resources
-        candidates.groups = [group]
-        let viable = Set(CandidateSearch(state: placement.index.current(), query: candidates).run().requests.flatMap { $0.allocations.keys })
-        let decision = scheduler.select(try await hostStates().filter { viable.contains($0.nodeUUID) }, spec)
+        let scheduling = try await decide(instance, tried: tried)
+        let decision = scheduling.decision
+        let membership = scheduling.membership
+        let resources = scheduling.resources
         for host in decision.ordered {
             // A hard group policy is judged again under the group's lock, against members placed meanwhile.
             if let membership, !(try await groups.reserve(host: host.host, for: uuid, group: membership.group)) { continue }
@@ -76,8 +62,39 @@ extension Conductor {
         try await fail(uuid, message: "No valid host was found. ",
                        details: "No valid host was found. There are not enough hosts available. "
                         + (rejected.isEmpty ? "" : "(" + rejected.joined(separator: ", ") + ")")
-                        + " Filters: \(viable.count) candidates from placement; " + decision.summary,
+                        + " Filters: \(scheduling.candidates) hosts with room in placement; " + decision.summary,
                        event: "conductor_schedule_and_build_instances", start: started, host: nil)
+    }
+
+    /// One scheduling decision and what it was made from.
+    public struct Scheduling: Sendable {
+        public var decision: FilterScheduler.Decision
+        public var resources: [String: Int]
+        var membership: (group: ServerGroup, placement: GroupPlacement)?
+        /// Hosts placement had room on, before the filters.
+        public var candidates: Int
+    }
+
+    /// The scheduling decision for one instance: reads only (its group, hinted servers, the host view, placement's
+    /// index), no writes; its duration goes to `metrics`. Hosts without room for the flavor never reach the
+    /// filters. (Compute nodes are simple root providers; nested and shared resources are not scheduled here.)
+    public func decide(_ instance: Instance, tried: Set<String>) async throws -> Scheduling {
+        let clock = ContinuousClock.now
+        var spec = RequestSpec(
+            instanceUUID: instance.uuid, vcpus: instance.flavor.vcpus, memoryMB: instance.flavor.memoryMB,
+            rootGB: instance.flavor.rootGB, availabilityZone: instance.availabilityZone)
+        spec.ignoreHosts = tried
+        spec.flavorExtraSpecs = instance.flavor.extraSpecs
+        let membership = try await groups.placement(of: instance.uuid)
+        spec.group = membership?.placement
+        if !instance.hints.sameHost.isEmpty { spec.sameHosts = try await hostsOf(instance.hints.sameHost) }
+        if !instance.hints.differentHost.isEmpty { spec.differentHosts = try await hostsOf(instance.hints.differentHost) }
+        var resources = ["VCPU": spec.vcpus, "MEMORY_MB": spec.memoryMB]
+        if spec.rootGB > 0 { resources["DISK_GB"] = spec.rootGB }
+        let hosts = try await hostStates(fitting: resources)
+        let decision = scheduler.select(hosts, spec)
+        metrics.record(ContinuousClock.now - clock)
+        return Scheduling(decision: decision, resources: resources, membership: membership, candidates: hosts.count)
     }
 
     /// Hosts of the named instances, for the same_host / different_host hints.

@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 import StratusCore
 import StratusPlacement
 import StratusQueue
@@ -21,8 +22,9 @@ public struct Conductor: Sendable {
         public var diskAllocationRatio = 1.0
         /// `[DEFAULT] instance_build_timeout`: a build not ACTIVE after this many seconds goes to ERROR (0: never).
         public var buildTimeout: Double = 600
-        /// How long the scheduler may reuse its view of services and aggregates (free capacity is always live).
-        public var hostCacheSeconds: Double = 1
+        /// How old the scheduler's view of heartbeats may get before it is re-read in the background (changes to
+        /// services, aggregates and hosts are announced and apply at once; free capacity is always live).
+        public var hostCacheSeconds: Double = 10
         public init() {}
     }
 
@@ -36,9 +38,13 @@ public struct Conductor: Sendable {
     let settings: Settings
     let logger: Logger
     let directory: HostDirectory
+    /// Durations of scheduling decisions, for benchmarks.
+    public let metrics: SchedulerMetrics
 
     public init(instances: InstanceStore, hosts: HostStore, placement: PlacementStore, queue: Queue,
-                scheduler: FilterScheduler = FilterScheduler(), settings: Settings = .init(), logger: Logger) {
+                scheduler: FilterScheduler = FilterScheduler(), settings: Settings = .init(),
+                metrics: SchedulerMetrics = SchedulerMetrics(), logger: Logger) {
+        self.metrics = metrics
         self.instances = instances
         self.hosts = hosts
         self.groups = ServerGroupStore(storage: queue.storage)
@@ -51,10 +57,13 @@ public struct Conductor: Sendable {
         self.directory = HostDirectory(hosts: hosts, aggregates: aggregates, maxAge: settings.hostCacheSeconds)
     }
 
-    /// The consumer of topic `conductor`.
-    public func consumer() -> QueueConsumer {
-        QueueConsumer(queue: queue, topic: "conductor", owner: "conductor-\(Identifier.uuid().prefix(8))", logger: logger) { message in
-            try await handle(message)
+    /// The consumers of the conductor's two topics: `conductor` (requests from the API and host registration)
+    /// and `conductor-reports` (what hosts report back), each served on its own so results never wait behind
+    /// new work.
+    public func consumers() -> [QueueConsumer] {
+        let owner = "conductor-\(Identifier.uuid().prefix(8))"
+        return ["conductor", "conductor-reports"].map { topic in
+            QueueConsumer(queue: queue, topic: topic, owner: owner, logger: logger) { message in try await handle(message) }
         }
     }
 
@@ -79,7 +88,8 @@ public struct Conductor: Sendable {
 
     // MARK: Hosts
 
-    func registerHost(_ payload: JSON) async throws -> JSON {
+    /// Records a host (service, node) and gives it a resource provider with inventory from its size.
+    public func registerHost(_ payload: JSON) async throws -> JSON {
         let host = payload["host"]?.stringValue ?? ""
         let node = try await hosts.register(
             host: host, zone: payload["zone"]?.stringValue ?? "nova",
@@ -100,18 +110,18 @@ public struct Conductor: Sendable {
         return ["node": .string(node.uuid)]
     }
 
-    /// Host states for the scheduler: services and aggregates from a short-lived cache, free capacity from
-    /// placement's live index.
-    func hostStates() async throws -> [HostState] {
+    /// Host states for the scheduler: services and aggregates from a short-lived cache, free capacity from one
+    /// snapshot of placement's live index; only hosts where every resource in `resources` fits.
+    func hostStates(fitting resources: [String: Int] = [:]) async throws -> [HostState] {
         let now = Clock.now()
-        return try await directory.hosts().map { base in
-            var state = base.state
-            state.up = !base.forcedDown && now - base.lastSeen <= settings.serviceDownTime
-            let snapshot = placement.index.snapshot(state.nodeUUID)
-            state.freeRAMMB = snapshot?.free("MEMORY_MB") ?? 0
-            state.freeVCPUs = snapshot?.free("VCPU") ?? 0
-            state.freeDiskGB = snapshot?.free("DISK_GB") ?? 0
-            return state
+        let index = placement.index.current()
+        let (vcpus, memoryMB, diskGB) = (resources["VCPU"] ?? 0, resources["MEMORY_MB"] ?? 0, resources["DISK_GB"] ?? 0)
+        return try await directory.hosts().compactMap { base in
+            guard let room = index.providers[base.info.nodeUUID]?.room, room.fits(vcpus: vcpus, memoryMB: memoryMB, diskGB: diskGB)
+            else { return nil }
+            return HostState(
+                info: base.info, up: !base.forcedDown && now - base.lastSeen <= settings.serviceDownTime,
+                freeRAMMB: room.memoryMB.free, freeVCPUs: room.vcpu.free, freeDiskGB: room.diskGB.free)
         }
     }
 
@@ -142,4 +152,22 @@ public struct Conductor: Sendable {
                 result: "Success", host: instance.host, finishAction: true, in: tx)
         }
     }
+}
+
+/// Durations of the conductor's scheduling decisions (the newest 100,000), in milliseconds.
+public final class SchedulerMetrics: Sendable {
+    private let samples = Mutex<[Double]>([])
+
+    public init() {}
+
+    func record(_ duration: Duration) {
+        let ms = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+        samples.withLock { samples in
+            if samples.count >= 100_000 { samples.removeFirst(samples.count - 99_999) }
+            samples.append(ms)
+        }
+    }
+
+    /// Every recorded duration, and forget them.
+    public func drain() -> [Double] { samples.withLock { samples in defer { samples = [] }; return samples } }
 }

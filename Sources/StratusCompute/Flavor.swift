@@ -1,3 +1,5 @@
+import StratusCore
+
 /// A Nova flavor: the size of a server.
 public struct Flavor: Sendable, Equatable, Codable {
     public var id: String
@@ -31,4 +33,47 @@ public struct Flavor: Sendable, Equatable, Codable {
         Flavor(id: "42", name: "m1.nano", memoryMB: 128, vcpus: 1, rootGB: 1),
         Flavor(id: "84", name: "m1.micro", memoryMB: 192, vcpus: 1, rootGB: 1),
     ]
+}
+
+extension Flavor {
+    /// The flavor as stored with an instance (the keys of its Codable form), written and read with Stratus's
+    /// own JSON code: Foundation's coders dominated instance reads at scale.
+    var stored: JSON {
+        var fields: [String: JSON] = [
+            "id": .string(id), "name": .string(name), "memoryMB": .int(memoryMB), "vcpus": .int(vcpus), "rootGB": .int(rootGB),
+            "ephemeralGB": .int(ephemeralGB), "swapMB": .int(swapMB), "rxtxFactor": .number(rxtxFactor),
+            "isPublic": .bool(isPublic), "disabled": .bool(disabled),
+            "extraSpecs": .object(extraSpecs.mapValues { .string($0) }),
+        ]
+        if let description { fields["description"] = .string(description) }
+        return .object(fields)
+    }
+
+    init?(stored json: JSON) {
+        guard let id = json["id"]?.stringValue, let name = json["name"]?.stringValue else { return nil }
+        self.init(id: id, name: name, memoryMB: json["memoryMB"]?.intValue ?? 0, vcpus: json["vcpus"]?.intValue ?? 0,
+                  rootGB: json["rootGB"]?.intValue ?? 0)
+        ephemeralGB = json["ephemeralGB"]?.intValue ?? 0
+        swapMB = json["swapMB"]?.intValue ?? 0
+        rxtxFactor = json["rxtxFactor"]?.doubleValue ?? 1
+        isPublic = json["isPublic"]?.boolValue ?? true
+        disabled = json["disabled"]?.boolValue ?? false
+        description = json["description"]?.stringValue
+        extraSpecs = json["extraSpecs"]?.objectValue?.compactMapValues(\.stringValue) ?? [:]
+    }
+}
+
+extension SchedulerHints {
+    var stored: JSON {
+        var fields: [String: JSON] = [
+            "sameHost": .array(sameHost.map { .string($0) }), "differentHost": .array(differentHost.map { .string($0) }),
+        ]
+        if let group { fields["group"] = .string(group) }
+        return .object(fields)
+    }
+
+    init(stored json: JSON) {
+        self.init(group: json["group"]?.stringValue, sameHost: json["sameHost"]?.arrayValue?.compactMap(\.stringValue) ?? [],
+                  differentHost: json["differentHost"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+    }
 }

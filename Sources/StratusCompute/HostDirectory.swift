@@ -10,7 +10,7 @@ import StratusScheduler
 final class HostDirectory: Sendable {
     /// One host as last read, before live capacity is filled in.
     struct Entry: Sendable {
-        var state: HostState
+        var info: HostInfo
         var forcedDown: Bool
         var lastSeen: Double
     }
@@ -19,6 +19,7 @@ final class HostDirectory: Sendable {
     let aggregates: AggregateStore
     let maxAge: Double
     private let cache = Mutex<(at: Double, version: UInt64, entries: [Entry])?>(nil)
+    private let refreshing = Mutex(false)
 
     init(hosts: HostStore, aggregates: AggregateStore, maxAge: Double) {
         self.hosts = hosts
@@ -31,7 +32,22 @@ final class HostDirectory: Sendable {
     func hosts() async throws -> [Entry] {
         let now = Clock.now()
         let version = hosts.storage.wakeups.version(HostStore.changedChannel)
-        if let cached = cache.withLock({ $0 }), now - cached.at < maxAge, cached.version == version { return cached.entries }
+        if let cached = cache.withLock({ $0 }), cached.version == version {
+            // Only heartbeat times age here (announced changes bump the version): serve the cached view and
+            // re-read it in the background, so no decision waits for 10,000 rows.
+            if now - cached.at >= maxAge, refreshing.withLock({ busy in defer { busy = true }; return !busy }) {
+                Task {
+                    _ = try? await self.reload(version: version)
+                    self.refreshing.withLock { $0 = false }
+                }
+            }
+            return cached.entries
+        }
+        return try await reload(version: version)
+    }
+
+    func reload(version: UInt64) async throws -> [Entry] {
+        let now = Clock.now()
         let services = Dictionary(try await hosts.services().map { ($0.host, $0) }, uniquingKeysWith: { a, _ in a })
         var metadata: [String: [String: Set<String>]] = [:]
         var zones: [String: String] = [:]
@@ -45,12 +61,10 @@ final class HostDirectory: Sendable {
         }
         let entries = try await hosts.nodes().compactMap { node -> Entry? in
             guard let service = services[node.host] else { return nil }
-            var state = HostState(
+            let info = HostInfo(
                 host: node.host, nodeUUID: node.uuid, zone: zones[node.host] ?? service.zone, enabled: !service.disabled,
-                up: true, freeRAMMB: 0, freeVCPUs: 0, freeDiskGB: 0)
-            state.hypervisorType = node.hypervisorType
-            state.aggregateMetadata = metadata[node.host] ?? [:]
-            return Entry(state: state, forcedDown: service.forcedDown, lastSeen: service.lastSeen)
+                hypervisorType: node.hypervisorType, aggregateMetadata: metadata[node.host] ?? [:])
+            return Entry(info: info, forcedDown: service.forcedDown, lastSeen: service.lastSeen)
         }
         cache.withLock { $0 = (now, version, entries) }
         return entries

@@ -71,6 +71,7 @@ public struct HostStore: Sendable {
                     """
                 ).run()
             }
+            try await tx.wakeUpAfterCommit(Self.changedChannel)
             return Node(uuid: uuid, host: host, hypervisorType: hypervisorType, vcpus: vcpus, memoryMB: memoryMB, localGB: localGB)
         }
     }

@@ -17,12 +17,12 @@ public struct InstanceStore: Sendable {
                 task_state, power_state, availability_zone, key_name, metadata, user_data, instance_name, fault, locked,
                 deleted, created_at, updated_at, launched_at, vcpus, memory_mb, tags, hints, description)
             VALUES (\(bind: instance.uuid), \(bind: instance.name), \(bind: instance.projectID), \(bind: instance.userID),
-                \(bind: Self.encode(instance.flavor)), \(bind: instance.imageRef), \(bind: instance.host), \(bind: instance.node),
+                \(bind: instance.flavor.stored.encodedString()), \(bind: instance.imageRef), \(bind: instance.host), \(bind: instance.node),
                 \(bind: instance.vmState.rawValue), \(bind: instance.taskState?.rawValue), \(bind: instance.powerState.rawValue),
-                \(bind: instance.availabilityZone), \(bind: instance.keyName), \(bind: Self.encode(instance.metadata)),
+                \(bind: instance.availabilityZone), \(bind: instance.keyName), \(bind: Self.encode(strings: instance.metadata)),
                 \(bind: instance.userData), \(bind: instance.instanceName), NULL, \(bind: instance.locked), FALSE,
                 \(bind: instance.createdAt), \(bind: instance.updatedAt), NULL, \(bind: instance.flavor.vcpus),
-                \(bind: instance.flavor.memoryMB), \(bind: Self.encode(instance.tags)), \(bind: Self.encode(instance.hints)),
+                \(bind: instance.flavor.memoryMB), \(bind: JSON.array(instance.tags.map { .string($0) }).encodedString()), \(bind: instance.hints.stored.encodedString()),
                 \(bind: instance.description))
             """
         ).run()
@@ -36,8 +36,8 @@ public struct InstanceStore: Sendable {
                 vm_state = \(bind: instance.vmState.rawValue), task_state = \(bind: instance.taskState?.rawValue),
                 power_state = \(bind: instance.powerState.rawValue), fault = \(bind: instance.fault.map(Self.encode)),
                 locked = \(bind: instance.locked), deleted = \(bind: instance.deleted), updated_at = \(bind: Clock.now()),
-                launched_at = \(bind: instance.launchedAt), metadata = \(bind: Self.encode(instance.metadata)),
-                tags = \(bind: Self.encode(instance.tags)), description = \(bind: instance.description),
+                launched_at = \(bind: instance.launchedAt), metadata = \(bind: Self.encode(strings: instance.metadata)),
+                tags = \(bind: JSON.array(instance.tags.map { .string($0) }).encodedString()), description = \(bind: instance.description),
                 locked_reason = \(bind: instance.lockedReason)
             WHERE uuid = \(bind: instance.uuid)
             """
@@ -169,13 +169,16 @@ public struct InstanceStore: Sendable {
 
     // MARK: Rows
 
+    static func encode(strings: [String: String]) -> String {
+        JSON.object(strings.mapValues { .string($0) }).encodedString()
+    }
+
     static func encode<T: Encodable>(_ value: T) -> String {
         (try? String(decoding: JSONEncoder().encode(value), as: UTF8.self)) ?? "null"
     }
 
     static func instance(_ row: any SQLRow) throws -> Instance {
-        let flavorText = try row.decode(column: "flavor", as: String.self)
-        let flavor = (try? JSONDecoder().decode(Flavor.self, from: Data(flavorText.utf8)))
+        let flavor = (try? JSON.parse(try row.decode(column: "flavor", as: String.self))).flatMap { Flavor(stored: $0) }
             ?? Flavor(id: "unknown", name: "unknown", memoryMB: 0, vcpus: 0, rootGB: 0)
         var instance = Instance(
             uuid: try row.decode(column: "uuid", as: String.self), name: try row.decode(column: "name", as: String.self),
@@ -190,7 +193,7 @@ public struct InstanceStore: Sendable {
         instance.powerState = PowerState(rawValue: try row.decode(column: "power_state", as: Int.self)) ?? .noState
         instance.availabilityZone = try row.decode(column: "availability_zone", as: String?.self)
         instance.keyName = try row.decode(column: "key_name", as: String?.self)
-        instance.metadata = (try? JSONDecoder().decode([String: String].self, from: Data(try row.decode(column: "metadata", as: String.self).utf8))) ?? [:]
+        instance.metadata = (try? JSON.parse(try row.decode(column: "metadata", as: String.self)))?.objectValue?.compactMapValues(\.stringValue) ?? [:]
         instance.userData = try row.decode(column: "user_data", as: String?.self)
         instance.fault = try row.decode(column: "fault", as: String?.self).flatMap { try? JSONDecoder().decode(Instance.Fault.self, from: Data($0.utf8)) }
         instance.locked = try row.decode(column: "locked", as: Bool.self)
@@ -198,8 +201,8 @@ public struct InstanceStore: Sendable {
         instance.createdAt = try row.decode(column: "created_at", as: Double.self)
         instance.updatedAt = try row.decode(column: "updated_at", as: Double.self)
         instance.launchedAt = try row.decode(column: "launched_at", as: Double?.self)
-        instance.tags = (try? JSONDecoder().decode([String].self, from: Data(try row.decode(column: "tags", as: String.self).utf8))) ?? []
-        instance.hints = (try? JSONDecoder().decode(SchedulerHints.self, from: Data(try row.decode(column: "hints", as: String.self).utf8))) ?? SchedulerHints()
+        instance.tags = (try? JSON.parse(try row.decode(column: "tags", as: String.self)))?.arrayValue?.compactMap(\.stringValue) ?? []
+        instance.hints = (try? JSON.parse(try row.decode(column: "hints", as: String.self))).map { SchedulerHints(stored: $0) } ?? SchedulerHints()
         instance.description = try row.decode(column: "description", as: String?.self)
         instance.lockedReason = try row.decode(column: "locked_reason", as: String?.self)
         return instance

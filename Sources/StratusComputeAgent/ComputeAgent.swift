@@ -28,6 +28,10 @@ public struct ComputeAgent: Service {
 
     public static func topic(_ host: String) -> String { "compute.\(host)" }
 
+    /// Where hosts report results and heartbeats: a topic of its own, so a finished spawn is never queued behind
+    /// a flood of new builds on the conductor's request topic.
+    public static let reportsTopic = "conductor-reports"
+
     public func run() async throws {
         try await register()
         let consumer = QueueConsumer(queue: queue, topic: Self.topic(host), owner: "agent-\(host)", logger: logger) { message in
@@ -40,7 +44,7 @@ public struct ComputeAgent: Service {
                     while !Task.isCancelled {
                         try? await Task.sleep(for: heartbeatInterval)
                         if Task.isCancelled { return }
-                        _ = try? await queue.cast(topic: "conductor", payload: ["op": "heartbeat", "host": .string(host)])
+                        _ = try? await queue.cast(topic: Self.reportsTopic, payload: ["op": "heartbeat", "host": .string(host)])
                     }
                 }
             }
@@ -50,7 +54,7 @@ public struct ComputeAgent: Service {
                         try? await Task.sleep(for: powerSyncInterval)
                         if Task.isCancelled { return }
                         let guests = await driver.listGuests()
-                        _ = try? await queue.cast(topic: "conductor", payload: [
+                        _ = try? await queue.cast(topic: Self.reportsTopic, payload: [
                             "op": "power_sync", "host": .string(host), "guests": .object(guests.mapValues { .bool($0) }),
                         ])
                     }
@@ -91,7 +95,7 @@ public struct ComputeAgent: Service {
             let started = Clock.now()
             do {
                 try await driver.spawn(request)
-                try await queue.cast(topic: "conductor", payload: [
+                try await queue.cast(topic: Self.reportsTopic, payload: [
                     "op": "spawned", "instance": .string(instance), "host": .string(host), "started": .number(started),
                 ], requestID: message.requestID)
             } catch where Task.isCancelled {
@@ -101,7 +105,7 @@ public struct ComputeAgent: Service {
             } catch {
                 // A failed spawn is an answer, not a retry: the conductor decides whether to reschedule.
                 try? await driver.destroy(instanceUUID: instance)
-                try await queue.cast(topic: "conductor", payload: [
+                try await queue.cast(topic: Self.reportsTopic, payload: [
                     "op": "spawn_failed", "instance": .string(instance), "host": .string(host), "started": .number(started),
                     "error": .string("\(error)"),
                 ], requestID: message.requestID)
@@ -111,7 +115,7 @@ public struct ComputeAgent: Service {
             let started = Clock.now()
             var error: String?
             do { try await driver.power(instanceUUID: instance, action: action) } catch let failure { error = "\(failure)" }
-            try await queue.cast(topic: "conductor", payload: [
+            try await queue.cast(topic: Self.reportsTopic, payload: [
                 "op": "power_done", "instance": .string(instance), "host": .string(host), "action": .string(action.rawValue),
                 "started": .number(started), "error": .optional(error),
             ], requestID: message.requestID)
@@ -128,7 +132,7 @@ public struct ComputeAgent: Service {
             try await driver.destroy(instanceUUID: instance)
         case "destroy":
             try await driver.destroy(instanceUUID: instance)
-            try await queue.cast(topic: "conductor", payload: [
+            try await queue.cast(topic: Self.reportsTopic, payload: [
                 "op": "destroyed", "instance": .string(instance), "host": .string(host),
             ], requestID: message.requestID)
         default:

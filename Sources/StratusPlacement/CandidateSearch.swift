@@ -229,7 +229,7 @@ public struct CandidateSearch: Sendable {
         return Self.fits(resourceClass, amount, snapshot, checkUnits: checkUnits)
     }
 
-    static func fits(_ resourceClass: String, _ amount: Int, _ snapshot: ProviderSnapshot, checkUnits: Bool = true) -> Bool {
+    public static func fits(_ resourceClass: String, _ amount: Int, _ snapshot: ProviderSnapshot, checkUnits: Bool = true) -> Bool {
         guard let inventory = snapshot.inventories[resourceClass] else { return false }
         if checkUnits && !inventory.permits(amount) { return false }
         return snapshot.used(resourceClass) + amount <= inventory.capacity

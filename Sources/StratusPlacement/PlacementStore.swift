@@ -138,13 +138,50 @@ public struct PlacementStore: Sendable {
     }
 }
 
+/// The room a compute node offers in the three classes a flavor asks for, as plain fields: the scheduler reads
+/// them for every host of every decision, where hashing class names 10,000 times would dominate.
+public struct ComputeRoom: Sendable, Equatable {
+    /// One class: its inventory (nil: none) and what is left of its capacity.
+    public struct Slot: Sendable, Equatable {
+        public var inventory: Inventory?
+        public var free: Int
+
+        /// Whether `amount` fits: nothing asked always fits; otherwise inventory, units and room must allow it.
+        public func fits(_ amount: Int) -> Bool {
+            guard amount > 0 else { return true }
+            guard let inventory else { return false }
+            return inventory.permits(amount) && amount <= free
+        }
+    }
+
+    public var vcpu: Slot
+    public var memoryMB: Slot
+    public var diskGB: Slot
+
+    init(_ inventories: [String: Inventory], _ usage: [String: Int]) {
+        func slot(_ name: String) -> Slot {
+            let inventory = inventories[name]
+            return Slot(inventory: inventory, free: inventory.map { $0.capacity - (usage[name] ?? 0) } ?? 0)
+        }
+        vcpu = slot("VCPU")
+        memoryMB = slot("MEMORY_MB")
+        diskGB = slot("DISK_GB")
+    }
+
+    public func fits(vcpus: Int, memoryMB: Int, diskGB: Int) -> Bool {
+        vcpu.fits(vcpus) && self.memoryMB.fits(memoryMB) && self.diskGB.fits(diskGB)
+    }
+}
+
 /// Everything the index holds about one provider.
 public struct ProviderSnapshot: Sendable, Equatable {
     public var provider: ResourceProvider
-    public var inventories: [String: Inventory] = [:]
-    public var usage: [String: Int] = [:]
+    public var inventories: [String: Inventory] = [:] { didSet { room = ComputeRoom(inventories, usage) } }
+    public var usage: [String: Int] = [:] { didSet { room = ComputeRoom(inventories, usage) } }
     public var traits: Set<String> = []
     public var aggregates: Set<String> = []
+    /// VCPU, MEMORY_MB and DISK_GB room, kept in step with inventories and usage.
+    public private(set) var room = ComputeRoom([:], [:])
 
     public init(provider: ResourceProvider) { self.provider = provider }
 

@@ -175,6 +175,22 @@ public struct Queue: Sendable {
         }
     }
 
+    /// Acks many leased messages in one statement (a consumer's finished batch); returns the ids acked.
+    @discardableResult
+    public func ack(_ messages: [QueueMessage], owner: String) async throws -> Set<String> {
+        guard !messages.isEmpty else { return [] }
+        return try await storage.autocommit { sql in
+            Set(try await sql.raw(
+                """
+                UPDATE queue_messages SET state = 'done', finished_at = \(bind: Clock.now()), lease_owner = NULL,
+                    lease_expires_at = NULL
+                WHERE id IN (\(binds: messages.map(\.id))) AND lease_owner = \(bind: owner) AND state = 'leased'
+                RETURNING id
+                """
+            ).all().map { try $0.decode(column: "id", as: String.self) })
+        }
+    }
+
     static func ackStatement(_ message: QueueMessage, owner: String) -> SQLQueryString {
         """
         UPDATE queue_messages SET state = 'done', finished_at = \(bind: Clock.now()), lease_owner = NULL,

@@ -44,31 +44,38 @@ public struct QueueConsumer: Service {
                     await queue.storage.wakeups.wait(channel, since: version, timeout: queue.settings.pollInterval)
                     continue
                 }
-                await withTaskGroup(of: Void.self) { group in
+                // Casts handled successfully are acked together in one statement once the batch is done.
+                let done = await withTaskGroup(of: QueueMessage?.self) { group in
                     for message in batch {
                         group.addTask { await process(message) }
                     }
+                    return await group.reduce(into: [QueueMessage]()) { if let message = $1 { $0.append(message) } }
+                }
+                do {
+                    let acked = try await queue.ack(done, owner: owner)
+                    if acked.count < done.count {
+                        logger.warning("\(done.count - acked.count) leases on \(topic) were lost before ack; that work may be repeated")
+                    }
+                } catch {
+                    logger.warning("acking \(done.count) messages on \(topic) failed; their leases will expire and they run again: \(error)")
                 }
             }
         }
     }
 
-    /// Runs the handler for one message and records the outcome. The reply and the ack commit together.
-    func process(_ message: QueueMessage) async {
+    /// Runs the handler for one message and records the outcome: a call's reply and ack commit together; a
+    /// successful cast is returned for the batch ack.
+    func process(_ message: QueueMessage) async -> QueueMessage? {
         var messageLogger = self.logger
         messageLogger[metadataKey: "request_id"] = message.requestID.map { .string($0) }
         messageLogger[metadataKey: "message_id"] = .string(message.id)
         let logger = messageLogger
         do {
             let reply = try await handler(message)
-            let acked: Bool
-            if message.kind == .call {
-                acked = try await queue.storage.transaction { tx in
-                    try await queue.reply(to: message, payload: reply ?? .null, in: tx)
-                    return try await queue.ack(message, owner: owner, in: tx)
-                }
-            } else {
-                acked = try await queue.ack(message, owner: owner)
+            guard message.kind == .call else { return message }
+            let acked = try await queue.storage.transaction { tx in
+                try await queue.reply(to: message, payload: reply ?? .null, in: tx)
+                return try await queue.ack(message, owner: owner, in: tx)
             }
             if !acked { logger.warning("lease on \(message.id) was lost before ack; it may be processed again") }
         } catch {
@@ -79,5 +86,6 @@ public struct QueueConsumer: Service {
                 logger.error("could not record failure of \(message.id); its lease will expire: \(error)")
             }
         }
+        return nil
     }
 }

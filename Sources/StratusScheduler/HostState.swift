@@ -1,30 +1,57 @@
-/// What the scheduler knows about one compute host when it decides.
-public struct HostState: Sendable, Equatable {
-    public var host: String
+/// What does not change between decisions about one host: names, zone, service status, aggregates. Shared by
+/// reference so the per-decision `HostState` copies one pointer, not a dozen strings and dictionaries.
+public final class HostInfo: Sendable, Equatable {
+    public let host: String
     /// The host's resource provider (its compute node).
-    public var nodeUUID: String
-    public var zone: String
-    public var enabled: Bool
-    public var up: Bool
-    public var freeRAMMB: Int
-    public var freeVCPUs: Int
-    public var freeDiskGB: Int
-    public var hypervisorType: String = "fake"
-    public var architecture: String = "x86_64"
+    public let nodeUUID: String
+    public let zone: String
+    public let enabled: Bool
+    public let hypervisorType: String
+    public let architecture: String
     /// Metadata of the host's aggregates: key → every value any of them sets.
-    public var aggregateMetadata: [String: Set<String>] = [:]
+    public let aggregateMetadata: [String: Set<String>]
 
-    public init(host: String, nodeUUID: String, zone: String, enabled: Bool, up: Bool, freeRAMMB: Int, freeVCPUs: Int,
-                freeDiskGB: Int) {
+    public init(host: String, nodeUUID: String, zone: String, enabled: Bool, hypervisorType: String = "fake",
+                architecture: String = "x86_64", aggregateMetadata: [String: Set<String>] = [:]) {
         self.host = host
         self.nodeUUID = nodeUUID
         self.zone = zone
         self.enabled = enabled
+        self.hypervisorType = hypervisorType
+        self.architecture = architecture
+        self.aggregateMetadata = aggregateMetadata
+    }
+
+    public static func == (a: HostInfo, b: HostInfo) -> Bool {
+        a === b || (a.host == b.host && a.nodeUUID == b.nodeUUID && a.zone == b.zone && a.enabled == b.enabled
+            && a.hypervisorType == b.hypervisorType && a.architecture == b.architecture && a.aggregateMetadata == b.aggregateMetadata)
+    }
+}
+
+/// What the scheduler knows about one compute host when it decides: the shared `HostInfo`, liveness and free
+/// capacity at this moment.
+public struct HostState: Sendable, Equatable {
+    public let info: HostInfo
+    public var up: Bool
+    public var freeRAMMB: Int
+    public var freeVCPUs: Int
+    public var freeDiskGB: Int
+
+    public init(info: HostInfo, up: Bool, freeRAMMB: Int, freeVCPUs: Int, freeDiskGB: Int) {
+        self.info = info
         self.up = up
         self.freeRAMMB = freeRAMMB
         self.freeVCPUs = freeVCPUs
         self.freeDiskGB = freeDiskGB
     }
+
+    public var host: String { info.host }
+    public var nodeUUID: String { info.nodeUUID }
+    public var zone: String { info.zone }
+    public var enabled: Bool { info.enabled }
+    public var hypervisorType: String { info.hypervisorType }
+    public var architecture: String { info.architecture }
+    public var aggregateMetadata: [String: Set<String>] { info.aggregateMetadata }
 }
 
 /// What is being scheduled (Nova's RequestSpec, the parts used so far).
@@ -65,6 +92,12 @@ public protocol HostWeigher: Sendable {
     static var name: String { get }
     var multiplier: Double { get }
     func weigh(_ host: HostState, _ spec: RequestSpec) -> Double
+    /// Whether the weigher has anything to say about this request (false skips it: every host would score 0).
+    func applies(to spec: RequestSpec) -> Bool
+}
+
+extension HostWeigher {
+    public func applies(to spec: RequestSpec) -> Bool { true }
 }
 
 /// A server group policy, as Nova names them.

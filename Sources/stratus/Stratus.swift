@@ -112,7 +112,7 @@ extension Stratus {
 
     struct Bench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Benchmarks that print JSON.", subcommands: [QueueCommand.self, PlacementCommand.self, BootCommand.self])
+            abstract: "Benchmarks that print JSON.", subcommands: [QueueCommand.self, PlacementCommand.self, BootCommand.self, SchedulerCommand.self])
 
         struct BootCommand: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
@@ -126,6 +126,22 @@ extension Stratus {
                     guard servers > 0, hosts > 0, clients > 0 else { throw ValidationError("--servers, --hosts and --clients are positive") }
                     let report = try await BootBenchmark(servers: servers, hosts: hosts, clients: clients).run(logger: makeLogger(nil))
                     print(report.encodedString())
+                }
+            }
+        }
+
+        struct SchedulerCommand: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "scheduler", abstract: "Scheduling decision latency (median/p99) at a number of hosts, without agents.")
+            @Option(help: "Compute hosts registered.") var hosts: Int = 10_000
+            @Option(help: "Decisions measured (each then claimed).") var decisions: Int = 2000
+
+            func run() async throws {
+                try await reportingErrors {
+                    guard hosts > 0, decisions > 0 else { throw ValidationError("--hosts and --decisions are positive") }
+                    var logger = makeLogger(nil)
+                    logger.logLevel = .error
+                    print(try await SchedulerBenchmark(hosts: hosts, decisions: decisions).run(logger: logger).encodedString())
                 }
             }
         }

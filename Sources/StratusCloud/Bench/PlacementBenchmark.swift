@@ -194,12 +194,8 @@ public struct PlacementBenchmark: Sendable {
 
     static func summary(_ samples: [Double], extra: [String: JSON]) -> JSON {
         let sorted = samples.sorted()
-        func percentile(_ p: Double) -> Double {
-            guard !sorted.isEmpty else { return 0 }
-            return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
-        }
-        var result: [String: JSON] = ["median": .number((percentile(0.5) * 100).rounded() / 100),
-                                      "p99": .number((percentile(0.99) * 100).rounded() / 100), "samples": .int(sorted.count)]
+        var result: [String: JSON] = ["median": .number(Percentile.of(sorted, 0.5)), "p99": .number(Percentile.of(sorted, 0.99)),
+                                      "samples": .int(sorted.count)]
         result.merge(extra) { $1 }
         return .object(result)
     }
