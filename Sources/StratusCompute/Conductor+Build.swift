@@ -166,12 +166,15 @@ extension Conductor {
         return Set(create?.events.filter { $0.name == "compute__do_build_and_run_instance" && $0.result == "Error" }.compactMap(\.host) ?? [])
     }
 
-    /// ERROR with a fault; allocations and group reservation released.
-    func fail(_ uuid: String, message: String, details: String, event: String, start: Double, host: String?) async throws {
-        try? await placement.deleteAllocations(consumerUUID: uuid)
-        try await groups.release(uuid)
-        try await queue.storage.transaction { tx in
-            guard var instance = try await instances.instance(uuid, in: tx), !instance.deleted else { return }
+    /// ERROR with a fault; allocations and group reservation released once the ERROR is committed, so a claim
+    /// racing with this sees the instance is no longer wanted and gives its room back itself. With
+    /// `unchangedSince`, nothing happens if the instance moved on meanwhile (reconciliation's stale view).
+    @discardableResult
+    func fail(_ uuid: String, message: String, details: String, event: String, start: Double, host: String?,
+              unchangedSince: Double? = nil) async throws -> Bool {
+        let failed = try await queue.storage.transaction { tx -> Bool in
+            guard var instance = try await instances.instance(uuid, in: tx), !instance.deleted else { return false }
+            if let unchangedSince, instance.updatedAt != unchangedSince { return false }
             instance.vmState = .error
             instance.taskState = nil
             instance.host = host
@@ -180,6 +183,12 @@ extension Conductor {
             try await instances.recordEvent(
                 instanceUUID: uuid, action: "create", event: event, start: start, result: "Error", host: host,
                 details: details, finishAction: true, in: tx)
+            return true
         }
+        if failed {
+            try? await placement.deleteAllocations(consumerUUID: uuid)
+            try await groups.release(uuid)
+        }
+        return failed
     }
 }

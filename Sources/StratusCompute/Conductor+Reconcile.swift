@@ -51,12 +51,13 @@ extension Conductor {
                                            "error": .string("compute host \(host) is down"), "started": .number(instance.updatedAt)],
                                           requestID: Identifier.requestID())
                 } else if age > settings.buildTimeout {
-                    if let host = instance.host {
+                    let failed = try await fail(
+                        instance.uuid, message: "Build of instance \(instance.uuid) aborted: timed out after \(Int(settings.buildTimeout)) seconds",
+                        details: "instance_build_timeout (\(Int(settings.buildTimeout)) s) passed in task state \(instance.taskState?.rawValue ?? "none")",
+                        event: "conductor_build_timeout", start: instance.updatedAt, host: instance.host, unchangedSince: instance.updatedAt)
+                    if failed, let host = instance.host {
                         try await queue.cast(topic: "compute.\(host)", payload: ["op": "destroy_orphan", "instance": .string(instance.uuid)])
                     }
-                    try await fail(instance.uuid, message: "Build of instance \(instance.uuid) aborted: timed out after \(Int(settings.buildTimeout)) seconds",
-                                   details: "instance_build_timeout (\(Int(settings.buildTimeout)) s) passed in task state \(instance.taskState?.rawValue ?? "none")",
-                                   event: "conductor_build_timeout", start: instance.updatedAt, host: instance.host)
                 }
             } else if age > settings.buildTimeout, instance.taskState != .deleting {
                 try await queue.storage.transaction { tx in

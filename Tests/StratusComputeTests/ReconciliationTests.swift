@@ -96,7 +96,13 @@ struct ReconciliationTests {
             }
             #expect(server["status"] == "ERROR")
             #expect(server["fault"]?["message"]?.stringValue?.contains("timed out") == true)
-            #expect(cloud.placement.index.current().providers.values.allSatisfy { $0.used("MEMORY_MB") == 0 })
+            // The claim is released right after the ERROR commits.
+            var released = false
+            for _ in 0..<100 where !released {
+                released = cloud.placement.index.current().providers.values.allSatisfy { $0.used("MEMORY_MB") == 0 }
+                if !released { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(released)
             #expect(try await client.call("DELETE", "/servers/\(id)").status == 204)
             #expect(try await client.settle(id)["status"] == "DELETED")
         }
