@@ -85,7 +85,8 @@ extension Conductor {
             rootGB: instance.flavor.rootGB, availabilityZone: instance.availabilityZone)
         spec.ignoreHosts = tried
         spec.flavorExtraSpecs = instance.flavor.extraSpecs
-        let membership = try await groups.placement(of: instance.uuid)
+        // Only a server created with a group hint is in a group: the others skip the read.
+        let membership = instance.hints.group == nil ? nil : try await groups.placement(of: instance.uuid)
         spec.group = membership?.placement
         if !instance.hints.sameHost.isEmpty { spec.sameHosts = try await hostsOf(instance.hints.sameHost) }
         if !instance.hints.differentHost.isEmpty { spec.differentHosts = try await hostsOf(instance.hints.differentHost) }

@@ -102,7 +102,8 @@ public struct FilterScheduler: Sendable {
             for i in raw.indices { scores[i] += weigher.multiplier * (raw[i] - low) / span }
         }
         var order = Array(remaining.indices)
-        order.sort { a, b in scores[a] > scores[b] || (scores[a] == scores[b] && hosts[remaining[a]].host < hosts[remaining[b]].host) }
+        // Ties keep the input order (hosts come sorted by name): comparing integers, not 10,000 host names.
+        order.sort { a, b in scores[a] > scores[b] || (scores[a] == scores[b] && a < b) }
         var ordered = order.prefix(max(keep, hostSubsetSize)).map { hosts[remaining[$0]] }
         if shuffleBestSameWeighedHosts, let best = order.first.map({ scores[$0] }) {
             let ties = min(ordered.count, order.prefix { scores[$0] == best }.count)
