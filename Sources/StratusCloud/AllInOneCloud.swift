@@ -102,7 +102,10 @@ public enum AllInOneCloud {
             let group = ServiceGroup(
                 configuration: .init(
                     services: [
-                        .init(service: app), .init(service: QueueJanitor(queue: queue, logger: logger)),
+                        .init(service: app), .init(service: PeriodicService(every: .seconds(60)) {
+                            // Finished messages are deleted after an hour so the table stays small; dead letters stay.
+                            do { try await queue.purgeDone(olderThan: 3600) } catch { logger.warning("queue purge failed: \(error)") }
+                        }),
                         .init(service: placement.batcher!),
                         .init(service: conductor.reconciler(interval: reconcileEvery)),
                     ] + conductor.consumers().map { .init(service: $0) } + agents.map { .init(service: $0) },
@@ -193,22 +196,6 @@ extension AllInOneCloud {
         return (0..<count).map { i in
             ComputeAgent(host: "fake-\(i + 1)", driver: FakeDriver(resources: resources, spawnDelay: delay), queue: queue, logger: logger,
                          powerSyncInterval: .seconds(config.configuration.int("DEFAULT", "sync_power_state_interval")))
-        }
-    }
-}
-
-/// Periodically deletes finished queue messages so the table stays small; dead letters stay for operators.
-struct QueueJanitor: Service {
-    let queue: Queue
-    let logger: Logger
-
-    func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(60))
-                if Task.isCancelled { return }
-                do { try await queue.purgeDone(olderThan: 3600) } catch { logger.warning("queue purge failed: \(error)") }
-            }
         }
     }
 }

@@ -1,5 +1,5 @@
 import Logging
-import ServiceLifecycle
+import StratusQueue
 import StratusCore
 
 /// Reconciliation: what the hosts report against what the database says, and workflows that stopped moving.
@@ -73,21 +73,9 @@ extension Conductor {
     }
 
     /// The periodic reconciliation as a service.
-    public func reconciler(interval: Duration) -> some Service { Reconciler(conductor: self, interval: interval) }
-}
-
-/// Runs `Conductor.reconcile` every `interval`.
-struct Reconciler: Service {
-    let conductor: Conductor
-    let interval: Duration
-
-    func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                if Task.isCancelled { return }
-                do { try await conductor.reconcile() } catch { conductor.logger.warning("reconciliation failed: \(error)") }
-            }
+    public func reconciler(interval: Duration) -> PeriodicService {
+        PeriodicService(every: interval) {
+            do { try await reconcile() } catch { logger.warning("reconciliation failed: \(error)") }
         }
     }
 }

@@ -12,14 +12,10 @@ public struct KeypairStore: Sendable {
         do {
             try await storage.transaction { tx in
                 try await quotas.lockProject(project, in: tx)
-                let used = try await tx.sql.raw(
-                    "SELECT COUNT(*) AS n FROM compute_keypairs WHERE user_id = \(bind: keypair.userID)"
-                ).first()?.decode(column: "n", as: Int.self) ?? 0
-                do {
-                    try await quotas.check("key_pairs", project: project, used: used, in: tx.sql)
-                } catch {
-                    throw StratusError.forbidden("Quota exceeded, too many key pairs.")
-                }
+                try await quotas.check(
+                    "key_pairs", project: project,
+                    countSQL: "SELECT COUNT(*) AS n FROM compute_keypairs WHERE user_id = \(bind: keypair.userID)",
+                    refusal: "Quota exceeded, too many key pairs.", in: tx.sql)
                 try await tx.sql.raw(
                     """
                     INSERT INTO compute_keypairs (user_id, name, key_type, public_key, fingerprint, created_at)

@@ -105,11 +105,15 @@ public struct QuotaStore: Sendable {
         return fits
     }
 
-    /// Refuses with Nova's 403 when `used + adding` would pass the project's limit for `resource`.
-    public func check(_ resource: String, project: String, used: Int, adding: Int = 1, in sql: any SQLDatabase) async throws {
+    /// Counts with `countSQL` (a `SELECT COUNT(*) AS n …`) and refuses with Nova's 403 (`refusal`, or the generic
+    /// message) when one more would pass the project's limit for `resource`.
+    public func check(_ resource: String, project: String, countSQL: SQLQueryString, refusal: String? = nil,
+                      in sql: any SQLDatabase) async throws {
         let limit = try await limits(project: project, sql)[resource] ?? -1
-        if limit >= 0, used + adding > limit {
-            throw StratusError.forbidden("Quota exceeded for \(resource): Requested \(adding), but already used \(used) of \(limit) \(resource)")
+        guard limit >= 0 else { return }
+        let used = try await sql.raw(countSQL).first()?.decode(column: "n", as: Int.self) ?? 0
+        if used + 1 > limit {
+            throw StratusError.forbidden(refusal ?? "Quota exceeded for \(resource): Requested 1, but already used \(used) of \(limit) \(resource)")
         }
     }
 }

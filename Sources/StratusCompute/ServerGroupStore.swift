@@ -37,14 +37,10 @@ public struct ServerGroupStore: Sendable {
     public func create(_ group: ServerGroup, quotas: QuotaStore) async throws {
         try await storage.transaction { tx in
             try await quotas.lockProject(group.projectID, in: tx)
-            let used = try await tx.sql.raw(
-                "SELECT COUNT(*) AS n FROM compute_server_groups WHERE project_id = \(bind: group.projectID)"
-            ).first()?.decode(column: "n", as: Int.self) ?? 0
-            do {
-                try await quotas.check("server_groups", project: group.projectID, used: used, in: tx.sql)
-            } catch {
-                throw StratusError.forbidden("Quota exceeded, too many server groups.")
-            }
+            try await quotas.check(
+                "server_groups", project: group.projectID,
+                countSQL: "SELECT COUNT(*) AS n FROM compute_server_groups WHERE project_id = \(bind: group.projectID)",
+                refusal: "Quota exceeded, too many server groups.", in: tx.sql)
             let rules = group.maxServerPerHost.map { "{\"max_server_per_host\": \($0)}" } ?? "{}"
             try await tx.sql.raw(
                 """
@@ -76,14 +72,10 @@ public struct ServerGroupStore: Sendable {
     /// `server_group_members` quota.
     public func addMember(_ instanceUUID: String, group: ServerGroup, quotas: QuotaStore, in tx: Transaction) async throws {
         try await tx.sql.raw("UPDATE compute_server_groups SET claims = claims + 1 WHERE id = \(bind: group.id)").run()
-        let members = try await tx.sql.raw(
-            "SELECT COUNT(*) AS n FROM compute_server_group_members WHERE group_id = \(bind: group.id)"
-        ).first()?.decode(column: "n", as: Int.self) ?? 0
-        do {
-            try await quotas.check("server_group_members", project: group.projectID, used: members, in: tx.sql)
-        } catch {
-            throw StratusError.forbidden("Quota exceeded, too many servers in group")
-        }
+        try await quotas.check(
+            "server_group_members", project: group.projectID,
+            countSQL: "SELECT COUNT(*) AS n FROM compute_server_group_members WHERE group_id = \(bind: group.id)",
+            refusal: "Quota exceeded, too many servers in group", in: tx.sql)
         try await tx.sql.raw(
             "INSERT INTO compute_server_group_members (instance_uuid, group_id) VALUES (\(bind: instanceUUID), \(bind: group.id))"
         ).run()

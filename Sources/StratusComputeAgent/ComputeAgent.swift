@@ -40,25 +40,17 @@ public struct ComputeAgent: Service {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await consumer.run() }
             group.addTask {
-                await cancelWhenGracefulShutdown {
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: heartbeatInterval)
-                        if Task.isCancelled { return }
-                        _ = try? await queue.cast(topic: Self.reportsTopic, payload: ["op": "heartbeat", "host": .string(host)])
-                    }
-                }
+                try await PeriodicService(every: heartbeatInterval) {
+                    _ = try? await queue.cast(topic: Self.reportsTopic, payload: ["op": "heartbeat", "host": .string(host)])
+                }.run()
             }
             group.addTask {
-                await cancelWhenGracefulShutdown {
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: powerSyncInterval)
-                        if Task.isCancelled { return }
-                        let guests = await driver.listGuests()
-                        _ = try? await queue.cast(topic: Self.reportsTopic, payload: [
-                            "op": "power_sync", "host": .string(host), "guests": .object(guests.mapValues { .bool($0) }),
-                        ])
-                    }
-                }
+                try await PeriodicService(every: powerSyncInterval) {
+                    let guests = await driver.listGuests()
+                    _ = try? await queue.cast(topic: Self.reportsTopic, payload: [
+                        "op": "power_sync", "host": .string(host), "guests": .object(guests.mapValues { .bool($0) }),
+                    ])
+                }.run()
             }
         }
     }

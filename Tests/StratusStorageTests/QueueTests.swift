@@ -83,12 +83,13 @@ struct QueueTests {
 
     @Test("a consumer that dies holding a lease loses no message: it is redelivered after the lease")
     func leaseExpiryRedelivers() async throws {
-        try await withQueue(lease: 0.3) { queue in
+        // A lease long enough that a loaded CI machine sees it still held on the second claim.
+        try await withQueue(lease: 2) { queue in
             let id = try await queue.cast(topic: "t", payload: ["work": "boot"])
             let first = try await queue.claim(topic: "t", owner: "dead-consumer")
             #expect(first.map(\.id) == [id])
             #expect(try await queue.claim(topic: "t", owner: "other").isEmpty, "leased, so not visible yet")
-            try await Task.sleep(for: .milliseconds(450))
+            try await Task.sleep(for: .milliseconds(2200))
             let second = try await queue.claim(topic: "t", owner: "other")
             #expect(second.map(\.id) == [id])
             #expect(second.first?.attempt == 2)
