@@ -81,6 +81,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "StratusImage",
+            dependencies: [
+                "StratusCore",
+                "StratusStorage",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "_NIOFileSystem", package: "swift-nio"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "StratusCompute",
             dependencies: [
                 "StratusCore",
@@ -118,6 +130,7 @@ let package = Package(
                 "StratusIdentity",
                 "StratusPlacement",
                 "StratusCompute",
+                "StratusImage",
                 "StratusQueue",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -133,6 +146,7 @@ let package = Package(
                 "StratusPlacement",
                 "StratusCompute",
                 "StratusComputeAgent",
+                "StratusImage",
                 "StratusScheduler",
                 "StratusStorage",
                 "StratusQueue",
@@ -166,6 +180,7 @@ let package = Package(
                 "StratusCore",
                 "StratusStorage",
                 "StratusCloud",
+                "StratusImage",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

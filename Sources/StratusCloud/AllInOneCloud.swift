@@ -9,6 +9,7 @@ import StratusComputeAgent
 import StratusScheduler
 import StratusCore
 import StratusIdentity
+import StratusImage
 import StratusPlacement
 import StratusQueue
 import StratusStorage
@@ -32,7 +33,7 @@ public struct ReadyCloud: Sendable {
 public enum AllInOneCloud {
     /// Every module's schema, in the order they must apply.
     public static let migrations: [Migration] = QueueSchema.migrations + IdentitySchema.migrations + PlacementSchema.migrations
-        + ComputeSchema.migrations
+        + ComputeSchema.migrations + ImageSchema.migrations
 
     /// Prepares the data dir and database, bootstraps identity, then serves until cancelled or signalled.
     /// `onReady` runs once the listener is bound and `clouds.yaml` is written.
@@ -60,6 +61,7 @@ public enum AllInOneCloud {
                     .init(type: "identity", name: "keystone", path: "/identity"),
                     .init(type: "placement", name: "placement", path: "/placement"),
                     .init(type: "compute", name: "nova", path: "/compute/v2.1"),
+                    .init(type: "image", name: "glance", path: "/image"),
                 ])
             let flavors = FlavorStore(storage: storage)
             try await flavors.ensureDefaults()
@@ -139,6 +141,11 @@ public enum AllInOneCloud {
             store: placement, bodyLimit: bodyLimit,
             randomizeCandidates: config.configuration.bool("placement", "randomize_allocation_candidates"),
             baseURL: { catalog.baseURL }
+        ).register(on: router)
+        ImageAPI(
+            store: ImageStore(storage: compute.flavors.storage),
+            files: ImageFiles(directory: config.imageDirectory, sizeCap: config.configuration.int("image", "image_size_cap")),
+            bodyLimit: bodyLimit, baseURL: { catalog.baseURL }
         ).register(on: router)
         ComputeAPI(
             flavors: compute.flavors, servers: compute.instances, hosts: compute.hosts, queue: compute.queue, placement: placement,

@@ -64,6 +64,11 @@ public struct CloudConfig: Sendable {
         return configured.isEmpty ? dataDir + "/token-keys" : configured
     }
 
+    public var imageDirectory: String {
+        let configured = configuration.string("image", "store_dir")
+        return configured.isEmpty ? dataDir + "/images" : configured
+    }
+
     public var queueSettings: Queue.Settings {
         var settings = Queue.Settings()
         settings.leaseSeconds = configuration.double("queue", "lease_seconds")

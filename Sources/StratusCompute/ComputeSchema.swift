@@ -108,5 +108,11 @@ public enum ComputeSchema {
                     PRIMARY KEY (aggregate_id, host))
                 """,
             ]),
+        Migration(
+            "compute.4",
+            sql: [
+                // The image's properties at boot (Nova's image_* system metadata), for the scheduler and the driver.
+                "ALTER TABLE compute_instances ADD COLUMN image_meta TEXT NOT NULL DEFAULT '{}'",
+            ]),
     ]
 }

@@ -85,6 +85,7 @@ extension Conductor {
             rootGB: instance.flavor.rootGB, availabilityZone: instance.availabilityZone)
         spec.ignoreHosts = tried
         spec.flavorExtraSpecs = instance.flavor.extraSpecs
+        spec.imageProperties = instance.imageProperties
         // Only a server created with a group hint is in a group: the others skip the read.
         let membership = instance.hints.group == nil ? nil : try await groups.placement(of: instance.uuid)
         spec.group = membership?.placement

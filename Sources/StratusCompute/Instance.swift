@@ -32,6 +32,8 @@ public struct Instance: Sendable, Equatable {
     public var tags: [String] = []
     /// The scheduler hints given at create, kept for rescheduling.
     public var hints = SchedulerHints()
+    /// The boot image's properties when the server was created (`hw_*`, `img_*`, `kernel_id`, …).
+    public var imageProperties: [String: String] = [:]
 
     /// What went wrong, in Nova's `fault` shape.
     public struct Fault: Sendable, Equatable, Codable {

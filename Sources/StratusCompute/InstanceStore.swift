@@ -15,7 +15,7 @@ public struct InstanceStore: Sendable {
             """
             INSERT INTO compute_instances (uuid, name, project_id, user_id, flavor, image_ref, host, node, vm_state,
                 task_state, power_state, availability_zone, key_name, metadata, user_data, instance_name, fault, locked,
-                deleted, created_at, updated_at, launched_at, vcpus, memory_mb, tags, hints, description)
+                deleted, created_at, updated_at, launched_at, vcpus, memory_mb, tags, hints, description, image_meta)
             VALUES (\(bind: instance.uuid), \(bind: instance.name), \(bind: instance.projectID), \(bind: instance.userID),
                 \(bind: instance.flavor.stored.encodedString()), \(bind: instance.imageRef), \(bind: instance.host), \(bind: instance.node),
                 \(bind: instance.vmState.rawValue), \(bind: instance.taskState?.rawValue), \(bind: instance.powerState.rawValue),
@@ -23,7 +23,7 @@ public struct InstanceStore: Sendable {
                 \(bind: instance.userData), \(bind: instance.instanceName), NULL, \(bind: instance.locked), FALSE,
                 \(bind: instance.createdAt), \(bind: instance.updatedAt), NULL, \(bind: instance.flavor.vcpus),
                 \(bind: instance.flavor.memoryMB), \(bind: JSON.array(instance.tags.map { .string($0) }).encodedString()), \(bind: instance.hints.stored.encodedString()),
-                \(bind: instance.description))
+                \(bind: instance.description), \(bind: Self.encode(strings: instance.imageProperties)))
             """
         ).run()
     }
@@ -205,6 +205,7 @@ public struct InstanceStore: Sendable {
         instance.hints = (try? JSON.parse(try row.decode(column: "hints", as: String.self))).map { SchedulerHints(stored: $0) } ?? SchedulerHints()
         instance.description = try row.decode(column: "description", as: String?.self)
         instance.lockedReason = try row.decode(column: "locked_reason", as: String?.self)
+        instance.imageProperties = (try? JSON.parse(try row.decode(column: "image_meta", as: String.self)))?.objectValue?.compactMapValues(\.stringValue) ?? [:]
         return instance
     }
 }

@@ -134,6 +134,10 @@ public enum KnownOptions {
             "placement", "randomize_allocation_candidates", .boolean, default: "false",
             "Return allocation candidates in random order (with limit: a random subset), as Placement's option."),
         OptionSpec(
+            "image", "image_size_cap", .integer(min: 1, max: Int.max), default: "1099511627776",
+            "Largest image upload in bytes (Glance's image_size_cap); larger uploads get 413 and the image is killed."),
+        OptionSpec("image", "store_dir", .string, default: "", "Where image files live; empty means DATA_DIR/images."),
+        OptionSpec(
             "queue", "lease_seconds", .integer(min: 1, max: 86400), default: "30",
             "How long a consumer holds a message before another may take it."),
         OptionSpec(

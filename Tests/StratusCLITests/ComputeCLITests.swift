@@ -21,7 +21,7 @@ struct ComputeCLITests {
                 try await Task.sleep(for: .milliseconds(50))
             }
             func boot(_ name: String, flavor: String = "42", hints: JSON? = nil) async throws -> TestHTTP.Reply {
-                var body: [String: JSON] = ["server": ["name": .string(name), "flavorRef": .string(flavor), "imageRef": "image-1", "networks": "none"]]
+                var body: [String: JSON] = ["server": ["name": .string(name), "flavorRef": .string(flavor), "imageRef": "00000000-0000-4000-8000-000000000001", "networks": "none"]]
                 if let hints { body["os:scheduler_hints"] = hints }
                 return try await http.request("POST", "/compute/v2.1/servers", token: token, json: .object(body),
                                               headers: ["OpenStack-API-Version": "compute 2.90"])

@@ -158,7 +158,7 @@ struct ServerCLITests {
                 try await Task.sleep(for: .milliseconds(50))
             }
             let created = try await http.request("POST", "/compute/v2.1/servers", token: token, json: [
-                "server": ["name": "cli-vm", "flavorRef": "42", "imageRef": "image-1", "networks": "none"]])
+                "server": ["name": "cli-vm", "flavorRef": "42", "imageRef": "00000000-0000-4000-8000-000000000001", "networks": "none"]])
             #expect(created.status == 202)
 
             let services = try json(try await runOpenStack(cloud, admin + ["compute", "service", "list", "-f", "json"]))

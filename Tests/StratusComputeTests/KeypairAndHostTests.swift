@@ -42,10 +42,10 @@ struct KeypairAndHostTests {
             #expect(list.compactMap { $0["keypair"]?["name"]?.stringValue } == ["gen2", "mine"])
             #expect(try await client.call("GET", "/os-keypairs/mine").json["keypair"]?["user_id"] != nil)
             let noKey = try await client.call("POST", "/servers", json: ["server": [
-                "name": "k", "flavorRef": "42", "imageRef": "i", "networks": "none", "key_name": "absent"]])
+                "name": "k", "flavorRef": "42", "imageRef": "00000000-0000-4000-8000-000000000001", "networks": "none", "key_name": "absent"]])
             #expect(noKey.status == 400)
             let withKey = try await client.call("POST", "/servers", json: ["server": [
-                "name": "k", "flavorRef": "42", "imageRef": "i", "networks": "none", "key_name": "mine"]])
+                "name": "k", "flavorRef": "42", "imageRef": "00000000-0000-4000-8000-000000000001", "networks": "none", "key_name": "mine"]])
             #expect(withKey.status == 202)
             #expect(try await client.call("DELETE", "/os-keypairs/mine").status == 204)
             #expect(try await client.call("DELETE", "/os-keypairs/mine").status == 404)
@@ -73,7 +73,7 @@ struct KeypairAndHostTests {
             #expect(inZone["OS-EXT-SRV-ATTR:host"] == "fake-2")
             #expect(inZone["OS-EXT-AZ:availability_zone"] == "az-fast")
             #expect(try await client.call("POST", "/servers", json: ["server": [
-                "name": "x", "flavorRef": "42", "imageRef": "i", "networks": "none", "availability_zone": "atlantis"]]).status == 400)
+                "name": "x", "flavorRef": "42", "imageRef": "00000000-0000-4000-8000-000000000001", "networks": "none", "availability_zone": "atlantis"]]).status == 400)
 
             // A flavor asking for ssd=true only fits hosts whose aggregate says so.
             #expect(try await client.call("POST", "/os-aggregates/\(id)/action", json: ["set_metadata": ["metadata": ["ssd": "true"]]]).status == 200)

@@ -28,12 +28,12 @@ struct QuotaTests {
             #expect(set.json["quota_set"]?["instances"] == 3)
             // min 1, max 5 with room for 3: Nova creates 3.
             let reply = try await client.call("POST", "/servers", json: ["server": [
-                "name": "q", "flavorRef": "42", "imageRef": "i", "networks": "none", "min_count": 1, "max_count": 5]])
+                "name": "q", "flavorRef": "42", "imageRef": "00000000-0000-4000-8000-000000000001", "networks": "none", "min_count": 1, "max_count": 5]])
             #expect(reply.status == 202)
             let listed = try await client.call("GET", "/servers").json["servers"]?.arrayValue ?? []
             #expect(listed.count == 3)
             let over = try await client.call("POST", "/servers", json: ["server": [
-                "name": "q4", "flavorRef": "42", "imageRef": "i", "networks": "none"]])
+                "name": "q4", "flavorRef": "42", "imageRef": "00000000-0000-4000-8000-000000000001", "networks": "none"]])
             #expect(over.status == 403)
             #expect(over.json["forbidden"]?["message"]?.stringValue == "Quota exceeded for instances: Requested 1, but already used 3 of 3 instances")
 
@@ -70,7 +70,7 @@ struct QuotaTests {
                 for i in 0..<20 {
                     group.addTask {
                         try await client.call("POST", "/servers", json: ["server": [
-                            "name": .string("c\(i)"), "flavorRef": "42", "imageRef": "i", "networks": "none"]]).status
+                            "name": .string("c\(i)"), "flavorRef": "42", "imageRef": "00000000-0000-4000-8000-000000000001", "networks": "none"]]).status
                     }
                 }
                 return try await group.reduce(into: [Int: Int]()) { $0[$1, default: 0] += 1 }
@@ -89,7 +89,7 @@ struct QuotaTests {
             let flavor = try #require(big.json["flavor"]?["id"]?.stringValue)
             _ = try await client.create("w1", flavor: flavor)
             let over = try await client.call("POST", "/servers", json: ["server": [
-                "name": "w2", "flavorRef": .string(flavor), "imageRef": "i", "networks": "none"]])
+                "name": "w2", "flavorRef": .string(flavor), "imageRef": "00000000-0000-4000-8000-000000000001", "networks": "none"]])
             #expect(over.status == 403)
             #expect(over.json["forbidden"]?["message"]?.stringValue?.hasPrefix("Quota exceeded for cores") == true)
         }

@@ -20,7 +20,7 @@ struct ComputeClient {
 
     func create(_ name: String, flavor: String = "42", count: Int = 1, extra: [String: JSON] = [:], hints: JSON? = nil) async throws -> String {
         var server: [String: JSON] = [
-            "name": .string(name), "flavorRef": .string(flavor), "imageRef": "image-1", "networks": "none", "max_count": .int(count)]
+            "name": .string(name), "flavorRef": .string(flavor), "imageRef": "00000000-0000-4000-8000-000000000001", "networks": "none", "max_count": .int(count)]
         server.merge(extra) { _, new in new }
         var body: [String: JSON] = ["server": .object(server)]
         if let hints { body["os:scheduler_hints"] = hints }
@@ -124,11 +124,11 @@ struct ServerBuildTests {
     func badCreates() async throws {
         try await withComputeCloud(hosts: 0) { client, _ in
             let cases: [JSON] = [
-                ["server": ["name": "x", "flavorRef": "nope", "imageRef": "i", "networks": "none"]],
-                ["server": ["name": "x", "flavorRef": "42", "imageRef": "i"]],
-                ["server": ["name": "x", "flavorRef": "42", "imageRef": "i", "networks": "none", "min_count": 3, "max_count": 2]],
-                ["server": ["name": "x", "flavorRef": "42", "imageRef": "i", "networks": "sideways"]],
-                ["server": ["flavorRef": "42", "imageRef": "i", "networks": "none"]],
+                ["server": ["name": "x", "flavorRef": "nope", "imageRef": "00000000-0000-4000-8000-000000000001", "networks": "none"]],
+                ["server": ["name": "x", "flavorRef": "42", "imageRef": "00000000-0000-4000-8000-000000000001"]],
+                ["server": ["name": "x", "flavorRef": "42", "imageRef": "00000000-0000-4000-8000-000000000001", "networks": "none", "min_count": 3, "max_count": 2]],
+                ["server": ["name": "x", "flavorRef": "42", "imageRef": "00000000-0000-4000-8000-000000000001", "networks": "sideways"]],
+                ["server": ["flavorRef": "42", "imageRef": "00000000-0000-4000-8000-000000000001", "networks": "none"]],
             ]
             for body in cases {
                 let reply = try await client.call("POST", "/servers", json: body)

@@ -115,7 +115,7 @@ struct ServerGroupTests {
                 #expect(reply.status == 400, "\(body.encodedString()) → \(reply.status)")
             }
             let unknown = try await client.call("POST", "/servers", json: ["server": [
-                "name": "x", "flavorRef": "42", "imageRef": "i", "networks": "none"], "os:scheduler_hints": ["group": "no-such-group"]])
+                "name": "x", "flavorRef": "42", "imageRef": "00000000-0000-4000-8000-000000000001", "networks": "none"], "os:scheduler_hints": ["group": "no-such-group"]])
             #expect(unknown.status == 400)
 
             let demo = try await client.http.token(user: "demo", password: cloud.credentials.demoPassword, project: "demo")

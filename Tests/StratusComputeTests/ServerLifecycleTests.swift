@@ -42,7 +42,7 @@ struct ServerLifecycleTests {
         try await withComputeCloud(hosts: 1) { client, cloud in
             let demo = try await client.http.token(user: "demo", password: cloud.credentials.demoPassword, project: "demo")
             let reply = try await client.http.request("POST", "/compute/v2.1/servers", token: demo, json: ["server": [
-                "name": "mine", "flavorRef": "42", "imageRef": "i", "networks": "none"]], headers: ["OpenStack-API-Version": "compute 2.90"])
+                "name": "mine", "flavorRef": "42", "imageRef": "00000000-0000-4000-8000-000000000001", "networks": "none"]], headers: ["OpenStack-API-Version": "compute 2.90"])
             let id = try #require(reply.json["server"]?["id"]?.stringValue)
             #expect(try await client.settle(id)["status"] == "ACTIVE")
             func demoAction(_ body: JSON) async throws -> TestHTTP.Reply {

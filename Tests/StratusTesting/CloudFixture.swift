@@ -5,6 +5,7 @@ import FoundationNetworking
 import Logging
 import StratusCloud
 import StratusCore
+import StratusImage
 import StratusStorage
 
 /// A whole Stratus cloud started in-process on a free loopback port, for tests that speak HTTP to it.
@@ -54,7 +55,25 @@ public enum CloudFixture {
         let configPath = dataDir + "/stratus.conf"
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
         let config = try CloudConfig.resolve(configPath: configPath, dataDir: dataDir, bind: "127.0.0.1", port: "0")
-        return try await AllInOneCloud.withRunningCloud(config, logger: TestDatabase.logger, body)
+        return try await AllInOneCloud.withRunningCloud(config, logger: TestDatabase.logger) { cloud in
+            try await registerTestImage(cloud)
+            return try await body(cloud)
+        }
+    }
+
+    /// The public image tests boot from (a record without bits: the fake driver never reads them).
+    public static let imageID = "00000000-0000-4000-8000-000000000001"
+
+    static func registerTestImage(_ cloud: ReadyCloud) async throws {
+        let store = ImageStore(storage: cloud.storage)
+        guard try await store.image(imageID) == nil else { return }
+        var image = Image(id: imageID, owner: "stratus-tests")
+        image.name = "test-image"
+        image.status = .active
+        image.visibility = "public"
+        image.diskFormat = "raw"
+        image.containerFormat = "bare"
+        try await store.create(image)
     }
 }
 

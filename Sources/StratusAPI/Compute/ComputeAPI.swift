@@ -1,6 +1,7 @@
 import Hummingbird
 import StratusCompute
 import StratusCore
+import StratusImage
 import StratusPlacement
 import StratusQueue
 
@@ -23,6 +24,7 @@ public struct ComputeAPI: Sendable {
     let groups: ServerGroupStore
     let keypairs: KeypairStore
     let aggregates: AggregateStore
+    let images: ImageStore
     /// Placement, to mirror host aggregates into (nil in flavor-only tests).
     let placement: PlacementStore?
     /// `[DEFAULT] service_down_time`
@@ -45,6 +47,7 @@ public struct ComputeAPI: Sendable {
         groups = ServerGroupStore(storage: flavors.storage)
         keypairs = KeypairStore(storage: flavors.storage)
         aggregates = AggregateStore(storage: flavors.storage)
+        images = ImageStore(storage: flavors.storage)
     }
 
     public static func microversions() -> MicroversionMiddleware {

@@ -2,6 +2,8 @@ import Foundation
 import Hummingbird
 import StratusCompute
 import StratusCore
+import StratusIdentity
+import StratusImage
 import StratusQueue
 import StratusStorage
 
@@ -80,6 +82,7 @@ extension ComputeAPI {
             throw StratusError.badRequest("Flavor \(flavorRef) could not be found.")
         }
         let imageRef = try bootImage(fields)
+        let image = try await bootableImage(imageRef, auth: auth, flavor: flavor)
         try validateNetworks(fields, context)
         let minCount = try fields.int("min_count", range: 1...1000) ?? 1
         let maxCount = try fields.int("max_count", range: 1...1000) ?? minCount
@@ -122,7 +125,7 @@ extension ComputeAPI {
             throw StratusError.forbidden("Quota exceeded for metadata_items: Requested \(metadata.count), but the limit is \(limit)")
         }
         let prototype = (flavor: flavor, imageRef: imageRef, zone: zone, keyName: keyName, metadata: metadata, userData: userData,
-                         description: description, tags: tags, hints: hints)
+                         description: description, tags: tags, hints: hints, imageProperties: image.properties)
         return try await servers!.storage.transaction { [group] tx -> [Instance] in
             try await quotas.lockProject(project, in: tx)
             let count = try await quotas.admitInstances(
@@ -140,6 +143,7 @@ extension ComputeAPI {
                 instance.description = prototype.description
                 instance.tags = prototype.tags
                 instance.hints = prototype.hints
+                instance.imageProperties = prototype.imageProperties
                 try await servers!.insert(instance, in: tx)
                 if let group { try await groups.addMember(uuid, group: group, quotas: quotas, in: tx) }
                 _ = try await servers!.startAction(
@@ -173,6 +177,24 @@ extension ComputeAPI {
             throw StratusError.badRequest("Block Device Mapping is Invalid: Boot sequence for the instance and image/block device mapping combination is not valid. imageRef is required.")
         }
         return imageRef
+    }
+
+    /// The image to boot, if the caller may use it and the flavor is big enough for it (Nova's checks).
+    func bootableImage(_ id: String, auth: AuthContext, flavor: Flavor) async throws -> Image {
+        guard let image = try await images.image(id) else { throw StratusError.badRequest("Image \(id) could not be found.") }
+        let membership = image.visibility == "shared" ? try await images.memberships(of: auth.projectID ?? "")[id] : nil
+        guard image.isVisible(toProject: auth.projectID, admin: auth.isAdmin, membership: membership) else {
+            throw StratusError.badRequest("Image \(id) could not be found.")
+        }
+        guard image.status == .active else { throw StratusError.badRequest("Image \(id) is not active.") }
+        if flavor.memoryMB < image.minRAM { throw StratusError.badRequest("Flavor's memory is too small for requested image.") }
+        if flavor.rootGB > 0 {
+            let sizeGB = ((image.size ?? 0) + (1 << 30) - 1) >> 30  // Nova compares the stored size; virtual size is the driver's
+            if flavor.rootGB < image.minDisk || flavor.rootGB < sizeGB {
+                throw StratusError.badRequest("Flavor's disk is too small for requested image. Flavor disk is \(flavor.rootGB) GB; the image needs \(max(image.minDisk, sizeGB)) GB.")
+            }
+        }
+        return image
     }
 
     func validateNetworks(_ fields: JSONFields, _ context: StratusRequestContext) throws {

@@ -56,6 +56,10 @@ public struct FaultMiddleware: RouterMiddleware {
             body = ["errors": [["status": .int(fault.code.status), "title": .string(fault.code.title),
                                 "detail": .string(fault.message), "request_id": .string(context.requestID),
                                 "code": .string(placementCode(fault))]]]
+        } else if path.hasPrefix("/image") {
+            // Glance's errors: a message with the status line.
+            body = ["message": .string(fault.message), "code": .string("\(fault.code.status) \(fault.code.title)"),
+                    "title": .string(fault.code.title)]
         } else {
             body = [fault.code.faultName: ["code": .int(fault.code.status), "message": .string(fault.message)]]
         }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import StratusCompute
 import StratusCore
+import StratusImage
 import StratusStorage
 
 /// `stratus bench boot`: boots N servers on H fake hosts (no spawn delay) through the real API, conductor,
@@ -50,6 +51,11 @@ public struct BootBenchmark: Sendable {
     }
 
     func measure(_ cloud: ReadyCloud) async throws -> JSON {
+        var image = Image(id: Identifier.uuid(), owner: "bench")
+        image.status = .active
+        image.visibility = "public"
+        try await ImageStore(storage: cloud.storage).create(image)
+        let imageID = image.id
         let instances = InstanceStore(storage: cloud.storage)
         let hostStore = HostStore(storage: cloud.storage)
         while try await hostStore.services().count < hosts { try await Task.sleep(for: .milliseconds(20)) }
@@ -63,7 +69,7 @@ public struct BootBenchmark: Sendable {
                 group.addTask {
                     let connection = try await BenchConnection.connect(host: "127.0.0.1", port: port)
                     for i in 0..<perClient where client * perClient + i < servers {
-                        let body: JSON = ["server": ["name": .string("bench-\(client)-\(i)"), "flavorRef": "42", "imageRef": "bench", "networks": "none"]]
+                        let body: JSON = ["server": ["name": .string("bench-\(client)-\(i)"), "flavorRef": "42", "imageRef": .string(imageID), "networks": "none"]]
                         _ = try await connection.request(.POST, "/compute/v2.1/servers", headers: headers, body: body.encodedBytes())
                     }
                     await connection.close()
