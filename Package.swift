@@ -219,6 +219,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "StratusImageTests",
+            dependencies: [
+                "StratusImage", "StratusTesting", "StratusCloud", .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "StratusCLITests",
             dependencies: ["StratusTesting", "StratusCloud"],
             swiftSettings: swiftSettings

@@ -105,7 +105,7 @@ public struct TestHTTP: Sendable {
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         } else if let rawBody {
             request.httpBody = rawBody
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            if headers["Content-Type"] == nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
         }
         let (data, response) = try await URLSession.shared.data(for: request)
         let http = response as! HTTPURLResponse
