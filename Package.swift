@@ -81,6 +81,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "StratusNetwork",
+            dependencies: [
+                "StratusCore",
+                "StratusStorage",
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "StratusImage",
             dependencies: [
                 "StratusCore",
@@ -131,6 +140,7 @@ let package = Package(
                 "StratusPlacement",
                 "StratusCompute",
                 "StratusImage",
+                "StratusNetwork",
                 "StratusQueue",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -147,6 +157,7 @@ let package = Package(
                 "StratusCompute",
                 "StratusComputeAgent",
                 "StratusImage",
+                "StratusNetwork",
                 "StratusScheduler",
                 "StratusStorage",
                 "StratusQueue",

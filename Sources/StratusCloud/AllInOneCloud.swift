@@ -10,6 +10,7 @@ import StratusScheduler
 import StratusCore
 import StratusIdentity
 import StratusImage
+import StratusNetwork
 import StratusPlacement
 import StratusQueue
 import StratusStorage
@@ -33,7 +34,7 @@ public struct ReadyCloud: Sendable {
 public enum AllInOneCloud {
     /// Every module's schema, in the order they must apply.
     public static let migrations: [Migration] = QueueSchema.migrations + IdentitySchema.migrations + PlacementSchema.migrations
-        + ComputeSchema.migrations + ImageSchema.migrations
+        + ComputeSchema.migrations + ImageSchema.migrations + NetworkSchema.migrations
 
     /// Prepares the data dir and database, bootstraps identity, then serves until cancelled or signalled.
     /// `onReady` runs once the listener is bound and `clouds.yaml` is written.
@@ -62,9 +63,12 @@ public enum AllInOneCloud {
                     .init(type: "placement", name: "placement", path: "/placement"),
                     .init(type: "compute", name: "nova", path: "/compute/v2.1"),
                     .init(type: "image", name: "glance", path: "/image"),
+                    .init(type: "network", name: "neutron", path: "/network"),
                 ])
             let flavors = FlavorStore(storage: storage)
             try await flavors.ensureDefaults()
+            let adminProject = try await identity.store.project(name: "admin", domainID: "default")
+            try await defaultNetworks(NetworkStore(storage: storage), adminProject: adminProject.id, logger: logger)
             let placement = PlacementStore(storage: storage, batching: true)
             try await placement.loadIndex()
             let queue = Queue(storage: storage, settings: config.queueSettings)
@@ -142,6 +146,8 @@ public enum AllInOneCloud {
             randomizeCandidates: config.configuration.bool("placement", "randomize_allocation_candidates"),
             baseURL: { catalog.baseURL }
         ).register(on: router)
+        NetworkAPI(store: NetworkStore(storage: compute.flavors.storage), bodyLimit: bodyLimit, baseURL: { catalog.baseURL })
+            .register(on: router)
         ImageAPI(
             store: ImageStore(storage: compute.flavors.storage),
             files: ImageFiles(directory: config.imageDirectory, sizeCap: config.configuration.int("image", "image_size_cap")),
@@ -175,6 +181,24 @@ extension AllInOneCloud {
         settings.diskAllocationRatio = config.configuration.double("DEFAULT", "disk_allocation_ratio")
         settings.buildTimeout = config.configuration.double("DEFAULT", "instance_build_timeout")
         return settings
+    }
+
+    /// DevStack's two networks on first start: `public` (external, 172.24.4.0/24) and the shared `private`
+    /// (10.0.0.0/22), both owned by the admin project and usable by every project.
+    static func defaultNetworks(_ store: NetworkStore, adminProject: String, logger: Logger) async throws {
+        let existing = Set(try await store.networks().map(\.name))
+        for (name, cidr, external) in [("public", "172.24.4.0/24", true), ("private", "10.0.0.0/22", false)] where !existing.contains(name) {
+            var network = Network(name: name, projectID: adminProject)
+            network.external = external
+            network.shared = !external
+            network.networkType = external ? "flat" : "local"
+            network.physicalNetwork = external ? "public" : nil
+            try await store.create(network)
+            let range = IPv4Network(cidr)!
+            try await store.create(Subnet(networkID: network.id, projectID: adminProject, name: name + "-subnet", cidr: range,
+                                          gateway: range.firstHost, pools: Subnet.defaultPools(range, gateway: range.firstHost)))
+            logger.info("created network \(name) with subnet \(cidr)")
+        }
     }
 
     /// The filter scheduler `[filter_scheduler]` describes; an unknown filter name stops the start.

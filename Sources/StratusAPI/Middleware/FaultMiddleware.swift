@@ -56,6 +56,12 @@ public struct FaultMiddleware: RouterMiddleware {
             body = ["errors": [["status": .int(fault.code.status), "title": .string(fault.code.title),
                                 "detail": .string(fault.message), "request_id": .string(context.requestID),
                                 "code": .string(placementCode(fault))]]]
+        } else if path.hasPrefix("/network") {
+            // Neutron's errors name a type: its own (IpAddressGenerationFailure, …) or the HTTP one.
+            let generic = ["badRequest": "HTTPBadRequest", "forbidden": "HTTPForbidden", "itemNotFound": "HTTPNotFound",
+                           "conflictingRequest": "HTTPConflict", "unauthorized": "HTTPUnauthorized"]
+            body = ["NeutronError": ["type": .string(generic[fault.code.faultName] ?? fault.code.faultName),
+                                     "message": .string(fault.message), "detail": ""]]
         } else if path.hasPrefix("/image") {
             // Glance's errors: a message with the status line.
             body = ["message": .string(fault.message), "code": .string("\(fault.code.status) \(fault.code.title)"),
