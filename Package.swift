@@ -237,6 +237,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "StratusNetworkTests",
+            dependencies: ["StratusNetwork", "StratusTesting", "StratusCloud"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "StratusCLITests",
             dependencies: ["StratusTesting", "StratusCloud"],
             swiftSettings: swiftSettings
