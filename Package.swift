@@ -109,6 +109,7 @@ let package = Package(
                 "StratusQueue",
                 "StratusPlacement",
                 "StratusScheduler",
+                "StratusNetwork",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SQLKit", package: "sql-kit"),

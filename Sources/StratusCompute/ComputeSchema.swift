@@ -114,5 +114,12 @@ public enum ComputeSchema {
                 // The image's properties at boot (Nova's image_* system metadata), for the scheduler and the driver.
                 "ALTER TABLE compute_instances ADD COLUMN image_meta TEXT NOT NULL DEFAULT '{}'",
             ]),
+        Migration(
+            "compute.5",
+            sql: [
+                // What the user asked for (networks, fixed IPs, ports) and the ports the build bound.
+                "ALTER TABLE compute_instances ADD COLUMN requested_networks TEXT NOT NULL DEFAULT '[]'",
+                "ALTER TABLE compute_instances ADD COLUMN ports TEXT NOT NULL DEFAULT '[]'",
+            ]),
     ]
 }

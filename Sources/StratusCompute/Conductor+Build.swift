@@ -26,12 +26,22 @@ extension Conductor {
                 if membership != nil { try await groups.release(uuid) }
                 continue  // someone took the room first: the next host
             }
+            let ports: [BoundPort]
+            do {
+                ports = try await bindPorts(instance, host: host.host)
+            } catch {
+                // Networking failed (no address left, a port in use): not the host's fault, so no reschedule.
+                try await fail(uuid, message: "Build of instance \(uuid) aborted: \(error)", details: "\(error)",
+                               event: "conductor_allocate_network", start: started, host: nil)
+                return
+            }
             let stillWanted = try await queue.storage.transaction { tx -> Bool in
                 guard var current = try await instances.instance(uuid, in: tx), !current.deleted,
                       current.taskState == .scheduling else { return false }
                 current.host = host.host
                 current.node = host.host
                 current.taskState = .spawning
+                current.ports = ports.map { AttachedPort(id: $0.port.id, createdByBuild: $0.createdByBuild) }
                 try await instances.save(current, in: tx)
                 try await instances.recordEvent(
                     instanceUUID: uuid, action: "create", event: "conductor_schedule_and_build_instances", start: started,
@@ -42,13 +52,17 @@ extension Conductor {
                     "vcpus": .int(current.flavor.vcpus), "memory_mb": .int(current.flavor.memoryMB),
                     "root_gb": .int(current.flavor.rootGB), "image_ref": .string(current.imageRef),
                     "tried": .array((tried.union([host.host])).sorted().map { .string($0) }),
+                    "ports": .array(ports.map(\.json)),
                 ], requestID: requestID, in: tx)
                 return true
             }
             // Deleted (or already placed by a duplicate delivery) while we were claiming: give the room back.
             if !stillWanted {
                 let current = try await instances.instance(uuid)
-                if current?.host != host.host || current?.deleted == true { try? await placement.deleteAllocations(consumerUUID: uuid) }
+                if current?.host != host.host || current?.deleted == true {
+                    try? await placement.deleteAllocations(consumerUUID: uuid)
+                    await releasePorts(uuid, requested: instance.requestedNetworks)
+                }
             }
             return
         }
@@ -190,6 +204,7 @@ extension Conductor {
         if failed {
             try? await placement.deleteAllocations(consumerUUID: uuid)
             try await groups.release(uuid)
+            if let instance = try await instances.instance(uuid) { await releasePorts(uuid, requested: instance.requestedNetworks) }
         }
         return failed
     }

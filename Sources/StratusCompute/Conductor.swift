@@ -1,6 +1,7 @@
 import Logging
 import Synchronization
 import StratusCore
+import StratusNetwork
 import StratusPlacement
 import StratusQueue
 import StratusScheduler
@@ -32,6 +33,7 @@ public struct Conductor: Sendable {
     let hosts: HostStore
     let groups: ServerGroupStore
     let aggregates: AggregateStore
+    let network: NetworkStore
     let placement: PlacementStore
     let queue: Queue
     let scheduler: FilterScheduler
@@ -49,6 +51,7 @@ public struct Conductor: Sendable {
         self.hosts = hosts
         self.groups = ServerGroupStore(storage: queue.storage)
         self.aggregates = AggregateStore(storage: queue.storage)
+        self.network = NetworkStore(storage: queue.storage)
         self.placement = placement
         self.queue = queue
         self.scheduler = scheduler
@@ -139,6 +142,7 @@ public struct Conductor: Sendable {
     /// The guest is gone: free its allocations, leave its group, and mark it deleted.
     func destroyed(_ uuid: String) async throws {
         try? await placement.deleteAllocations(consumerUUID: uuid)
+        if let instance = try await instances.instance(uuid) { await releasePorts(uuid, requested: instance.requestedNetworks) }
         try await queue.storage.transaction { tx in
             guard var instance = try await instances.instance(uuid, in: tx), !instance.deleted else { return }
             instance.vmState = .deleted

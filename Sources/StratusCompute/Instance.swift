@@ -34,6 +34,11 @@ public struct Instance: Sendable, Equatable {
     public var hints = SchedulerHints()
     /// The boot image's properties when the server was created (`hw_*`, `img_*`, `kernel_id`, …).
     public var imageProperties: [String: String] = [:]
+    /// The networks asked for at create, in order.
+    public var requestedNetworks: [RequestedNetwork] = []
+    /// The ports bound to the server, and whether the build created them (those are deleted with it; ports the
+    /// user brought are only unbound).
+    public var ports: [AttachedPort] = []
 
     /// What went wrong, in Nova's `fault` shape.
     public struct Fault: Sendable, Equatable, Codable {
@@ -86,6 +91,42 @@ public struct SchedulerHints: Sendable, Equatable, Codable {
         self.group = group
         self.sameHost = sameHost
         self.differentHost = differentHost
+    }
+}
+
+/// One entry of a create's `networks`: a network (maybe with a fixed IP) or an existing port.
+public struct RequestedNetwork: Sendable, Equatable {
+    public var networkID: String?
+    public var fixedIP: String?
+    public var portID: String?
+
+    public init(networkID: String? = nil, fixedIP: String? = nil, portID: String? = nil) {
+        self.networkID = networkID
+        self.fixedIP = fixedIP
+        self.portID = portID
+    }
+
+    var stored: JSON {
+        var fields: [String: JSON] = [:]
+        if let networkID { fields["network"] = .string(networkID) }
+        if let fixedIP { fields["fixed_ip"] = .string(fixedIP) }
+        if let portID { fields["port"] = .string(portID) }
+        return .object(fields)
+    }
+
+    init(stored json: JSON) {
+        self.init(networkID: json["network"]?.stringValue, fixedIP: json["fixed_ip"]?.stringValue, portID: json["port"]?.stringValue)
+    }
+}
+
+/// A port bound to a server.
+public struct AttachedPort: Sendable, Equatable {
+    public var id: String
+    public var createdByBuild: Bool
+
+    public init(id: String, createdByBuild: Bool) {
+        self.id = id
+        self.createdByBuild = createdByBuild
     }
 }
 

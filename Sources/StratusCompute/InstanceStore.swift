@@ -15,7 +15,7 @@ public struct InstanceStore: Sendable {
             """
             INSERT INTO compute_instances (uuid, name, project_id, user_id, flavor, image_ref, host, node, vm_state,
                 task_state, power_state, availability_zone, key_name, metadata, user_data, instance_name, fault, locked,
-                deleted, created_at, updated_at, launched_at, vcpus, memory_mb, tags, hints, description, image_meta)
+                deleted, created_at, updated_at, launched_at, vcpus, memory_mb, tags, hints, description, image_meta, requested_networks, ports)
             VALUES (\(bind: instance.uuid), \(bind: instance.name), \(bind: instance.projectID), \(bind: instance.userID),
                 \(bind: instance.flavor.stored.encodedString()), \(bind: instance.imageRef), \(bind: instance.host), \(bind: instance.node),
                 \(bind: instance.vmState.rawValue), \(bind: instance.taskState?.rawValue), \(bind: instance.powerState.rawValue),
@@ -23,7 +23,8 @@ public struct InstanceStore: Sendable {
                 \(bind: instance.userData), \(bind: instance.instanceName), NULL, \(bind: instance.locked), FALSE,
                 \(bind: instance.createdAt), \(bind: instance.updatedAt), NULL, \(bind: instance.flavor.vcpus),
                 \(bind: instance.flavor.memoryMB), \(bind: JSON.array(instance.tags.map { .string($0) }).encodedString()), \(bind: instance.hints.stored.encodedString()),
-                \(bind: instance.description), \(bind: Self.encode(strings: instance.imageProperties)))
+                \(bind: instance.description), \(bind: Self.encode(strings: instance.imageProperties)),
+                \(bind: JSON.array(instance.requestedNetworks.map(\.stored)).encodedString()), \(bind: Self.encode(ports: instance.ports)))
             """
         ).run()
     }
@@ -38,7 +39,7 @@ public struct InstanceStore: Sendable {
                 locked = \(bind: instance.locked), deleted = \(bind: instance.deleted), updated_at = \(bind: Clock.now()),
                 launched_at = \(bind: instance.launchedAt), metadata = \(bind: Self.encode(strings: instance.metadata)),
                 tags = \(bind: JSON.array(instance.tags.map { .string($0) }).encodedString()), description = \(bind: instance.description),
-                locked_reason = \(bind: instance.lockedReason)
+                locked_reason = \(bind: instance.lockedReason), ports = \(bind: Self.encode(ports: instance.ports))
             WHERE uuid = \(bind: instance.uuid)
             """
         ).run()
@@ -169,6 +170,10 @@ public struct InstanceStore: Sendable {
 
     // MARK: Rows
 
+    static func encode(ports: [AttachedPort]) -> String {
+        JSON.array(ports.map { ["id": .string($0.id), "created": .bool($0.createdByBuild)] }).encodedString()
+    }
+
     static func encode(strings: [String: String]) -> String {
         JSON.object(strings.mapValues { .string($0) }).encodedString()
     }
@@ -205,6 +210,11 @@ public struct InstanceStore: Sendable {
         instance.hints = (try? JSON.parse(try row.decode(column: "hints", as: String.self))).map { SchedulerHints(stored: $0) } ?? SchedulerHints()
         instance.description = try row.decode(column: "description", as: String?.self)
         instance.lockedReason = try row.decode(column: "locked_reason", as: String?.self)
+        instance.requestedNetworks = (try? JSON.parse(try row.decode(column: "requested_networks", as: String.self)))?.arrayValue?
+            .map(RequestedNetwork.init(stored:)) ?? []
+        instance.ports = (try? JSON.parse(try row.decode(column: "ports", as: String.self)))?.arrayValue?.compactMap { entry in
+            entry["id"]?.stringValue.map { AttachedPort(id: $0, createdByBuild: entry["created"]?.boolValue ?? false) }
+        } ?? []
         instance.imageProperties = (try? JSON.parse(try row.decode(column: "image_meta", as: String.self)))?.objectValue?.compactMapValues(\.stringValue) ?? [:]
         return instance
     }

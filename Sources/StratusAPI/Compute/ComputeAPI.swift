@@ -2,6 +2,7 @@ import Hummingbird
 import StratusCompute
 import StratusCore
 import StratusImage
+import StratusNetwork
 import StratusPlacement
 import StratusQueue
 
@@ -25,6 +26,7 @@ public struct ComputeAPI: Sendable {
     let keypairs: KeypairStore
     let aggregates: AggregateStore
     let images: ImageStore
+    let network: NetworkStore
     /// Placement, to mirror host aggregates into (nil in flavor-only tests).
     let placement: PlacementStore?
     /// `[DEFAULT] service_down_time`
@@ -48,6 +50,7 @@ public struct ComputeAPI: Sendable {
         keypairs = KeypairStore(storage: flavors.storage)
         aggregates = AggregateStore(storage: flavors.storage)
         images = ImageStore(storage: flavors.storage)
+        network = NetworkStore(storage: flavors.storage)
     }
 
     public static func microversions() -> MicroversionMiddleware {

@@ -4,6 +4,7 @@ import StratusCompute
 import StratusCore
 import StratusIdentity
 import StratusImage
+import StratusNetwork
 import StratusQueue
 import StratusStorage
 
@@ -31,7 +32,10 @@ extension ComputeAPI {
             let (list, next) = try await visibleServers(request, context)
             let admin = try context.requireAuth().isAdmin
             let statuses = admin ? try await hostStatuses() : [:]
-            var body: [String: JSON] = ["servers": .array(list.map { serverJSON($0, context.microversion, admin: admin, hostStatus: statuses) })]
+            let addresses = try await addresses(of: list)
+            var body: [String: JSON] = ["servers": .array(list.map {
+                serverJSON($0, context.microversion, admin: admin, hostStatus: statuses, addresses: addresses[$0.uuid] ?? [:])
+            })]
             if let next { body["servers_links"] = [["rel": "next", "href": .string(root + "/servers/detail?" + next)]] }
             return JSONResponse.make(status: .ok, .object(body))
         }
@@ -39,7 +43,8 @@ extension ComputeAPI {
             let instance = try await ownedInstance(context)
             let admin = try context.requireAuth().isAdmin
             return JSONResponse.make(status: .ok, ["server": serverJSON(
-                instance, context.microversion, admin: admin, hostStatus: admin ? try await hostStatuses() : [:])])
+                instance, context.microversion, admin: admin, hostStatus: admin ? try await hostStatuses() : [:],
+                addresses: try await addresses(of: [instance])[instance.uuid] ?? [:])])
         }
         router.put("compute/v2.1/servers/:id") { request, context in
             let instance = try await ownedInstance(context)
@@ -83,12 +88,12 @@ extension ComputeAPI {
         }
         let imageRef = try bootImage(fields)
         let image = try await bootableImage(imageRef, auth: auth, flavor: flavor)
-        try validateNetworks(fields, context)
         let minCount = try fields.int("min_count", range: 1...1000) ?? 1
         let maxCount = try fields.int("max_count", range: 1...1000) ?? minCount
         guard minCount <= maxCount else {
             throw StratusError.badRequest("min_count must be <= max_count")
         }
+        let networks = try await requestedNetworks(fields, context, count: maxCount)
         var metadata: [String: String] = [:]
         if let meta = try fields.fields("metadata") {
             for (key, value) in meta.object {
@@ -144,6 +149,7 @@ extension ComputeAPI {
                 instance.tags = prototype.tags
                 instance.hints = prototype.hints
                 instance.imageProperties = prototype.imageProperties
+                instance.requestedNetworks = networks
                 try await servers!.insert(instance, in: tx)
                 if let group { try await groups.addMember(uuid, group: group, quotas: quotas, in: tx) }
                 _ = try await servers!.startAction(
@@ -197,17 +203,61 @@ extension ComputeAPI {
         return image
     }
 
-    func validateNetworks(_ fields: JSONFields, _ context: StratusRequestContext) throws {
+    /// The create's `networks`: `none`, `auto` (the project's only usable network, or a clear 400), or a list of
+    /// `{uuid[, fixed_ip]}` / `{port}` — each checked against the network service now, so a bad request is a 400
+    /// and never a failed build.
+    func requestedNetworks(_ fields: JSONFields, _ context: StratusRequestContext, count: Int) async throws -> [RequestedNetwork] {
+        let auth = try context.requireAuth()
         let networks = fields.object["networks"]
         if context.microversion.atLeast(2, 37), networks == nil {
             throw StratusError.badRequest("Invalid input for field/attribute server. Value: 'networks' is a required property.")
         }
-        guard let networks else { return }
+        let usable = try await network.networks().filter { !$0.external && ($0.shared || $0.projectID == auth.projectID || auth.isAdmin) }
         switch networks {
-        case .string(let mode) where mode == "none" || mode == "auto": return
-        case .array(let items) where items.isEmpty: return
-        default: throw StratusError.badRequest("Requested networks are not supported yet: use \"none\" or \"auto\".")
+        case nil, .string("none")?: return []
+        case .array(let items)? where items.isEmpty: return []
+        case .string("auto")?:
+            let own = usable.filter { $0.projectID == auth.projectID }
+            let candidates = own.count == 1 ? own : usable
+            guard candidates.count == 1 else {
+                throw StratusError.badRequest("Unable to automatically allocate a network for project \(auth.projectID ?? ""): \(candidates.count) networks are available; name one with networks: [{\"uuid\": …}].")
+            }
+            return [RequestedNetwork(networkID: candidates[0].id)]
+        case .array(let items)?:
+            var result: [RequestedNetwork] = []
+            for item in items { result.append(try await requestedNetwork(item, usable: usable, auth: auth, count: count)) }
+            return result
+        default:
+            throw StratusError.badRequest("Invalid input for field/attribute networks: use \"none\", \"auto\" or a list of {\"uuid\"} / {\"port\"} objects.")
         }
+    }
+
+    func requestedNetwork(_ item: JSON, usable: [Network], auth: AuthContext, count: Int) async throws -> RequestedNetwork {
+        let entry = try JSONFields(item, path: "networks")
+        try entry.rejectUnknown(["uuid", "port", "fixed_ip", "tag"])
+        if let portID = try entry.string("port") {
+            guard count == 1 else { throw StratusError.badRequest("Unable to launch multiple instances with a single configured port ID. Please launch your instance one by one with different ports.") }
+            guard let port = try await network.port(portID), auth.isAdmin || port.projectID == auth.projectID else {
+                throw StratusError.badRequest("Port id \(portID) could not be found.")
+            }
+            guard port.deviceID.isEmpty else { throw StratusError.conflict("Port \(portID) is still in use.") }
+            return RequestedNetwork(portID: portID)
+        }
+        let id = try entry.requiredString("uuid")
+        var known = usable.contains { $0.id == id }
+        if !known, auth.isAdmin { known = try await network.network(id) != nil }
+        guard known else {
+            throw StratusError.badRequest("Network \(id) could not be found.")
+        }
+        let fixedIP = try entry.string("fixed_ip")
+        if let fixedIP {
+            guard let address = IPv4(fixedIP) else { throw StratusError.badRequest("Invalid fixed IP address (\(fixedIP))") }
+            guard count == 1 else { throw StratusError.badRequest("max_count cannot be greater than 1 if a fixed_ip is specified.") }
+            guard try await network.subnets(network: id).contains(where: { $0.cidr.contains(address) }) else {
+                throw StratusError.badRequest("Fixed IP address \(fixedIP) is not valid on network \(id).")
+            }
+        }
+        return RequestedNetwork(networkID: id, fixedIP: fixedIP)
     }
 
     /// `os:scheduler_hints` (or the legacy `OS-SCH-HNT:scheduler_hints`), outside the `server` object.

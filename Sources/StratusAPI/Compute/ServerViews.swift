@@ -14,7 +14,25 @@ extension ComputeAPI {
         }, uniquingKeysWith: { a, _ in a })
     }
 
-    func serverJSON(_ instance: Instance, _ version: Microversion, admin: Bool, hostStatus: [String: String] = [:]) -> JSON {
+    /// Nova's `addresses` of each server from its ports: network name → [{version, addr, type, mac}].
+    func addresses(of instances: [Instance]) async throws -> [String: JSON] {
+        guard instances.contains(where: { !$0.requestedNetworks.isEmpty }) else { return [:] }
+        let wanted = Set(instances.map(\.uuid))
+        let ports = instances.count == 1 ? try await network.ports(device: instances[0].uuid) : try await network.ports()
+        let names = Dictionary(uniqueKeysWithValues: try await network.networks().map { ($0.id, $0.name) })
+        var result: [String: [String: [JSON]]] = [:]
+        for port in ports where wanted.contains(port.deviceID) {
+            for ip in port.fixedIPs {
+                result[port.deviceID, default: [:]][names[port.networkID] ?? port.networkID, default: []].append([
+                    "version": 4, "addr": .string(ip.ipAddress), "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": .string(port.macAddress),
+                ])
+            }
+        }
+        return result.mapValues { .object($0.mapValues { .array($0) }) }
+    }
+
+    func serverJSON(_ instance: Instance, _ version: Microversion, admin: Bool, hostStatus: [String: String] = [:],
+                    addresses: JSON = [:]) -> JSON {
         let hostID = instance.host.map { Self.hostID(project: instance.projectID, host: $0) } ?? ""
         var body: [String: JSON] = [
             "id": .string(instance.uuid), "name": .string(instance.name), "status": .string(instance.status),
@@ -22,7 +40,7 @@ extension ComputeAPI {
             "metadata": .object(instance.metadata.mapValues { .string($0) }), "hostId": .string(hostID),
             "image": ["id": .string(instance.imageRef), "links": [["rel": "bookmark", "href": .string(baseURL() + "/compute/images/" + instance.imageRef)]]],
             "created": .string(Clock.iso8601(instance.createdAt)), "updated": .string(Clock.iso8601(instance.updatedAt)),
-            "addresses": [:], "accessIPv4": "", "accessIPv6": "", "links": links("servers/\(instance.uuid)"),
+            "addresses": addresses, "accessIPv4": "", "accessIPv6": "", "links": links("servers/\(instance.uuid)"),
             "OS-DCF:diskConfig": "MANUAL", "progress": 0, "OS-EXT-AZ:availability_zone": .string(instance.availabilityZone ?? "nova"),
             "config_drive": "", "key_name": .optional(instance.keyName),
             "OS-SRV-USG:launched_at": .optional(instance.launchedAt.map { Clock.iso8601Micro($0).replacingOccurrences(of: "Z", with: "") }),
