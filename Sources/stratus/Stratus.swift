@@ -112,7 +112,7 @@ extension Stratus {
 
     struct Bench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Benchmarks that print JSON.", subcommands: [QueueCommand.self, PlacementCommand.self, BootCommand.self, SchedulerCommand.self])
+            abstract: "Benchmarks that print JSON.", subcommands: [QueueCommand.self, PlacementCommand.self, BootCommand.self, SchedulerCommand.self, IPAMCommand.self])
 
         struct BootCommand: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
@@ -142,6 +142,23 @@ extension Stratus {
                     var logger = makeLogger(nil)
                     logger.logLevel = .error
                     print(try await SchedulerBenchmark(hosts: hosts, decisions: decisions).run(logger: logger).encodedString())
+                }
+            }
+        }
+
+        struct IPAMCommand: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "ipam", abstract: "Concurrent port creates/s on one subnet over HTTP, and that every address is distinct.")
+            @Option(help: "Ports to create.") var ports: Int = 2000
+            @Option(help: "Concurrent API clients.") var clients: Int = 16
+            @Option(help: "postgresql://… to measure PostgreSQL instead of SQLite.") var database: String?
+
+            func run() async throws {
+                try await reportingErrors {
+                    guard ports > 0, ports < 65_000, clients > 0 else { throw ValidationError("--ports 1…64999 and --clients > 0") }
+                    var logger = makeLogger(nil)
+                    logger.logLevel = .error
+                    print(try await IPAMBenchmark(ports: ports, clients: clients, databaseURL: database).run(logger: logger).encodedString())
                 }
             }
         }
