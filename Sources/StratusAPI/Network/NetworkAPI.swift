@@ -37,6 +37,7 @@ public struct NetworkAPI: Sendable {
         registerSubnets(on: router)
         registerPorts(on: router)
         registerSecurityGroups(on: router)
+        registerQuotas(on: router)
     }
 
     /// Networks a caller may see and use: its own, shared ones, everything for admins.
@@ -85,5 +86,35 @@ public struct NetworkAPI: Sendable {
 
     static func timestamps(_ created: Double, _ updated: Double) -> [String: JSON] {
         ["created_at": .string(Clock.iso8601(created)), "updated_at": .string(Clock.iso8601(updated)), "revision_number": 1, "tags": []]
+    }
+}
+
+extension NetworkAPI {
+    /// Neutron's default quotas, shown (read-only; Stratus does not enforce network quotas yet).
+    static let quotas: [String: Int] = [
+        "network": 100, "subnet": 100, "port": 500, "security_group": 10, "security_group_rule": 100, "router": 10,
+        "floatingip": 50, "rbac_policy": 10, "subnetpool": -1,
+    ]
+
+    func registerQuotas(on router: Router<StratusRequestContext>) {
+        router.get("network/v2.0/quotas/:project") { _, context in
+            _ = try context.requireAuth()
+            return JSONResponse.make(status: .ok, ["quota": .object(Self.quotas.mapValues { .int($0) })])
+        }
+        router.get("network/v2.0/quotas/:project/details") { _, context in
+            let auth = try context.requireAuth()
+            let project = try context.parameters.require("project")
+            guard auth.isAdmin || project == auth.projectID else { throw StratusError.forbidden("(rule:get_quota) is disallowed by policy") }
+            let used: [String: Int] = [
+                "network": try await store.networks().filter { $0.projectID == project }.count,
+                "subnet": try await store.subnets().filter { $0.projectID == project }.count,
+                "port": try await store.ports().filter { $0.projectID == project }.count,
+                "security_group": try await store.securityGroups(project: project).count,
+                "security_group_rule": try await store.securityGroups(project: project).flatMap(\.rules).count,
+            ]
+            return JSONResponse.make(status: .ok, ["quota": .object(Self.quotas.mapValues { .int($0) }.reduce(into: [:]) { result, entry in
+                result[entry.key] = ["limit": entry.value, "used": .int(used[entry.key] ?? 0), "reserved": 0]
+            })])
+        }
     }
 }
