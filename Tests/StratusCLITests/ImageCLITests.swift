@@ -25,6 +25,11 @@ struct ImageCLITests {
             #expect(created["status"] == "active")
             #expect(created["size"] == .int(bytes.count))
             #expect(created["virtual_size"] == .int(1 << 30))
+            // Glance's checksums, compared with the coreutils tools.
+            let md5 = try await ProcessRunner.run("/usr/bin/md5sum", [dir + "/disk.qcow2"])
+            #expect(created["checksum"]?.stringValue == md5.stdout.split(separator: " ").first.map(String.init))
+            let sha512 = try await ProcessRunner.run("/usr/bin/sha512sum", [dir + "/disk.qcow2"])
+            #expect(created["properties"]?["os_hash_value"]?.stringValue == sha512.stdout.split(separator: " ").first.map(String.init))
             let list = try json(try await runOpenStack(cloud, admin + ["image", "list", "-f", "json"]))
             #expect(list.arrayValue?.contains { $0["Name"] == "tiny" && $0["Status"] == "active" } == true)
             let saved = try await runOpenStack(cloud, admin + ["image", "save", "--file", dir + "/back.qcow2", "tiny"])

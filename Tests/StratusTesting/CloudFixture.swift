@@ -98,6 +98,8 @@ public struct TestHTTP: Sendable {
                         rawBody: Data? = nil, headers: [String: String] = [:]) async throws -> Reply {
         var request = URLRequest(url: URL(string: baseURL + path)!)
         request.httpMethod = method
+        // Generous: the 1,000-request tests queue behind URLSession's per-host connection limit on a loaded machine.
+        request.timeoutInterval = 600
         if let token { request.setValue(token, forHTTPHeaderField: "X-Auth-Token") }
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         if let json {
@@ -107,7 +109,9 @@ public struct TestHTTP: Sendable {
             request.httpBody = rawBody
             if headers["Content-Type"] == nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
         }
-        let (data, response) = try await URLSession.shared.data(for: request)
+        // Not cancelled with the caller: cancelling an in-flight URLSessionTask on Linux can deadlock Foundation's
+        // queue against the cooperative threads (seen when a task group of requests is cancelled after a failure).
+        let (data, response) = try await Task { [request] in try await URLSession.shared.data(for: request) }.value
         let http = response as! HTTPURLResponse
         var headers: [String: String] = [:]
         for (key, value) in http.allHeaderFields { headers["\(key)"] = "\(value)" }
