@@ -68,30 +68,9 @@ extension ComputeAPI {
             throw StratusError.badRequest("Invalid input for query parameter sort_dir. Value: \(dir). It must be asc or desc.")
         }
         let order = keys.isEmpty ? [("created_at", "desc")] : keys.enumerated().map { ($1, $0 < dirs.count ? dirs[$0] : "desc") }
-        list.sort { a, b in
-            for (key, dir) in order + [("uuid", "desc")] {
-                let less = Self.sortKeys[key]!
-                if less(a, b) { return dir == "asc" }
-                if less(b, a) { return dir != "asc" }
-            }
-            return false
-        }
-        if let marker = one("marker") {
-            guard let index = list.firstIndex(where: { $0.uuid == marker }) else {
-                throw StratusError.badRequest("marker [\(marker)] not found")
-            }
-            list = Array(list[(index + 1)...])
-        }
-        var limit = Self.maxLimit
-        if let text = one("limit") {
-            guard let value = Int(text), value >= 0 else { throw StratusError.badRequest("limit param must be an integer") }
-            limit = min(value, Self.maxLimit)
-        }
-        guard list.count > limit else { return (list, nil) }
-        let page = Array(list.prefix(limit))
-        var next = URLComponents()
-        next.queryItems = params.filter { $0.key != "marker" }.map { URLQueryItem(name: String($0.key), value: String($0.value)) }
-            + [URLQueryItem(name: "marker", value: page.last?.uuid)]
-        return (page, next.percentEncodedQuery)
+        Paging.sort(&list, by: (order + [("uuid", "desc")]).map { (key: $0.0, direction: $0.1) }, comparator: { Self.sortKeys[$0] })
+        let page = try Paging.page(list, request: request, limit: try Paging.limit(request, fallback: Self.maxLimit, maximum: Self.maxLimit),
+                                   id: \.uuid, markerNotFound: { StratusError.badRequest("marker [\($0)] not found") })
+        return (page.items, page.next)
     }
 }

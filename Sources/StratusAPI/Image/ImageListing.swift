@@ -69,33 +69,11 @@ extension ImageAPI {
             guard keys[key] != nil else { throw StratusError.badRequest("Invalid sort key: \(key).") }
             guard dir == "asc" || dir == "desc" else { throw StratusError.badRequest("Invalid sort direction: \(dir)") }
         }
-        list.sort { a, b in
-            for (key, dir) in order + [("id", "desc")] {
-                let less = keys[key]!
-                if less(a, b) { return dir == "asc" }
-                if less(b, a) { return dir != "asc" }
-            }
-            return false
-        }
-        if let marker = one("marker") {
-            guard let index = list.firstIndex(where: { $0.id == marker }) else {
-                throw StratusError.badRequest("marker \(marker) could not be found.")
-            }
-            list = Array(list[(index + 1)...])
-        }
-        var limit = Self.defaultLimit
-        if let text = one("limit") {
-            guard let value = Int(text), value >= 0 else { throw StratusError.badRequest("limit param must be a non-negative integer") }
-            limit = min(value, Self.maxLimit)
-        }
-        let page = Array(list.prefix(limit))
-        var body: [String: JSON] = ["images": .array(page.map(imageJSON)), "first": "/v2/images", "schema": "/v2/schemas/images"]
-        if list.count > limit, let last = page.last {
-            var next = URLComponents()
-            next.queryItems = params.filter { $0.key != "marker" }.map { URLQueryItem(name: String($0.key), value: String($0.value)) }
-                + [URLQueryItem(name: "marker", value: last.id)]
-            body["next"] = .string("/v2/images?" + (next.percentEncodedQuery ?? ""))
-        }
+        Paging.sort(&list, by: (order + [("id", "desc")]).map { (key: $0.0, direction: $0.1) }, comparator: { keys[$0] })
+        let page = try Paging.page(list, request: request, limit: try Paging.limit(request, fallback: Self.defaultLimit, maximum: Self.maxLimit),
+                                   id: \.id, markerNotFound: { StratusError.badRequest("marker \($0) could not be found.") })
+        var body: [String: JSON] = ["images": .array(page.items.map(imageJSON)), "first": "/v2/images", "schema": "/v2/schemas/images"]
+        if let next = page.next { body["next"] = .string("/v2/images?" + next) }
         return JSONResponse.make(status: .ok, .object(body))
     }
 }

@@ -20,16 +20,9 @@ public struct BootBenchmark: Sendable {
     }
 
     public func run(logger: Logger) async throws -> JSON {
-        let dir = NSTemporaryDirectory() + "stratus-bench-boot-\(getpid())"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
         // Hosts big enough that every server fits: this measures the pipeline, not NoValidHost.
         let perHost = max(1, (servers + hosts - 1) / hosts)
-        let text = """
-            [api]
-            auth_strategy = noauth2
-            [identity]
-            password_hash_rounds = 4
+        let config = """
             [fake_driver]
             host_count = \(hosts)
             vcpus = \(max(1, perHost))
@@ -39,13 +32,9 @@ public struct BootBenchmark: Sendable {
             instances = -1
             cores = -1
             ram = -1
+
             """
-        try text.write(toFile: dir + "/stratus.conf", atomically: true, encoding: .utf8)
-        let config = try CloudConfig.resolve(configPath: dir + "/stratus.conf", dataDir: dir, bind: "127.0.0.1", port: "0")
-        var quiet = logger
-        quiet.logLevel = .error
-        let cloudLogger = quiet
-        return try await AllInOneCloud.withRunningCloud(config, logger: cloudLogger) { cloud in
+        return try await BenchCloud.run("boot", config: config, logger: logger) { cloud in
             try await measure(cloud)
         }
     }

@@ -18,14 +18,7 @@ public struct IPAMBenchmark: Sendable {
     }
 
     public func run(logger: Logger) async throws -> JSON {
-        let dir = NSTemporaryDirectory() + "stratus-bench-ipam-\(getpid())"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        var text = "[api]\nauth_strategy = noauth2\n[identity]\npassword_hash_rounds = 4\n[fake_driver]\nhost_count = 0\n[database]\nmax_pool_size = 40\n"
-        if let databaseURL { text += "connection = \(databaseURL)\n" }
-        try text.write(toFile: dir + "/stratus.conf", atomically: true, encoding: .utf8)
-        let config = try CloudConfig.resolve(configPath: dir + "/stratus.conf", dataDir: dir, bind: "127.0.0.1", port: "0")
-        return try await AllInOneCloud.withRunningCloud(config, logger: logger) { cloud in
+        return try await BenchCloud.run("ipam", databaseURL: databaseURL, logger: logger) { cloud in
             let store = NetworkStore(storage: cloud.storage)
             var network = Network(name: "bench", projectID: "admin")
             network.shared = true
