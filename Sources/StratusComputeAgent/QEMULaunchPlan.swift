@@ -1,0 +1,88 @@
+/// The QEMU command line for one guest, as a value built from what the host knows: tested without running QEMU,
+/// and the start of the QEMU driver (issue 6). Paths follow Nova's `instances_path/UUID/`.
+public struct QEMULaunchPlan: Sendable, Equatable {
+    /// KVM when the host's probe says it works, TCG otherwise (our CI machines: TCG, see qemu-here.md).
+    public enum Accelerator: String, Sendable { case kvm, tcg }
+
+    /// A kernel and initrd given as image properties (`kernel_id`/`ramdisk_id`), or a bootable disk via BIOS.
+    public enum Boot: Sendable, Equatable {
+        case kernel(path: String, initrd: String?, commandLine: String)
+        case disk
+    }
+
+    /// A virtio NIC with the port's MAC. Until host networking exists it has QEMU's user-mode backend.
+    public struct NIC: Sendable, Equatable {
+        public var id: String
+        public var mac: String
+        public init(id: String, mac: String) {
+            self.id = id
+            self.mac = mac
+        }
+    }
+
+    public var binary = "qemu-system-x86_64"
+    public var name: String
+    /// `instances_path/UUID`
+    public var directory: String
+    public var vcpus: Int
+    public var memoryMB: Int
+    public var accelerator: Accelerator
+    public var boot: Boot
+    /// The copy-on-write overlay on the cached base image, if the guest has a disk.
+    public var disk: String?
+    public var nics: [NIC]
+
+    public init(name: String, directory: String, vcpus: Int, memoryMB: Int, accelerator: Accelerator, boot: Boot,
+                disk: String? = nil, nics: [NIC] = []) {
+        self.name = name
+        self.directory = directory
+        self.vcpus = vcpus
+        self.memoryMB = memoryMB
+        self.accelerator = accelerator
+        self.boot = boot
+        self.disk = disk
+        self.nics = nics
+    }
+
+    public var qmpSocket: String { directory + "/qmp.sock" }
+    public var serialSocket: String { directory + "/serial.sock" }
+    public var consoleLog: String { directory + "/console.log" }
+
+    /// Why the plan cannot run, or nil.
+    public var problem: String? {
+        if vcpus < 1 { return "a guest needs at least one vCPU" }
+        if memoryMB < 16 { return "a guest needs at least 16 MB of memory" }
+        if case .disk = boot, disk == nil { return "booting from disk needs a disk" }
+        if let bad = nics.first(where: { !Self.isMAC($0.mac) }) { return "NIC \(bad.id) has an invalid MAC \(bad.mac)" }
+        return nil
+    }
+
+    /// The arguments after the binary. The serial socket never waits for a client and logs everything, so the guest
+    /// never stalls on its UART; QMP listens on a socket in the instance directory.
+    public var arguments: [String] {
+        var args = [
+            "-name", "guest=\(name),debug-threads=on", "-accel", accelerator.rawValue, "-machine", "pc",
+            "-smp", String(vcpus), "-m", String(memoryMB), "-nodefaults", "-no-user-config", "-display", "none", "-vga", "none",
+            "-chardev", "socket,id=ser0,path=\(serialSocket),server=on,wait=off,logfile=\(consoleLog)", "-serial", "chardev:ser0",
+            "-qmp", "unix:\(qmpSocket),server=on,wait=off",
+        ]
+        switch boot {
+        case .kernel(let path, let initrd, let commandLine):
+            args += ["-kernel", path]
+            if let initrd { args += ["-initrd", initrd] }
+            args += ["-append", commandLine]
+        case .disk:
+            args += ["-boot", "c"]
+        }
+        if let disk { args += ["-drive", "file=\(disk),format=qcow2,if=virtio,cache=none,aio=threads"] }
+        for nic in nics {
+            args += ["-netdev", "user,id=\(nic.id)", "-device", "virtio-net-pci,netdev=\(nic.id),mac=\(nic.mac)"]
+        }
+        return args
+    }
+
+    static func isMAC(_ text: String) -> Bool {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        return parts.count == 6 && parts.allSatisfy { $0.count == 2 && $0.allSatisfy(\.isHexDigit) }
+    }
+}

@@ -1,0 +1,48 @@
+import StratusComputeAgent
+import Testing
+
+@Suite("QEMU launch plan")
+struct QEMULaunchPlanTests {
+    func plan(boot: QEMULaunchPlan.Boot = .kernel(path: "/c/vmlinuz", initrd: "/c/initrd.gz", commandLine: "console=ttyS0 hostname=web"),
+              disk: String? = "/i/u/disk.qcow2") -> QEMULaunchPlan {
+        QEMULaunchPlan(name: "instance-u", directory: "/i/u", vcpus: 2, memoryMB: 128, accelerator: .tcg, boot: boot, disk: disk,
+                       nics: [QEMULaunchPlan.NIC(id: "n0", mac: "fa:16:3e:00:00:01")])
+    }
+
+    /// The value after `flag` in the arguments.
+    func value(_ args: [String], _ flag: String) -> String? {
+        args.firstIndex(of: flag).flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil }
+    }
+
+    @Test("a kernel boot: accelerator, size, serial socket with a log, QMP socket, kernel/initrd/append, virtio disk and NIC")
+    func kernelBoot() {
+        let args = plan().arguments
+        #expect(value(args, "-accel") == "tcg")
+        #expect(value(args, "-smp") == "2")
+        #expect(value(args, "-m") == "128")
+        #expect(value(args, "-chardev") == "socket,id=ser0,path=/i/u/serial.sock,server=on,wait=off,logfile=/i/u/console.log")
+        #expect(value(args, "-serial") == "chardev:ser0")
+        #expect(value(args, "-qmp") == "unix:/i/u/qmp.sock,server=on,wait=off")
+        #expect(value(args, "-kernel") == "/c/vmlinuz")
+        #expect(value(args, "-initrd") == "/c/initrd.gz")
+        #expect(value(args, "-append") == "console=ttyS0 hostname=web")
+        #expect(value(args, "-drive") == "file=/i/u/disk.qcow2,format=qcow2,if=virtio,cache=none,aio=threads")
+        #expect(value(args, "-device") == "virtio-net-pci,netdev=n0,mac=fa:16:3e:00:00:01")
+        #expect(!args.contains("-boot"))
+        #expect(plan().problem == nil)
+    }
+
+    @Test("a disk boot has no kernel; plans that cannot run say why")
+    func diskBootAndProblems() {
+        let args = plan(boot: .disk).arguments
+        #expect(value(args, "-boot") == "c")
+        #expect(!args.contains("-kernel"))
+        #expect(plan(boot: .disk, disk: nil).problem == "booting from disk needs a disk")
+        var small = plan()
+        small.memoryMB = 8
+        #expect(small.problem != nil)
+        var badMAC = plan()
+        badMAC.nics = [QEMULaunchPlan.NIC(id: "n0", mac: "zz")]
+        #expect(badMAC.problem == "NIC n0 has an invalid MAC zz")
+    }
+}
