@@ -243,6 +243,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "StratusComputeAgentTests",
+            dependencies: ["StratusComputeAgent"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "StratusCLITests",
             dependencies: ["StratusTesting", "StratusCloud"],
             swiftSettings: swiftSettings
