@@ -244,7 +244,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StratusComputeAgentTests",
-            dependencies: ["StratusComputeAgent"],
+            dependencies: ["StratusComputeAgent", "StratusCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
