@@ -32,7 +32,7 @@ public struct AggregateStore: Sendable {
                 try await tx.sql.raw(
                     """
                     INSERT INTO compute_aggregates (id, uuid, name, metadata, created_at)
-                    VALUES (\(bind: aggregate.id), \(bind: aggregate.uuid), \(bind: name), \(bind: Self.encode(metadata)), \(bind: aggregate.createdAt))
+                    VALUES (\(bind: aggregate.id), \(bind: aggregate.uuid), \(bind: name), \(bind: JSON.text(metadata)), \(bind: aggregate.createdAt))
                     """
                 ).run()
                 return aggregate
@@ -52,7 +52,7 @@ public struct AggregateStore: Sendable {
                 let id = try row.decode(column: "id", as: Int.self)
                 return Aggregate(
                     id: id, uuid: try row.decode(column: "uuid", as: String.self), name: try row.decode(column: "name", as: String.self),
-                    metadata: Self.decode(try row.decode(column: "metadata", as: String.self)), hosts: hosts[id] ?? [],
+                    metadata: JSON.stringMap(fromText: try row.decode(column: "metadata", as: String.self)), hosts: hosts[id] ?? [],
                     createdAt: try row.decode(column: "created_at", as: Double.self),
                     updatedAt: try row.decode(column: "updated_at", as: Double?.self))
             }
@@ -79,7 +79,7 @@ public struct AggregateStore: Sendable {
             try await storage.autocommit { [metadata] sql in
                 try await sql.raw(
                     """
-                    UPDATE compute_aggregates SET name = \(bind: newName), metadata = \(bind: Self.encode(metadata)),
+                    UPDATE compute_aggregates SET name = \(bind: newName), metadata = \(bind: JSON.text(metadata)),
                         updated_at = \(bind: Clock.now()) WHERE id = \(bind: id)
                     """
                 ).run()
@@ -101,7 +101,7 @@ public struct AggregateStore: Sendable {
         }
         try await storage.autocommit { [metadata] sql in
             try await sql.raw(
-                "UPDATE compute_aggregates SET metadata = \(bind: Self.encode(metadata)), updated_at = \(bind: Clock.now()) WHERE id = \(bind: id)"
+                "UPDATE compute_aggregates SET metadata = \(bind: JSON.text(metadata)), updated_at = \(bind: Clock.now()) WHERE id = \(bind: id)"
             ).run()
         }
         try await HostStore.announceChange(storage)
@@ -151,14 +151,5 @@ public struct AggregateStore: Sendable {
                     "Cannot add host \(host) to aggregate \(id) in availability zone \(zone): it is already in zone \(otherZone) through aggregate \(other.id).")
             }
         }
-    }
-
-    static func encode(_ metadata: [String: String]) -> String {
-        JSON.object(metadata.mapValues { .string($0) }).encodedString()
-    }
-
-    static func decode(_ text: String) -> [String: String] {
-        guard case .object(let fields)? = try? JSON.parse(text) else { return [:] }
-        return fields.compactMapValues(\.stringValue)
     }
 }

@@ -158,20 +158,26 @@ public struct Conductor: Sendable {
     }
 }
 
-/// Durations of the conductor's scheduling decisions (the newest 100,000), in milliseconds.
+/// Durations of the conductor's scheduling decisions (the newest 100,000), in milliseconds. A ring: recording
+/// is constant time on the decision path however long the cloud runs.
 public final class SchedulerMetrics: Sendable {
-    private let samples = Mutex<[Double]>([])
+    static let capacity = 100_000
+    private let samples = Mutex<(values: [Double], next: Int)>(([], 0))
 
     public init() {}
 
     func record(_ duration: Duration) {
         let ms = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
-        samples.withLock { samples in
-            if samples.count >= 100_000 { samples.removeFirst(samples.count - 99_999) }
-            samples.append(ms)
+        samples.withLock { ring in
+            if ring.values.count < Self.capacity {
+                ring.values.append(ms)
+            } else {
+                ring.values[ring.next] = ms
+            }
+            ring.next = (ring.next + 1) % Self.capacity
         }
     }
 
-    /// Every recorded duration, and forget them.
-    public func drain() -> [Double] { samples.withLock { samples in defer { samples = [] }; return samples } }
+    /// Every recorded duration (in no particular order), and forget them.
+    public func drain() -> [Double] { samples.withLock { ring in defer { ring = ([], 0) }; return ring.values } }
 }

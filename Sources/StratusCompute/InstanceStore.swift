@@ -19,11 +19,11 @@ public struct InstanceStore: Sendable {
             VALUES (\(bind: instance.uuid), \(bind: instance.name), \(bind: instance.projectID), \(bind: instance.userID),
                 \(bind: instance.flavor.stored.encodedString()), \(bind: instance.imageRef), \(bind: instance.host), \(bind: instance.node),
                 \(bind: instance.vmState.rawValue), \(bind: instance.taskState?.rawValue), \(bind: instance.powerState.rawValue),
-                \(bind: instance.availabilityZone), \(bind: instance.keyName), \(bind: Self.encode(strings: instance.metadata)),
+                \(bind: instance.availabilityZone), \(bind: instance.keyName), \(bind: JSON.text(instance.metadata)),
                 \(bind: instance.userData), \(bind: instance.instanceName), NULL, \(bind: instance.locked), FALSE,
                 \(bind: instance.createdAt), \(bind: instance.updatedAt), NULL, \(bind: instance.flavor.vcpus),
-                \(bind: instance.flavor.memoryMB), \(bind: JSON.array(instance.tags.map { .string($0) }).encodedString()), \(bind: instance.hints.stored.encodedString()),
-                \(bind: instance.description), \(bind: Self.encode(strings: instance.imageProperties)),
+                \(bind: instance.flavor.memoryMB), \(bind: JSON.text(instance.tags)), \(bind: instance.hints.stored.encodedString()),
+                \(bind: instance.description), \(bind: JSON.text(instance.imageProperties)),
                 \(bind: JSON.array(instance.requestedNetworks.map(\.stored)).encodedString()), \(bind: Self.encode(ports: instance.ports)))
             """
         ).run()
@@ -37,8 +37,8 @@ public struct InstanceStore: Sendable {
                 vm_state = \(bind: instance.vmState.rawValue), task_state = \(bind: instance.taskState?.rawValue),
                 power_state = \(bind: instance.powerState.rawValue), fault = \(bind: instance.fault.map(Self.encode)),
                 locked = \(bind: instance.locked), deleted = \(bind: instance.deleted), updated_at = \(bind: Clock.now()),
-                launched_at = \(bind: instance.launchedAt), metadata = \(bind: Self.encode(strings: instance.metadata)),
-                tags = \(bind: JSON.array(instance.tags.map { .string($0) }).encodedString()), description = \(bind: instance.description),
+                launched_at = \(bind: instance.launchedAt), metadata = \(bind: JSON.text(instance.metadata)),
+                tags = \(bind: JSON.text(instance.tags)), description = \(bind: instance.description),
                 locked_reason = \(bind: instance.lockedReason), ports = \(bind: Self.encode(ports: instance.ports))
             WHERE uuid = \(bind: instance.uuid)
             """
@@ -174,10 +174,6 @@ public struct InstanceStore: Sendable {
         JSON.array(ports.map { ["id": .string($0.id), "created": .bool($0.createdByBuild)] }).encodedString()
     }
 
-    static func encode(strings: [String: String]) -> String {
-        JSON.object(strings.mapValues { .string($0) }).encodedString()
-    }
-
     static func encode<T: Encodable>(_ value: T) -> String {
         (try? String(decoding: JSONEncoder().encode(value), as: UTF8.self)) ?? "null"
     }
@@ -198,7 +194,7 @@ public struct InstanceStore: Sendable {
         instance.powerState = PowerState(rawValue: try row.decode(column: "power_state", as: Int.self)) ?? .noState
         instance.availabilityZone = try row.decode(column: "availability_zone", as: String?.self)
         instance.keyName = try row.decode(column: "key_name", as: String?.self)
-        instance.metadata = (try? JSON.parse(try row.decode(column: "metadata", as: String.self)))?.objectValue?.compactMapValues(\.stringValue) ?? [:]
+        instance.metadata = JSON.stringMap(fromText: try row.decode(column: "metadata", as: String.self))
         instance.userData = try row.decode(column: "user_data", as: String?.self)
         instance.fault = try row.decode(column: "fault", as: String?.self).flatMap { try? JSONDecoder().decode(Instance.Fault.self, from: Data($0.utf8)) }
         instance.locked = try row.decode(column: "locked", as: Bool.self)
@@ -206,7 +202,7 @@ public struct InstanceStore: Sendable {
         instance.createdAt = try row.decode(column: "created_at", as: Double.self)
         instance.updatedAt = try row.decode(column: "updated_at", as: Double.self)
         instance.launchedAt = try row.decode(column: "launched_at", as: Double?.self)
-        instance.tags = (try? JSON.parse(try row.decode(column: "tags", as: String.self)))?.arrayValue?.compactMap(\.stringValue) ?? []
+        instance.tags = JSON.stringList(fromText: try row.decode(column: "tags", as: String.self))
         instance.hints = (try? JSON.parse(try row.decode(column: "hints", as: String.self))).map { SchedulerHints(stored: $0) } ?? SchedulerHints()
         instance.description = try row.decode(column: "description", as: String?.self)
         instance.lockedReason = try row.decode(column: "locked_reason", as: String?.self)
@@ -215,7 +211,7 @@ public struct InstanceStore: Sendable {
         instance.ports = (try? JSON.parse(try row.decode(column: "ports", as: String.self)))?.arrayValue?.compactMap { entry in
             entry["id"]?.stringValue.map { AttachedPort(id: $0, createdByBuild: entry["created"]?.boolValue ?? false) }
         } ?? []
-        instance.imageProperties = (try? JSON.parse(try row.decode(column: "image_meta", as: String.self)))?.objectValue?.compactMapValues(\.stringValue) ?? [:]
+        instance.imageProperties = JSON.stringMap(fromText: try row.decode(column: "image_meta", as: String.self))
         return instance
     }
 }

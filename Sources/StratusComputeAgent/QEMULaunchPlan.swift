@@ -1,3 +1,5 @@
+import StratusCore
+
 /// The QEMU command line for one guest, as a value built from what the host knows: tested without running QEMU,
 /// and the start of the QEMU driver (issue 6). Paths follow Nova's `instances_path/UUID/`.
 public struct QEMULaunchPlan: Sendable, Equatable {
@@ -53,7 +55,7 @@ public struct QEMULaunchPlan: Sendable, Equatable {
         if vcpus < 1 { return "a guest needs at least one vCPU" }
         if memoryMB < 16 { return "a guest needs at least 16 MB of memory" }
         if case .disk = boot, disk == nil { return "booting from disk needs a disk" }
-        if let bad = nics.first(where: { !Self.isMAC($0.mac) }) { return "NIC \(bad.id) has an invalid MAC \(bad.mac)" }
+        if let bad = nics.first(where: { !MACAddress.isValid($0.mac) }) { return "NIC \(bad.id) has an invalid MAC \(bad.mac)" }
         return nil
     }
 
@@ -79,10 +81,5 @@ public struct QEMULaunchPlan: Sendable, Equatable {
             args += ["-netdev", "user,id=\(nic.id)", "-device", "virtio-net-pci,netdev=\(nic.id),mac=\(nic.mac)"]
         }
         return args
-    }
-
-    static func isMAC(_ text: String) -> Bool {
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        return parts.count == 6 && parts.allSatisfy { $0.count == 2 && $0.allSatisfy(\.isHexDigit) }
     }
 }

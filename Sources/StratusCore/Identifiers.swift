@@ -54,3 +54,11 @@ public enum Clock {
         return formatter.date(from: text + "Z")?.timeIntervalSince1970
     }
 }
+
+/// Ethernet MAC addresses as OpenStack writes them: six colon-separated pairs of hex digits.
+public enum MACAddress {
+    public static func isValid(_ text: String) -> Bool {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        return parts.count == 6 && parts.allSatisfy { $0.count == 2 && $0.allSatisfy(\.isHexDigit) }
+    }
+}

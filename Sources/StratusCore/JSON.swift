@@ -171,3 +171,21 @@ extension JSON {
     public static func optional(_ value: String?) -> JSON { value.map { .string($0) } ?? .null }
     public static func int(_ value: Int) -> JSON { .number(Double(value)) }
 }
+
+extension JSON {
+    /// A string map as stored in a text column (metadata, properties, tags are kept this way).
+    public static func text(_ strings: [String: String]) -> String { JSON.object(strings.mapValues { .string($0) }).encodedString() }
+
+    /// A string list as stored in a text column.
+    public static func text(_ strings: [String]) -> String { JSON.array(strings.map { .string($0) }).encodedString() }
+
+    /// The string map a text column holds; text that is not such a map reads as empty.
+    public static func stringMap(fromText text: String) -> [String: String] {
+        (try? JSON.parse(text))?.objectValue?.compactMapValues(\.stringValue) ?? [:]
+    }
+
+    /// The string list a text column holds; text that is not such a list reads as empty.
+    public static func stringList(fromText text: String) -> [String] {
+        (try? JSON.parse(text))?.arrayValue?.compactMap(\.stringValue) ?? []
+    }
+}

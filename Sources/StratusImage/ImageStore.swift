@@ -19,8 +19,8 @@ public struct ImageStore: Sendable {
                         min_disk, min_ram, owner, properties, tags, created_at, updated_at)
                     VALUES (\(bind: image.id), \(bind: image.name), \(bind: image.status.rawValue), \(bind: image.visibility),
                         \(bind: image.protected), \(bind: image.hidden), \(bind: image.diskFormat), \(bind: image.containerFormat),
-                        \(bind: image.minDisk), \(bind: image.minRAM), \(bind: image.owner), \(bind: Self.encode(image.properties)),
-                        \(bind: Self.encode(image.tags)), \(bind: image.createdAt), \(bind: image.updatedAt))
+                        \(bind: image.minDisk), \(bind: image.minRAM), \(bind: image.owner), \(bind: JSON.text(image.properties)),
+                        \(bind: JSON.text(image.tags)), \(bind: image.createdAt), \(bind: image.updatedAt))
                     """
                 ).run()
             }
@@ -31,6 +31,13 @@ public struct ImageStore: Sendable {
 
     public func image(_ id: String) async throws -> Image? {
         try await storage.read { sql in try await sql.raw("SELECT * FROM image_images WHERE id = \(bind: id)").first().map(Self.image) }
+    }
+
+    /// The image if `project` may see it (Glance's visibility rule, memberships of shared images included).
+    public func image(_ id: String, visibleTo project: String?, admin: Bool) async throws -> Image? {
+        guard let image = try await image(id) else { return nil }
+        let membership = image.visibility == "shared" ? try await memberships(of: project ?? "")[id] : nil
+        return image.isVisible(toProject: project, admin: admin, membership: membership) ? image : nil
     }
 
     public func all() async throws -> [Image] {
@@ -45,8 +52,8 @@ public struct ImageStore: Sendable {
                 UPDATE image_images SET name = \(bind: image.name), visibility = \(bind: image.visibility),
                     protected = \(bind: image.protected), os_hidden = \(bind: image.hidden), disk_format = \(bind: image.diskFormat),
                     container_format = \(bind: image.containerFormat), min_disk = \(bind: image.minDisk),
-                    min_ram = \(bind: image.minRAM), owner = \(bind: image.owner), properties = \(bind: Self.encode(image.properties)),
-                    tags = \(bind: Self.encode(image.tags)), updated_at = \(bind: Clock.now())
+                    min_ram = \(bind: image.minRAM), owner = \(bind: image.owner), properties = \(bind: JSON.text(image.properties)),
+                    tags = \(bind: JSON.text(image.tags)), updated_at = \(bind: Clock.now())
                 WHERE id = \(bind: image.id)
                 """
             ).run()
@@ -146,8 +153,6 @@ public struct ImageStore: Sendable {
 
     // MARK: Rows
 
-    static func encode(_ properties: [String: String]) -> String { JSON.object(properties.mapValues { .string($0) }).encodedString() }
-    static func encode(_ tags: [String]) -> String { JSON.array(tags.map { .string($0) }).encodedString() }
 
     static func image(_ row: any SQLRow) throws -> Image {
         var image = Image(id: try row.decode(column: "id", as: String.self), owner: try row.decode(column: "owner", as: String.self),
@@ -166,8 +171,8 @@ public struct ImageStore: Sendable {
         image.checksum = try row.decode(column: "checksum", as: String?.self)
         image.hashAlgorithm = try row.decode(column: "os_hash_algo", as: String?.self)
         image.hashValue = try row.decode(column: "os_hash_value", as: String?.self)
-        image.properties = (try? JSON.parse(try row.decode(column: "properties", as: String.self)))?.objectValue?.compactMapValues(\.stringValue) ?? [:]
-        image.tags = (try? JSON.parse(try row.decode(column: "tags", as: String.self)))?.arrayValue?.compactMap(\.stringValue) ?? []
+        image.properties = JSON.stringMap(fromText: try row.decode(column: "properties", as: String.self))
+        image.tags = JSON.stringList(fromText: try row.decode(column: "tags", as: String.self))
         image.updatedAt = try row.decode(column: "updated_at", as: Double.self)
         return image
     }

@@ -25,7 +25,7 @@ extension NetworkStore {
                     VALUES (\(bind: port.id), \(bind: port.networkID), \(bind: port.projectID), \(bind: port.name), \(bind: port.macAddress),
                         \(bind: port.adminStateUp), \(bind: port.status), \(bind: port.deviceID), \(bind: port.deviceOwner),
                         \(bind: port.bindingHostID), \(bind: port.bindingVIFType), \(bind: port.bindingVNICType),
-                        \(bind: Self.encode(strings: port.securityGroups)), \(bind: port.description), \(bind: port.createdAt),
+                        \(bind: JSON.text(port.securityGroups)), \(bind: port.description), \(bind: port.createdAt),
                         \(bind: port.updatedAt))
                     """
                 ).run()
@@ -137,7 +137,7 @@ extension NetworkStore {
                 port.bindingHostID = try row.decode(column: "binding_host_id", as: String.self)
                 port.bindingVIFType = try row.decode(column: "binding_vif_type", as: String.self)
                 port.bindingVNICType = try row.decode(column: "binding_vnic_type", as: String.self)
-                port.securityGroups = Self.parse(try row.decode(column: "security_groups", as: String.self)).arrayValue?.compactMap(\.stringValue) ?? []
+                port.securityGroups = JSON.stringList(fromText: try row.decode(column: "security_groups", as: String.self))
                 port.description = try row.decode(column: "description", as: String.self)
                 port.updatedAt = try row.decode(column: "updated_at", as: Double.self)
                 port.fixedIPs = (addresses[port.id] ?? []).sorted { (IPv4($0.ipAddress)?.value ?? 0) < (IPv4($1.ipAddress)?.value ?? 0) }
@@ -154,7 +154,7 @@ extension NetworkStore {
                 UPDATE net_ports SET name = \(bind: port.name), admin_state_up = \(bind: port.adminStateUp), status = \(bind: port.status),
                     device_id = \(bind: port.deviceID), device_owner = \(bind: port.deviceOwner), binding_host_id = \(bind: port.bindingHostID),
                     binding_vif_type = \(bind: port.bindingVIFType), binding_vnic_type = \(bind: port.bindingVNICType),
-                    security_groups = \(bind: Self.encode(strings: port.securityGroups)), description = \(bind: port.description),
+                    security_groups = \(bind: JSON.text(port.securityGroups)), description = \(bind: port.description),
                     updated_at = \(bind: Clock.now())
                 WHERE id = \(bind: port.id)
                 """

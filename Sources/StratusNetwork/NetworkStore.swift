@@ -90,7 +90,7 @@ public struct NetworkStore: Sendable {
                     dns_nameservers, host_routes, description, created_at, updated_at)
                 VALUES (\(bind: subnet.id), \(bind: subnet.networkID), \(bind: subnet.projectID), \(bind: subnet.name),
                     \(bind: subnet.cidr.description), 4, \(bind: subnet.gateway?.description), \(bind: subnet.enableDHCP),
-                    \(bind: Self.encode(pools: subnet.pools)), \(bind: Self.encode(strings: subnet.dnsNameservers)),
+                    \(bind: Self.encode(pools: subnet.pools)), \(bind: JSON.text(subnet.dnsNameservers)),
                     \(bind: Self.encode(routes: subnet.hostRoutes)), \(bind: subnet.description), \(bind: subnet.createdAt),
                     \(bind: subnet.updatedAt))
                 """
@@ -116,7 +116,7 @@ public struct NetworkStore: Sendable {
             try await sql.raw(
                 """
                 UPDATE net_subnets SET name = \(bind: subnet.name), enable_dhcp = \(bind: subnet.enableDHCP),
-                    dns_nameservers = \(bind: Self.encode(strings: subnet.dnsNameservers)),
+                    dns_nameservers = \(bind: JSON.text(subnet.dnsNameservers)),
                     host_routes = \(bind: Self.encode(routes: subnet.hostRoutes)), description = \(bind: subnet.description),
                     updated_at = \(bind: Clock.now())
                 WHERE id = \(bind: subnet.id)
@@ -136,7 +136,6 @@ public struct NetworkStore: Sendable {
 
     // MARK: Rows
 
-    static func encode(strings: [String]) -> String { JSON.array(strings.map { .string($0) }).encodedString() }
     static func encode(pools: [AddressPool]) -> String {
         JSON.array(pools.map { ["start": .string($0.start.description), "end": .string($0.end.description)] }).encodedString()
     }
@@ -173,7 +172,7 @@ public struct NetworkStore: Sendable {
             cidr: cidr, gateway: try row.decode(column: "gateway_ip", as: String?.self).flatMap(IPv4.init), pools: pools,
             now: try row.decode(column: "created_at", as: Double.self))
         subnet.enableDHCP = try row.decode(column: "enable_dhcp", as: Bool.self)
-        subnet.dnsNameservers = parse(try row.decode(column: "dns_nameservers", as: String.self)).arrayValue?.compactMap(\.stringValue) ?? []
+        subnet.dnsNameservers = JSON.stringList(fromText: try row.decode(column: "dns_nameservers", as: String.self))
         subnet.hostRoutes = parse(try row.decode(column: "host_routes", as: String.self)).arrayValue?.compactMap { route in
             guard let destination = route["destination"]?.stringValue, let nexthop = route["nexthop"]?.stringValue else { return nil }
             return Subnet.HostRoute(destination: destination, nexthop: nexthop)

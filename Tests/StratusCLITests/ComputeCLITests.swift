@@ -45,12 +45,7 @@ struct ComputeCLITests {
 
             // A third member has nowhere to go: ERROR, and server show carries the fault.
             #expect(try await boot("g3", hints: ["group": .string(groupID)]).status == 202)
-            var fault = JSON.null
-            for _ in 0..<100 {
-                let shown = try json(try await runOpenStack(cloud, admin + ["server", "show", "g3", "-f", "json"]))
-                if shown["status"] == "ERROR" { fault = shown["fault"] ?? .null; break }
-                try await Task.sleep(for: .milliseconds(100))
-            }
+            let fault = try await waitForServer(cloud, admin, "g3", status: "ERROR")["fault"] ?? .null
             #expect(fault["message"]?.stringValue?.hasPrefix("No valid host was found") == true)
 
             let quota = try json(try await runOpenStack(cloud, admin + ["quota", "show", "-f", "json"]))
@@ -81,13 +76,7 @@ struct ComputeCLITests {
             #expect(zones.arrayValue?.contains { $0["Zone Name"] == "az1" } == true)
 
             ok(try await runOpenStack(cloud, admin + ["server", "pause", "g1"]))
-            var status = ""
-            for _ in 0..<100 {
-                status = try json(try await runOpenStack(cloud, admin + ["server", "show", "g1", "-f", "json"]))["status"]?.stringValue ?? ""
-                if status == "PAUSED" { break }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            #expect(status == "PAUSED")
+            #expect(try await waitForServer(cloud, admin, "g1", status: "PAUSED")["status"] == "PAUSED")
             let console = try await runOpenStack(cloud, admin + ["console", "log", "show", "--lines", "1", "g2"])
             #expect(console.status == 0, "stderr: \(console.stderr)")
             #expect(console.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "login:")

@@ -15,6 +15,18 @@ func json(_ result: ProcessRunner.Result) throws -> JSON {
     return try JSON.parse(result.stdout)
 }
 
+/// `openstack server show NAME` until its status is `status` (about 10 s at most); the last shown server.
+@discardableResult
+func waitForServer(_ cloud: ReadyCloud, _ arguments: [String], _ name: String, status: String) async throws -> JSON {
+    var shown = JSON.null
+    for _ in 0..<100 {
+        shown = try json(try await runOpenStack(cloud, arguments + ["server", "show", name, "-f", "json"]))
+        if shown["status"]?.stringValue == status { break }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    return shown
+}
+
 /// The real python-openstackclient against an in-process Stratus.
 @Suite("The real openstack CLI", .enabled(if: ProcessRunner.openstackCLI != nil, "python-openstackclient not installed; scripts/test installs it"))
 struct OpenStackCLITests {
@@ -167,22 +179,12 @@ struct ServerCLITests {
             let hypervisors = try json(try await runOpenStack(cloud, admin + ["hypervisor", "list", "-f", "json"]))
             #expect(hypervisors.arrayValue?.count == 2)
 
-            for _ in 0..<100 {
-                let shown = try json(try await runOpenStack(cloud, admin + ["server", "show", "cli-vm", "-f", "json"]))
-                if shown["status"] == "ACTIVE" { break }
-                try await Task.sleep(for: .milliseconds(100))
-            }
+            try await waitForServer(cloud, admin, "cli-vm", status: "ACTIVE")
             let list = try json(try await runOpenStack(cloud, admin + ["server", "list", "-f", "json"]))
             #expect(list.arrayValue?.first?["Status"] == "ACTIVE")
             let stop = try await runOpenStack(cloud, admin + ["server", "stop", "cli-vm"])
             #expect(stop.status == 0, "stderr: \(stop.stderr)")
-            var status = ""
-            for _ in 0..<100 {
-                status = try json(try await runOpenStack(cloud, admin + ["server", "show", "cli-vm", "-f", "json"]))["status"]?.stringValue ?? ""
-                if status == "SHUTOFF" { break }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            #expect(status == "SHUTOFF")
+            #expect(try await waitForServer(cloud, admin, "cli-vm", status: "SHUTOFF")["status"] == "SHUTOFF")
             let start = try await runOpenStack(cloud, admin + ["server", "start", "cli-vm"])
             #expect(start.status == 0, "stderr: \(start.stderr)")
             let reboot = try await runOpenStack(cloud, admin + ["server", "reboot", "--hard", "--wait", "cli-vm"])

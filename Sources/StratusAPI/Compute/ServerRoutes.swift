@@ -187,9 +187,7 @@ extension ComputeAPI {
 
     /// The image to boot, if the caller may use it and the flavor is big enough for it (Nova's checks).
     func bootableImage(_ id: String, auth: AuthContext, flavor: Flavor) async throws -> Image {
-        guard let image = try await images.image(id) else { throw StratusError.badRequest("Image \(id) could not be found.") }
-        let membership = image.visibility == "shared" ? try await images.memberships(of: auth.projectID ?? "")[id] : nil
-        guard image.isVisible(toProject: auth.projectID, admin: auth.isAdmin, membership: membership) else {
+        guard let image = try await images.image(id, visibleTo: auth.projectID, admin: auth.isAdmin) else {
             throw StratusError.badRequest("Image \(id) could not be found.")
         }
         guard image.status == .active else { throw StratusError.badRequest("Image \(id) is not active.") }

@@ -37,9 +37,9 @@ public struct ImageAPI: Sendable {
     func visibleImage(_ context: StratusRequestContext) async throws -> Image {
         let auth = try context.requireAuth()
         let id = try context.parameters.require("id")
-        guard let image = try await store.image(id) else { throw StratusError.notFound("No image found with ID \(id)") }
-        let membership = image.visibility == "shared" ? try await store.memberships(of: auth.projectID ?? "")[id] : nil
-        guard image.isVisible(toProject: auth.projectID, admin: auth.isAdmin, membership: membership) else { throw StratusError.notFound("No image found with ID \(id)") }
+        guard let image = try await store.image(id, visibleTo: auth.projectID, admin: auth.isAdmin) else {
+            throw StratusError.notFound("No image found with ID \(id)")
+        }
         return image
     }
 

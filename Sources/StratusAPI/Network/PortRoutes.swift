@@ -16,7 +16,7 @@ extension NetworkAPI {
                 throw StratusError.forbidden("(rule:create_port) is disallowed by policy")
             }
             let mac = try fields.string("mac_address") ?? NetworkStore.randomMAC()
-            guard Self.isMAC(mac) else { throw NetworkError.invalid("'\(mac)' is not a valid MAC address.") }
+            guard MACAddress.isValid(mac) else { throw NetworkError.invalid("'\(mac)' is not a valid MAC address.") }
             var port = Port(networkID: network.id, projectID: auth.projectID ?? network.projectID, macAddress: mac.lowercased())
             port.name = try fields.string("name", allowEmpty: true) ?? ""
             port.deviceID = try fields.string("device_id", allowEmpty: true) ?? ""
@@ -94,11 +94,6 @@ extension NetworkAPI {
             }
             return group.id
         }
-    }
-
-    static func isMAC(_ text: String) -> Bool {
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        return parts.count == 6 && parts.allSatisfy { $0.count == 2 && $0.allSatisfy(\.isHexDigit) }
     }
 
     func portJSON(_ port: Port) -> JSON {
