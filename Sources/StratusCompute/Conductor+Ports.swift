@@ -67,7 +67,7 @@ extension Conductor {
                 port.bindingVIFType = "unbound"
                 try? await network.save(port)
             } else {
-                try? await network.deletePort(port.id)
+                _ = try? await network.deletePort(port.id)
             }
         }
     }
