@@ -26,6 +26,10 @@ public struct ReadyCloud: Sendable {
     public let placement: PlacementStore
     /// The fake drivers of the compute hosts, by host, so tests can inject failures.
     public let fakeDrivers: [String: FakeDriver]
+    /// The QEMU driver of this machine's compute host, when the cloud runs real guests.
+    public let qemuDriver: QEMUDriver?
+    /// The agents' host names.
+    public let computeHosts: [String]
     /// Durations of the conductor's scheduling decisions.
     public let schedulerMetrics: SchedulerMetrics
 }
@@ -79,10 +83,13 @@ public enum AllInOneCloud {
                 instances: compute.instances, hosts: compute.hosts, placement: placement, queue: queue,
                 scheduler: try scheduler(config), settings: conductorSettings(config), logger: logger)
             let reconcileEvery = Duration.seconds(config.configuration.int("conductor", "reconcile_interval"))
-            let agents = fakeAgents(config, queue: queue, logger: logger)
-            if !agents.isEmpty {
-                logger.warning("compute hosts use the FAKE driver: servers become ACTIVE without any real guest (\(agents.count) hosts)")
+            let imageStore = ImageStore(storage: storage)
+            let imageFiles = ImageFiles(directory: config.imageDirectory, sizeCap: config.configuration.int("image", "image_size_cap"))
+            if let tiny = config.tinyGuestDirectory {
+                try await TinyGuest.register(from: tiny, store: imageStore, files: imageFiles, owner: adminProject.id, logger: logger)
             }
+            let hosts = try await ComputeHosts.make(config, queue: queue, images: imageStore, files: imageFiles, logger: logger)
+            let agents = hosts.agents
             let cloudsFile = config.dataDir + "/clouds.yaml"
             let publicEndpoint = config.configuration.string("api", "public_endpoint")
 
@@ -100,9 +107,8 @@ public enum AllInOneCloud {
                     await onReady(ReadyCloud(
                         baseURL: catalog.baseURL, authURL: catalog.identityURL, cloudsFile: cloudsFile,
                         credentials: credentials, storage: storage, identity: identity, placement: placement,
-                        fakeDrivers: Dictionary(uniqueKeysWithValues: agents.compactMap { agent in
-                            (agent.driver as? FakeDriver).map { (agent.host, $0) }
-                        }), schedulerMetrics: conductor.metrics))
+                        fakeDrivers: hosts.fakeDrivers, qemuDriver: hosts.qemu, computeHosts: agents.map(\.host),
+                        schedulerMetrics: conductor.metrics))
                 },
                 logger: logger)
             let group = ServiceGroup(
@@ -215,18 +221,5 @@ extension AllInOneCloud {
         return try FilterScheduler.configured(
             enabledFilters: names, multipliers: multipliers, hostSubsetSize: c.int("filter_scheduler", "host_subset_size"),
             shuffleBestSameWeighedHosts: c.bool("filter_scheduler", "shuffle_best_same_weighed_hosts"))
-    }
-
-    /// The compute agents of `stratus up`: fake hosts `fake-1` … `fake-N`.
-    static func fakeAgents(_ config: CloudConfig, queue: Queue, logger: Logger) -> [ComputeAgent] {
-        let count = config.configuration.int("fake_driver", "host_count")
-        let resources = HostResources(
-            vcpus: config.configuration.int("fake_driver", "vcpus"), memoryMB: config.configuration.int("fake_driver", "memory_mb"),
-            localGB: config.configuration.int("fake_driver", "local_gb"))
-        let delay = Duration.milliseconds(config.configuration.int("fake_driver", "spawn_delay_ms"))
-        return (0..<count).map { i in
-            ComputeAgent(host: "fake-\(i + 1)", driver: FakeDriver(resources: resources, spawnDelay: delay), queue: queue, logger: logger,
-                         powerSyncInterval: .seconds(config.configuration.int("DEFAULT", "sync_power_state_interval")))
-        }
     }
 }

@@ -14,9 +14,10 @@ public struct CloudConfig: Sendable {
     /// Reads `configPath` (if any), applies flag overrides, and checks the result. Every problem is a
     /// `ConfigError` naming where it came from.
     public static func resolve(configPath: String?, dataDir: String?, bind: String?, port: String?,
-                               driver: String? = nil, fakeHosts: String? = nil) throws -> CloudConfig {
+                               driver: String? = nil, fakeHosts: String? = nil, tinyGuest: String? = nil) throws -> CloudConfig {
         var configuration = try configPath.map { try Configuration(path: $0) } ?? Configuration()
         if let driver { try configuration.override("DEFAULT", "compute_driver", driver, flag: "--driver") }
+        if let tinyGuest { try configuration.override("qemu", "tiny_guest_dir", tinyGuest, flag: "--tiny-guest") }
         if let fakeHosts { try configuration.override("fake_driver", "host_count", fakeHosts, flag: "--fake-hosts") }
         if let bind { try configuration.override("api", "bind_host", bind, flag: "--bind") }
         if let port { try configuration.override("api", "bind_port", port, flag: "--port") }
@@ -67,6 +68,18 @@ public struct CloudConfig: Sendable {
     public var imageDirectory: String {
         let configured = configuration.string("image", "store_dir")
         return configured.isEmpty ? dataDir + "/images" : configured
+    }
+
+    /// Nova's `instances_path`: guest directories and the image cache.
+    public var instancesPath: String {
+        let configured = configuration.string("DEFAULT", "instances_path")
+        return configured.isEmpty ? dataDir + "/instances" : configured
+    }
+
+    /// The tiny guest's build directory, if configured.
+    public var tinyGuestDirectory: String? {
+        let configured = configuration.string("qemu", "tiny_guest_dir")
+        return configured.isEmpty ? nil : configured
     }
 
     public var queueSettings: Queue.Settings {

@@ -121,5 +121,12 @@ public enum ComputeSchema {
                 "ALTER TABLE compute_instances ADD COLUMN requested_networks TEXT NOT NULL DEFAULT '[]'",
                 "ALTER TABLE compute_instances ADD COLUMN ports TEXT NOT NULL DEFAULT '[]'",
             ]),
+        Migration(
+            "compute.6",
+            sql: [
+                // What the host's driver says about itself (QEMU's version; cpu_info with the accelerator).
+                "ALTER TABLE compute_nodes ADD COLUMN hypervisor_version INTEGER NOT NULL DEFAULT 1",
+                "ALTER TABLE compute_nodes ADD COLUMN cpu_info TEXT NOT NULL DEFAULT '{}'",
+            ]),
     ]
 }

@@ -49,7 +49,7 @@ extension Conductor {
                     details: "chose \(host.host) of \(decision.ordered.count) hosts; \(decision.summary)", in: tx)
                 try await queue.enqueue(topic: "compute.\(host.host)", payload: [
                     "op": "spawn", "instance": .string(uuid), "name": .string(current.instanceName),
-                    "vcpus": .int(current.flavor.vcpus), "memory_mb": .int(current.flavor.memoryMB),
+                    "hostname": .string(current.hostname), "vcpus": .int(current.flavor.vcpus), "memory_mb": .int(current.flavor.memoryMB),
                     "root_gb": .int(current.flavor.rootGB), "image_ref": .string(current.imageRef),
                     "tried": .array((tried.union([host.host])).sorted().map { .string($0) }),
                     "ports": .array(ports.map(\.json)),

@@ -97,7 +97,8 @@ public struct Conductor: Sendable {
         let node = try await hosts.register(
             host: host, zone: payload["zone"]?.stringValue ?? "nova",
             hypervisorType: payload["hypervisor_type"]?.stringValue ?? "fake", vcpus: payload["vcpus"]?.intValue ?? 0,
-            memoryMB: payload["memory_mb"]?.intValue ?? 0, localGB: payload["local_gb"]?.intValue ?? 0)
+            memoryMB: payload["memory_mb"]?.intValue ?? 0, localGB: payload["local_gb"]?.intValue ?? 0,
+            hypervisorVersion: payload["hypervisor_version"]?.intValue ?? 1, cpuInfo: (payload["cpu_info"] ?? [:]).encodedString())
         let inventories: [String: Inventory] = [
             "VCPU": Inventory(total: max(1, node.vcpus), allocationRatio: settings.cpuAllocationRatio),
             "MEMORY_MB": Inventory(total: max(1, node.memoryMB), reserved: 0, allocationRatio: settings.ramAllocationRatio),

@@ -36,10 +36,15 @@ public struct HostStore: Sendable {
         public var vcpus: Int
         public var memoryMB: Int
         public var localGB: Int
+        /// Nova's `hypervisor_version`.
+        public var hypervisorVersion: Int = 1
+        /// Nova's `cpu_info`, a JSON document.
+        public var cpuInfo: String = "{}"
     }
 
     /// Creates or refreshes the service and node of a host; returns the node (existing uuid kept).
-    public func register(host: String, zone: String, hypervisorType: String, vcpus: Int, memoryMB: Int, localGB: Int) async throws -> Node {
+    public func register(host: String, zone: String, hypervisorType: String, vcpus: Int, memoryMB: Int, localGB: Int,
+                         hypervisorVersion: Int = 1, cpuInfo: String = "{}") async throws -> Node {
         try await storage.transaction { tx in
             let now = Clock.now()
             if try await tx.sql.raw("SELECT id FROM compute_services WHERE host = \(bind: host) AND service_binary = 'nova-compute'").first() == nil {
@@ -59,20 +64,23 @@ public struct HostStore: Sendable {
             if existing == nil {
                 try await tx.sql.raw(
                     """
-                    INSERT INTO compute_nodes (uuid, host, hypervisor_type, vcpus, memory_mb, local_gb, created_at)
-                    VALUES (\(bind: uuid), \(bind: host), \(bind: hypervisorType), \(bind: vcpus), \(bind: memoryMB), \(bind: localGB), \(bind: now))
+                    INSERT INTO compute_nodes (uuid, host, hypervisor_type, vcpus, memory_mb, local_gb, hypervisor_version, cpu_info, created_at)
+                    VALUES (\(bind: uuid), \(bind: host), \(bind: hypervisorType), \(bind: vcpus), \(bind: memoryMB), \(bind: localGB),
+                            \(bind: hypervisorVersion), \(bind: cpuInfo), \(bind: now))
                     """
                 ).run()
             } else {
                 try await tx.sql.raw(
                     """
                     UPDATE compute_nodes SET hypervisor_type = \(bind: hypervisorType), vcpus = \(bind: vcpus),
-                        memory_mb = \(bind: memoryMB), local_gb = \(bind: localGB) WHERE uuid = \(bind: uuid)
+                        memory_mb = \(bind: memoryMB), local_gb = \(bind: localGB), hypervisor_version = \(bind: hypervisorVersion),
+                        cpu_info = \(bind: cpuInfo) WHERE uuid = \(bind: uuid)
                     """
                 ).run()
             }
             try await tx.wakeUpAfterCommit(Self.changedChannel)
-            return Node(uuid: uuid, host: host, hypervisorType: hypervisorType, vcpus: vcpus, memoryMB: memoryMB, localGB: localGB)
+            return Node(uuid: uuid, host: host, hypervisorType: hypervisorType, vcpus: vcpus, memoryMB: memoryMB, localGB: localGB,
+                        hypervisorVersion: hypervisorVersion, cpuInfo: cpuInfo)
         }
     }
 
@@ -103,7 +111,9 @@ public struct HostStore: Sendable {
                     uuid: try row.decode(column: "uuid", as: String.self), host: try row.decode(column: "host", as: String.self),
                     hypervisorType: try row.decode(column: "hypervisor_type", as: String.self),
                     vcpus: try row.decode(column: "vcpus", as: Int.self), memoryMB: try row.decode(column: "memory_mb", as: Int.self),
-                    localGB: try row.decode(column: "local_gb", as: Int.self))
+                    localGB: try row.decode(column: "local_gb", as: Int.self),
+                    hypervisorVersion: try row.decode(column: "hypervisor_version", as: Int.self),
+                    cpuInfo: try row.decode(column: "cpu_info", as: String.self))
             }
         }
     }

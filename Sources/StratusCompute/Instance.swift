@@ -79,6 +79,13 @@ public struct Instance: Sendable, Equatable {
     public static func name(template: String, uuid: String) -> String {
         template.replacingOccurrences(of: "%(uuid)s", with: uuid)
     }
+
+    /// The guest hostname Nova derives from the display name: lower case, letters, digits and dashes, at most 63.
+    public var hostname: String {
+        let mapped = name.lowercased().map { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "-" ? $0 : "-" }
+        let trimmed = String(mapped).trimmingCharacters(in: CharacterSet(charactersIn: "-"))
+        return trimmed.isEmpty ? "server-\(uuid.prefix(8))" : String(trimmed.prefix(63))
+    }
 }
 
 /// `os:scheduler_hints` as given at create: the server group and same/different host requests.

@@ -14,9 +14,13 @@ public struct ComputeAgent: Service {
     let heartbeatInterval: Duration
     /// Nova's `sync_power_state_interval`: how often the agent reports what its guests really do.
     let powerSyncInterval: Duration
+    /// Nova's `[image_cache] manager_interval`: how often the driver's housekeeping runs.
+    let maintenanceInterval: Duration
 
     public init(host: String, zone: String = "nova", driver: any VirtDriver, queue: Queue, logger: Logger,
-                heartbeatInterval: Duration = .seconds(10), powerSyncInterval: Duration = .seconds(600)) {
+                heartbeatInterval: Duration = .seconds(10), powerSyncInterval: Duration = .seconds(600),
+                maintenanceInterval: Duration = .seconds(2400)) {
+        self.maintenanceInterval = maintenanceInterval
         self.host = host
         self.zone = zone
         self.driver = driver
@@ -52,6 +56,7 @@ public struct ComputeAgent: Service {
                     ])
                 }.run()
             }
+            group.addTask { try await PeriodicService(every: maintenanceInterval) { await driver.maintain() }.run() }
         }
     }
 
@@ -61,7 +66,8 @@ public struct ComputeAgent: Service {
         let payload: JSON = [
             "op": "register_host", "host": .string(host), "zone": .string(zone), "vcpus": .int(resources.vcpus),
             "memory_mb": .int(resources.memoryMB), "local_gb": .int(resources.localGB),
-            "hypervisor_type": .string(driver.hypervisorType),
+            "hypervisor_type": .string(driver.hypervisorType), "hypervisor_version": .int(driver.hypervisorVersion),
+            "cpu_info": driver.cpuInfo,
         ]
         while true {
             do {
@@ -83,7 +89,11 @@ public struct ComputeAgent: Service {
             let request = SpawnRequest(
                 instanceUUID: instance, instanceName: message.payload["name"]?.stringValue ?? instance,
                 vcpus: message.payload["vcpus"]?.intValue ?? 1, memoryMB: message.payload["memory_mb"]?.intValue ?? 0,
-                rootGB: message.payload["root_gb"]?.intValue ?? 0, imageRef: message.payload["image_ref"]?.stringValue ?? "")
+                rootGB: message.payload["root_gb"]?.intValue ?? 0, imageRef: message.payload["image_ref"]?.stringValue ?? "",
+                hostname: message.payload["hostname"]?.stringValue ?? "",
+                ports: (message.payload["ports"]?.arrayValue ?? []).map {
+                    SpawnPort(id: $0["id"]?.stringValue ?? "", mac: $0["mac"]?.stringValue ?? "")
+                })
             let started = Clock.now()
             do {
                 try await driver.spawn(request)

@@ -1,6 +1,6 @@
 import StratusCore
 
-/// What a compute agent asks of a hypervisor. `FakeDriver` for tests and scale runs; `QEMUDriver` comes next.
+/// What a compute agent asks of a hypervisor. `FakeDriver` for tests and scale runs, `QEMUDriver` for real guests.
 public protocol VirtDriver: Sendable {
     /// The host's capacity, reported to placement as inventory.
     func hostResources() async -> HostResources
@@ -15,6 +15,18 @@ public protocol VirtDriver: Sendable {
     /// Guests the driver knows on this host and whether each runs, for the periodic power-state sync.
     func listGuests() async -> [String: Bool]
     var hypervisorType: String { get }
+    /// Nova's `hypervisor_version` (QEMU 7.2.22 → 7002022).
+    var hypervisorVersion: Int { get }
+    /// Nova's `cpu_info`; QEMU adds which accelerator (kvm or tcg) runs the guests.
+    var cpuInfo: JSON { get }
+    /// Periodic housekeeping (the image cache manager), every `[image_cache] manager_interval`.
+    func maintain() async
+}
+
+extension VirtDriver {
+    public var hypervisorVersion: Int { 1 }
+    public var cpuInfo: JSON { [:] }
+    public func maintain() async {}
 }
 
 /// A host's size as the driver sees it.
@@ -38,14 +50,31 @@ public struct SpawnRequest: Sendable, Equatable {
     public var memoryMB: Int
     public var rootGB: Int
     public var imageRef: String
+    /// The guest's hostname (from the server's name, as Nova's `hostname`).
+    public var hostname: String
+    /// The ports bound to the server, one NIC each, in order.
+    public var ports: [SpawnPort]
 
-    public init(instanceUUID: String, instanceName: String, vcpus: Int, memoryMB: Int, rootGB: Int, imageRef: String) {
+    public init(instanceUUID: String, instanceName: String, vcpus: Int, memoryMB: Int, rootGB: Int, imageRef: String,
+                hostname: String = "", ports: [SpawnPort] = []) {
         self.instanceUUID = instanceUUID
         self.instanceName = instanceName
         self.vcpus = vcpus
         self.memoryMB = memoryMB
         self.rootGB = rootGB
         self.imageRef = imageRef
+        self.hostname = hostname
+        self.ports = ports
+    }
+}
+
+/// A port as the driver sees it: which NIC, with which MAC.
+public struct SpawnPort: Sendable, Equatable {
+    public var id: String
+    public var mac: String
+    public init(id: String, mac: String) {
+        self.id = id
+        self.mac = mac
     }
 }
 

@@ -45,8 +45,33 @@ public enum KnownOptions {
             "DEFAULT", "instance_name_template", .string, default: "instance-%(uuid)s",
             "Hypervisor-side instance name; %(uuid)s is the server's UUID (unique across cells, unlike Nova's %08x id)."),
         OptionSpec(
-            "DEFAULT", "compute_driver", .choice(["fake"]), default: "fake",
-            "Virt driver of the compute agents `stratus up` runs; `--driver` overrides. (QEMU arrives with its issue.)"),
+            "DEFAULT", "compute_driver", .choice(["auto", "qemu", "fake"]), default: "auto",
+            "Virt driver of the compute agents `stratus up` runs; `--driver` overrides. auto: QEMU when "
+                + "qemu-system-x86_64 is installed, else fake hosts with a loud warning."),
+        OptionSpec("DEFAULT", "host", .string, default: "", "Name of the QEMU compute host; empty means this machine's hostname."),
+        OptionSpec(
+            "DEFAULT", "instances_path", .string, default: "",
+            "Where guests live (instances_path/UUID/, the image cache in instances_path/_base); empty means DATA_DIR/instances."),
+        OptionSpec(
+            "DEFAULT", "shutdown_timeout", .integer(min: 0, max: 86400), default: "60",
+            "Seconds a stop waits for the guest to power off after the ACPI request before QEMU is ended."),
+        OptionSpec(
+            "DEFAULT", "shutdown_retry_interval", .integer(min: 1, max: 3600), default: "10",
+            "Seconds between repeated ACPI power-off requests while waiting."),
+        OptionSpec(
+            "image_cache", "remove_unused_original_minimum_age_seconds", .integer(min: 0, max: 1 << 30), default: "86400",
+            "Cached base images no guest uses are removed once unused this long."),
+        OptionSpec(
+            "image_cache", "manager_interval", .integer(min: 1, max: 1 << 30), default: "2400",
+            "Seconds between passes of the image cache manager."),
+        OptionSpec("qemu", "binary", .string, default: "qemu-system-x86_64", "The QEMU system emulator."),
+        OptionSpec(
+            "qemu", "accelerator", .choice(["auto", "kvm", "tcg"]), default: "auto",
+            "auto probes KVM once per host by booting the tiny guest's kernel (kept in instances_path/accelerator); TCG otherwise."),
+        OptionSpec(
+            "qemu", "tiny_guest_dir", .string, default: "",
+            "Directory with the tiny guest (vmlinuz, initramfs.gz, disk.qcow2) that `stratus up` registers as the public "
+                + "image stratus-tiny; `--tiny-guest` overrides. Empty: none."),
         OptionSpec(
             "DEFAULT", "service_down_time", .integer(min: 1, max: 86400), default: "60",
             "Seconds without a heartbeat after which a compute service counts as down."),

@@ -24,8 +24,10 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Configuration file in nova.conf's INI style.")
     var config: String?
 
-    func resolve(bind: String? = nil, port: String? = nil, driver: String? = nil, fakeHosts: String? = nil) throws -> CloudConfig {
-        try CloudConfig.resolve(configPath: config, dataDir: dataDir, bind: bind, port: port, driver: driver, fakeHosts: fakeHosts)
+    func resolve(bind: String? = nil, port: String? = nil, driver: String? = nil, fakeHosts: String? = nil,
+                 tinyGuest: String? = nil) throws -> CloudConfig {
+        try CloudConfig.resolve(configPath: config, dataDir: dataDir, bind: bind, port: port, driver: driver, fakeHosts: fakeHosts,
+                                tinyGuest: tinyGuest)
     }
 }
 
@@ -66,12 +68,14 @@ extension Stratus {
         @OptionGroup var common: CommonOptions
         @Option(help: "Address to listen on (default 127.0.0.1).") var bind: String?
         @Option(help: "Port to listen on (default 8080; 0 picks a free one).") var port: String?
-        @Option(help: "Virt driver of the compute hosts (fake).") var driver: String?
-        @Option(help: "How many fake compute hosts to run (default 1; 0 allowed).") var fakeHosts: String?
+        @Option(help: "Virt driver of the compute hosts: auto (QEMU when installed), qemu or fake.") var driver: String?
+        @Option(help: "How many fake compute hosts to run with --driver fake (default 1; 0 allowed).") var fakeHosts: String?
+        @Option(help: "Directory of the tiny guest to register as the image stratus-tiny (scripts/build-tiny-guest).")
+        var tinyGuest: String?
 
         func run() async throws {
             try await reportingErrors {
-                let config = try common.resolve(bind: bind, port: port, driver: driver, fakeHosts: fakeHosts)
+                let config = try common.resolve(bind: bind, port: port, driver: driver, fakeHosts: fakeHosts, tinyGuest: tinyGuest)
                 let logger = makeLogger(config)
                 config.logWarnings(logger)
                 logger.info("data dir \(config.dataDir), database \(config.databaseURL)")

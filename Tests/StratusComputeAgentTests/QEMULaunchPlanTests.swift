@@ -1,3 +1,4 @@
+import Foundation
 import StratusComputeAgent
 import Testing
 
@@ -20,7 +21,10 @@ struct QEMULaunchPlanTests {
         #expect(value(args, "-accel") == "tcg")
         #expect(value(args, "-smp") == "2")
         #expect(value(args, "-m") == "128")
-        #expect(value(args, "-chardev") == "socket,id=ser0,path=/i/u/serial.sock,server=on,wait=off,logfile=/i/u/console.log")
+        #expect(value(args, "-chardev") == "socket,id=ser0,path=/i/u/serial.sock,server=on,wait=off,logfile=/i/u/console.log,logappend=on")
+        #expect(args.contains("-daemonize"))
+        #expect(value(args, "-pidfile") == "/i/u/qemu.pid")
+        #expect(!args.contains("-incoming"))
         #expect(value(args, "-serial") == "chardev:ser0")
         #expect(value(args, "-qmp") == "unix:/i/u/qmp.sock,server=on,wait=off")
         #expect(value(args, "-kernel") == "/c/vmlinuz")
@@ -44,5 +48,14 @@ struct QEMULaunchPlanTests {
         var badMAC = plan()
         badMAC.nics = [QEMULaunchPlan.NIC(id: "n0", mac: "zz")]
         #expect(badMAC.problem == "NIC n0 has an invalid MAC zz")
+    }
+
+    @Test("a resume starts from the saved state; the plan survives being written to the instance directory")
+    func incomingAndPersistence() throws {
+        var resumed = plan()
+        resumed.incoming = "exec:cat /i/u/suspended.state"
+        #expect(value(resumed.arguments, "-incoming") == "exec:cat /i/u/suspended.state")
+        let data = try JSONEncoder().encode(resumed)
+        #expect(try JSONDecoder().decode(QEMULaunchPlan.self, from: data) == resumed)
     }
 }

@@ -25,7 +25,10 @@ public enum CloudFixture {
     ) async throws -> [T] {
         let dataDir = try TemporaryDirectory.make()
         let (url, cleanup) = try await TestDatabase.freshURL()
-        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        defer {
+            QEMUFixture.killGuests(under: dataDir)
+            try? FileManager.default.removeItem(atPath: dataDir)
+        }
         var results: [T] = []
         do {
             for (index, extraConfig) in configs.enumerated() {
@@ -43,6 +46,8 @@ public enum CloudFixture {
                                  _ body: @Sendable (ReadyCloud) async throws -> T) async throws -> T {
         let connection = url.engine == .sqlite ? "sqlite://\(url.path)" : "postgresql://\(url.username)@\(url.host):\(url.port)/\(url.database)"
         let text = """
+            [DEFAULT]
+            compute_driver = fake
             [database]
             connection = \(connection)
             max_pool_size = 8

@@ -148,7 +148,8 @@ extension ComputeAPI {
                     entry["memory_mb"] = .int(node.memoryMB)
                     entry["local_gb"] = .int(node.localGB)
                     entry["running_vms"] = .int(counts[node.host] ?? 0)
-                    entry["hypervisor_version"] = 1
+                    entry["hypervisor_version"] = .int(node.hypervisorVersion)
+                    entry["cpu_info"] = .string(node.cpuInfo)
                 }
             }
             return .object(entry)

@@ -10,7 +10,7 @@ enum BenchCloud {
         let dir = NSTemporaryDirectory() + "stratus-bench-\(name)-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var text = "[api]\nauth_strategy = noauth2\n[identity]\npassword_hash_rounds = 4\n[fake_driver]\nhost_count = 0\n[database]\nmax_pool_size = 40\n"
+        var text = "[DEFAULT]\ncompute_driver = fake\n[api]\nauth_strategy = noauth2\n[identity]\npassword_hash_rounds = 4\n[fake_driver]\nhost_count = 0\n[database]\nmax_pool_size = 40\n"
         if let databaseURL { text += "connection = \(databaseURL)\n" }
         try (text + extra).write(toFile: dir + "/stratus.conf", atomically: true, encoding: .utf8)
         let config = try CloudConfig.resolve(configPath: dir + "/stratus.conf", dataDir: dir, bind: "127.0.0.1", port: "0")

@@ -1,19 +1,20 @@
 import StratusCore
 
 /// The QEMU command line for one guest, as a value built from what the host knows: tested without running QEMU,
-/// and the start of the QEMU driver (issue 6). Paths follow Nova's `instances_path/UUID/`.
-public struct QEMULaunchPlan: Sendable, Equatable {
+/// kept in the instance directory (`guest.json`) so any later agent starts the same guest again. Paths follow
+/// Nova's `instances_path/UUID/`.
+public struct QEMULaunchPlan: Sendable, Equatable, Codable {
     /// KVM when the host's probe says it works, TCG otherwise (our CI machines: TCG, see qemu-here.md).
-    public enum Accelerator: String, Sendable { case kvm, tcg }
+    public enum Accelerator: String, Sendable, Codable { case kvm, tcg }
 
     /// A kernel and initrd given as image properties (`kernel_id`/`ramdisk_id`), or a bootable disk via BIOS.
-    public enum Boot: Sendable, Equatable {
+    public enum Boot: Sendable, Equatable, Codable {
         case kernel(path: String, initrd: String?, commandLine: String)
         case disk
     }
 
     /// A virtio NIC with the port's MAC. Until host networking exists it has QEMU's user-mode backend.
-    public struct NIC: Sendable, Equatable {
+    public struct NIC: Sendable, Equatable, Codable {
         public var id: String
         public var mac: String
         public init(id: String, mac: String) {
@@ -33,6 +34,8 @@ public struct QEMULaunchPlan: Sendable, Equatable {
     /// The copy-on-write overlay on the cached base image, if the guest has a disk.
     public var disk: String?
     public var nics: [NIC]
+    /// Where to take the guest's state from instead of booting (a resume after suspend): `exec:cat FILE`.
+    public var incoming: String?
 
     public init(name: String, directory: String, vcpus: Int, memoryMB: Int, accelerator: Accelerator, boot: Boot,
                 disk: String? = nil, nics: [NIC] = []) {
@@ -49,6 +52,9 @@ public struct QEMULaunchPlan: Sendable, Equatable {
     public var qmpSocket: String { directory + "/qmp.sock" }
     public var serialSocket: String { directory + "/serial.sock" }
     public var consoleLog: String { directory + "/console.log" }
+    public var pidFile: String { directory + "/qemu.pid" }
+    /// The state a suspend saved, read back by resume.
+    public var savedState: String { directory + "/suspended.state" }
 
     /// Why the plan cannot run, or nil.
     public var problem: String? {
@@ -59,14 +65,17 @@ public struct QEMULaunchPlan: Sendable, Equatable {
         return nil
     }
 
-    /// The arguments after the binary. The serial socket never waits for a client and logs everything, so the guest
-    /// never stalls on its UART; QMP listens on a socket in the instance directory.
+    /// The arguments after the binary. QEMU daemonizes once it is set up (errors are printed before, so a failed
+    /// start carries QEMU's own words) and then outlives the agent that started it. The serial socket never waits for
+    /// a client and appends everything to the console log — with no client attached QEMU drains the UART into the
+    /// log, so the guest never stalls; QMP listens on a socket in the instance directory.
     public var arguments: [String] {
         var args = [
             "-name", "guest=\(name),debug-threads=on", "-accel", accelerator.rawValue, "-machine", "pc",
             "-smp", String(vcpus), "-m", String(memoryMB), "-nodefaults", "-no-user-config", "-display", "none", "-vga", "none",
-            "-chardev", "socket,id=ser0,path=\(serialSocket),server=on,wait=off,logfile=\(consoleLog)", "-serial", "chardev:ser0",
-            "-qmp", "unix:\(qmpSocket),server=on,wait=off",
+            "-chardev", "socket,id=ser0,path=\(serialSocket),server=on,wait=off,logfile=\(consoleLog),logappend=on",
+            "-serial", "chardev:ser0", "-qmp", "unix:\(qmpSocket),server=on,wait=off",
+            "-daemonize", "-pidfile", pidFile,
         ]
         switch boot {
         case .kernel(let path, let initrd, let commandLine):
@@ -80,6 +89,7 @@ public struct QEMULaunchPlan: Sendable, Equatable {
         for nic in nics {
             args += ["-netdev", "user,id=\(nic.id)", "-device", "virtio-net-pci,netdev=\(nic.id),mac=\(nic.mac)"]
         }
+        if let incoming { args += ["-incoming", incoming] }
         return args
     }
 }

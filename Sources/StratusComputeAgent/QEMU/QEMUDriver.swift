@@ -1,0 +1,168 @@
+import Foundation
+import StratusCore
+
+/// Real guests: `qemu-system-x86_64` started per server and driven through QMP, disks as qcow2 overlays on a per-host
+/// image cache, everything about a guest in `instances_path/UUID/`. QEMU processes outlive the agent; a restarted
+/// agent finds them through their pid files and monitor sockets.
+public final class QEMUDriver: VirtDriver {
+    /// How this host runs guests.
+    public struct Settings: Sendable {
+        /// Nova's `instances_path`.
+        public var instancesPath: String
+        public var binary = "qemu-system-x86_64"
+        public var accelerator: QEMULaunchPlan.Accelerator = .tcg
+        /// Nova's `shutdown_timeout`: how long a stop waits for the guest to power off after the ACPI request.
+        public var shutdownTimeout: Double = 60
+        /// Nova's `shutdown_retry_interval`: the ACPI request is repeated this often while waiting.
+        public var shutdownRetryInterval: Double = 10
+        /// Nova's `[image_cache] remove_unused_original_minimum_age_seconds`.
+        public var unusedImageMinimumAge: Double = 86400
+        /// The kernel command line for kernel+initrd images; `hostname=NAME` is appended.
+        public var kernelCommandLine = "console=ttyS0 quiet panic=1"
+
+        public init(instancesPath: String) { self.instancesPath = instancesPath }
+    }
+
+    public let settings: Settings
+    public let images: ImageCache
+    let source: any ImageSource
+    let resources: HostResources
+    let version: Int
+    let locks = KeyedLock()
+
+    /// Whether `binary` is on this host.
+    public static func isInstalled(binary: String) -> Bool { HostCommand.resolve(binary) != nil }
+
+    /// Probes the host (size, QEMU version) and prepares `instances_path`. Throws when QEMU is not installed.
+    public static func start(settings: Settings, source: any ImageSource) async throws -> QEMUDriver {
+        guard let version = await HostProbe.qemuVersion(binary: settings.binary) else {
+            throw DriverError("\(settings.binary) is not installed or does not run")
+        }
+        try FileManager.default.createDirectory(atPath: settings.instancesPath, withIntermediateDirectories: true)
+        return QEMUDriver(settings: settings, source: source, version: version,
+                          resources: HostProbe.resources(instancesPath: settings.instancesPath))
+    }
+
+    init(settings: Settings, source: any ImageSource, version: Int, resources: HostResources) {
+        self.settings = settings
+        self.source = source
+        self.version = version
+        self.resources = resources
+        self.images = ImageCache(directory: settings.instancesPath + "/_base", source: source)
+    }
+
+    public var hypervisorType: String { "QEMU" }
+    public var hypervisorVersion: Int { version }
+    public var cpuInfo: JSON {
+        ["arch": "x86_64", "model": "qemu64", "vendor": "QEMU", "features": [],
+         "topology": ["sockets": .int(resources.vcpus), "cores": 1, "threads": 1],
+         "accelerator": .string(settings.accelerator.rawValue)]
+    }
+
+    public func hostResources() async -> HostResources { resources }
+
+    func guest(_ uuid: String) -> QEMUGuest { QEMUGuest(directory: settings.instancesPath + "/" + uuid) }
+
+    // MARK: Spawn and destroy
+
+    public func spawn(_ request: SpawnRequest) async throws {
+        try await locks.withLock(request.instanceUUID) { [self] in
+            let guest = guest(request.instanceUUID)
+            if guest.isRunning { return }  // a redelivered spawn: the guest already runs
+            try FileManager.default.createDirectory(atPath: guest.directory, withIntermediateDirectories: true)
+            let image = try await source.describe(request.imageRef)
+            var bases: [String] = []
+            var boot = QEMULaunchPlan.Boot.disk
+            if let kernelID = image.properties["kernel_id"] {
+                let kernel = try await images.base(try await source.describe(kernelID))
+                bases.append(kernel)
+                var initrd: String?
+                if let ramdiskID = image.properties["ramdisk_id"] {
+                    initrd = try await images.base(try await source.describe(ramdiskID))
+                    bases.append(initrd!)
+                }
+                let hostname = request.hostname.isEmpty ? request.instanceName : request.hostname
+                boot = .kernel(path: kernel, initrd: initrd, commandLine: settings.kernelCommandLine + " hostname=\(hostname)")
+            }
+            var disk: String?
+            if ["qcow2", "raw"].contains(image.diskFormat) {
+                let base = try await images.base(image)
+                bases.append(base)
+                disk = guest.directory + "/disk"
+                try await createOverlay(disk!, on: base, format: image.diskFormat, rootGB: request.rootGB)
+            } else if case .disk = boot {
+                throw DriverError("image \(image.id) has disk format \(image.diskFormat) and no kernel_id: nothing this host can boot")
+            }
+            var plan = QEMULaunchPlan(
+                name: request.instanceName, directory: guest.directory, vcpus: request.vcpus, memoryMB: request.memoryMB,
+                accelerator: settings.accelerator, boot: boot, disk: disk,
+                nics: request.ports.enumerated().map { QEMULaunchPlan.NIC(id: "net\($0.offset)", mac: $0.element.mac) })
+            plan.binary = settings.binary
+            try guest.save(QEMUGuest.Record(plan: plan, bases: bases))
+            try await guest.launch(plan)
+        }
+    }
+
+    /// The guest's disk: a qcow2 overlay backed by the cached base, grown to the flavor's root disk. An image larger
+    /// than the flavor's disk is refused with Nova's message.
+    func createOverlay(_ path: String, on base: String, format: String, rootGB: Int) async throws {
+        if FileManager.default.fileExists(atPath: path) { return }
+        let info = try await HostCommand.check("qemu-img", ["info", "--output=json", "-f", format, base], failure: "cannot read the base image")
+        let virtualSize = (try? JSON.parse(info.output))?["virtual-size"]?.intValue ?? 0
+        let flavorBytes = rootGB << 30
+        if rootGB > 0 && flavorBytes < virtualSize {
+            throw DriverError("Flavor's disk is too small for requested image. Flavor disk is \(flavorBytes) bytes, image is \(virtualSize) bytes.")
+        }
+        var arguments = ["create", "-q", "-f", "qcow2", "-b", base, "-F", format, path + ".part"]
+        if rootGB > 0 { arguments.append(String(flavorBytes)) }
+        try await HostCommand.check("qemu-img", arguments, failure: "cannot create the guest's disk")
+        try FileManager.default.moveItem(atPath: path + ".part", toPath: path)
+    }
+
+    public func destroy(instanceUUID: String) async throws {
+        try await locks.withLock(instanceUUID) { [self] in
+            let guest = guest(instanceUUID)
+            await guest.kill()
+            if guest.isRunning { throw DriverError("the QEMU process of \(instanceUUID) does not stop") }
+            if FileManager.default.fileExists(atPath: guest.directory) {
+                try FileManager.default.removeItem(atPath: guest.directory)
+            }
+        }
+    }
+
+    // MARK: Console and power state
+
+    /// QEMU's own view of a guest (`running`, `paused`, …), or nil when no QEMU runs for it.
+    public func runState(_ uuid: String) async -> String? {
+        let guest = guest(uuid)
+        guard guest.isRunning, let plan = guest.plan else { return nil }
+        return try? await QMPConnection.with(socket: plan.qmpSocket) { qmp in try await qmp.status() }
+    }
+
+    public func consoleOutput(instanceUUID: String, lines: Int?) async throws -> String {
+        let guest = guest(instanceUUID)
+        guard guest.record != nil else { throw DriverError("no guest \(instanceUUID) on this host") }
+        return guest.console(lines: lines)
+    }
+
+    /// Guests with an instance directory: on when QEMU runs or a suspend saved their state, off otherwise.
+    public func listGuests() async -> [String: Bool] {
+        var guests: [String: Bool] = [:]
+        for name in guestDirectories() {
+            let guest = guest(name)
+            guests[name] = guest.isRunning || guest.isSuspended
+        }
+        return guests
+    }
+
+    func guestDirectories() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: settings.instancesPath)) ?? []
+        return names.filter { $0 != "_base" && FileManager.default.fileExists(atPath: settings.instancesPath + "/\($0)/guest.json") }
+    }
+
+    /// The image cache manager's pass: bases that no guest on this host uses go after the configured age.
+    public func maintain() async {
+        let inUse = Set(guestDirectories().flatMap { guest($0).record?.bases ?? [] })
+        _ = await images.removeUnused(inUse: inUse, minimumAge: settings.unusedImageMinimumAge)
+    }
+}

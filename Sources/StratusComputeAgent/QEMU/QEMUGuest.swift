@@ -1,0 +1,102 @@
+import Foundation
+import StratusCore
+
+/// One guest's instance directory and its QEMU process. Everything about a guest lives in the directory
+/// (`guest.json` with the launch plan, the disk overlay, the console log, the sockets, the pid file), so any agent —
+/// including one restarted after a crash — can find, query and control it.
+struct QEMUGuest: Sendable {
+    /// What the driver keeps in `guest.json`.
+    struct Record: Codable, Sendable {
+        var plan: QEMULaunchPlan
+        /// Cached base images this guest depends on (disk backing file, kernel, initrd): never removed from the cache.
+        var bases: [String]
+    }
+
+    let directory: String
+
+    var recordPath: String { directory + "/guest.json" }
+    var plan: QEMULaunchPlan? { record?.plan }
+
+    var record: Record? {
+        guard let data = FileManager.default.contents(atPath: recordPath) else { return nil }
+        return try? JSONDecoder().decode(Record.self, from: data)
+    }
+
+    func save(_ record: Record) throws {
+        let data = try JSONEncoder().encode(record)
+        try data.write(to: URL(fileURLWithPath: recordPath + ".part"))
+        guard rename(recordPath + ".part", recordPath) == 0 else { throw DriverError("cannot write \(recordPath): \(String(cString: strerror(errno)))") }
+    }
+
+    /// The QEMU process of this guest, if one runs. The pid file is checked against /proc so that a recycled pid or
+    /// a zombie is never taken for a live guest.
+    var pid: Int32? {
+        guard let text = try? String(contentsOfFile: directory + "/qemu.pid", encoding: .utf8),
+              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 else { return nil }
+        guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+              String(decoding: cmdline, as: UTF8.self).contains(directory + "/qmp.sock") else { return nil }
+        if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+           let close = stat.lastIndex(of: ")"), stat[stat.index(close, offsetBy: 2)] == "Z" { return nil }
+        return pid
+    }
+
+    var isRunning: Bool { pid != nil }
+    var isSuspended: Bool { FileManager.default.fileExists(atPath: directory + "/suspended.state") }
+
+    /// Starts QEMU for `plan`; returns once it daemonized and its monitor answers. A failure carries QEMU's own error.
+    func launch(_ plan: QEMULaunchPlan) async throws {
+        if let problem = plan.problem { throw DriverError("cannot start the guest: \(problem)") }
+        for stale in [plan.qmpSocket, plan.serialSocket, plan.pidFile] { try? FileManager.default.removeItem(atPath: stale) }
+        let result = try await HostCommand.run(plan.binary, plan.arguments)
+        guard result.status == 0 else {
+            throw DriverError("QEMU failed to start (exit \(result.status)): \(result.complaint)")
+        }
+        _ = try await QMPConnection.with(socket: plan.qmpSocket) { qmp in try await qmp.status() }
+    }
+
+    /// Waits until the process is gone; false if it still runs after `seconds`.
+    func waitForExit(seconds: Double) async -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while isRunning {
+            if Date() >= deadline { return false }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return true
+    }
+
+    /// Ends QEMU now: `quit` through the monitor, SIGKILL if it does not go within two seconds.
+    func kill() async {
+        guard let pid else { return }
+        if let plan {
+            _ = try? await QMPConnection.with(socket: plan.qmpSocket, timeout: 2) { qmp in try await qmp.execute("quit") }
+        }
+        if await waitForExit(seconds: 2) { return }
+        _ = Foundation.kill(pid, SIGKILL)
+        _ = await waitForExit(seconds: 5)
+    }
+
+    /// Asks the guest to power off (ACPI power button, repeated every `retryInterval`), as Nova's clean shutdown does;
+    /// true if it did within `timeout`.
+    func powerDown(timeout: Double, retryInterval: Double = 10) async -> Bool {
+        guard let plan else { return true }
+        let deadline = Date().addingTimeInterval(timeout)
+        while isRunning {
+            _ = try? await QMPConnection.with(socket: plan.qmpSocket, timeout: 2) { qmp in try await qmp.execute("system_powerdown") }
+            let left = deadline.timeIntervalSinceNow
+            if left <= 0 { return false }
+            if await waitForExit(seconds: min(retryInterval, left)) { return true }
+        }
+        return true
+    }
+
+    /// The console log, at most its last `lines` lines.
+    func console(lines: Int?) -> String {
+        guard let data = FileManager.default.contents(atPath: directory + "/console.log") else { return "" }
+        let text = String(decoding: data, as: UTF8.self)
+        guard let lines else { return text }
+        // The serial console ends lines with CR LF, which Swift counts as one Character: split on any newline.
+        var all = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+        if all.last == "" { all.removeLast() }
+        return all.suffix(lines).joined(separator: "\n") + (all.isEmpty ? "" : "\n")
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import StratusCloud
+import StratusCore
+import StratusTesting
+import Testing
+
+/// A compute cloud whose host runs real QEMU guests (TCG), with the tiny guest registered.
+func withQEMUCloud<T: Sendable>(extra: String = "", _ body: @Sendable (ComputeClient, ReadyCloud) async throws -> T) async throws -> T {
+    try await CloudFixture.withCloud(extraConfig: QEMUFixture.config(extra: extra)) { cloud in
+        let client = try await ComputeClient(cloud)
+        try await client.waitForHosts(1)
+        return try await body(client, cloud)
+    }
+}
+
+extension ComputeClient {
+    func waitForHosts(_ count: Int) async throws {
+        for _ in 0..<400 {
+            if (try await call("GET", "/os-services").json["services"]?.arrayValue ?? []).count == count { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// The id of the image named `name`.
+    func imageID(_ name: String) async throws -> String {
+        let images = try await http.request("GET", "/image/v2/images?name=\(name)", token: token).json["images"]?.arrayValue ?? []
+        return try #require(images.first?["id"]?.stringValue)
+    }
+
+    /// Boots `image` on m1.nano with the default private network.
+    func boot(_ name: String, image: String, count: Int = 1) async throws -> String {
+        try await create(name, count: count, extra: ["imageRef": .string(image), "networks": "auto"])
+    }
+
+    func console(_ id: String, length: Int? = nil) async throws -> String {
+        let body: JSON = ["os-getConsoleOutput": length.map { ["length": .int($0)] } ?? [:]]
+        return try await call("POST", "/servers/\(id)/action", json: body).json["output"]?.stringValue ?? ""
+    }
+
+    /// Waits (up to `seconds`) until the console shows `marker` at least `times` times.
+    func waitForConsole(_ id: String, _ marker: String, times: Int = 1, seconds: Double = 90) async throws -> String {
+        let deadline = Date().addingTimeInterval(seconds)
+        var output = ""
+        while Date() < deadline {
+            output = try await console(id)
+            if output.components(separatedBy: marker).count - 1 >= times { return output }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        Issue.record("console of \(id) never showed \(marker) \(times)×; it shows:\n\(output)")
+        return output
+    }
+
+    /// Acts on a server and waits for it to settle.
+    func act(_ id: String, _ body: JSON) async throws -> JSON {
+        let status = try await call("POST", "/servers/\(id)/action", json: body).status
+        #expect(status == 202, "\(body.encodedString()) → \(status)")
+        return try await settle(id)
+    }
+}
+
+@Suite("Real guests under QEMU", .serialized, .enabled(if: QEMUFixture.available || QEMUFixture.required))
+struct QEMUServerTests {
+    @Test("the tiny guest boots to its marker; stop, start, reboot soft and hard, pause, suspend and delete act on QEMU")
+    func lifecycle() async throws {
+        try await withQEMUCloud { client, cloud in
+            let driver = try #require(cloud.qemuDriver)
+            let image = try await client.imageID(TinyGuest.imageName)
+            let id = try await client.boot("tiny-one", image: image)
+            let server = try await client.settle(id)
+            #expect(server["status"] == "ACTIVE")
+            #expect(server["OS-EXT-SRV-ATTR:host"] == "qemu-host")
+            var console = try await client.waitForConsole(id, "stratus-tiny: eth0")
+            #expect(console.contains("\(TinyGuest.marker) hostname=tiny-one"))
+            #expect(console.contains("disk mounted: hello from the stratus-tiny disk"))
+            #expect(try await client.console(id, length: 1).split(whereSeparator: \.isNewline).count == 1)
+
+            // The instance directory holds the overlay (backed by the cached base), the log and the sockets.
+            let dir = driver.settings.instancesPath + "/" + id
+            for file in ["disk", "console.log", "qmp.sock", "serial.sock", "guest.json", "qemu.pid"] {
+                #expect(FileManager.default.fileExists(atPath: dir + "/" + file), "\(file) missing")
+            }
+            let info = try await ProcessRunner.run("/usr/bin/qemu-img", ["info", "-U", "--output=json", dir + "/disk"])
+            #expect(try JSON.parse(info.stdout)["backing-filename"]?.stringValue == driver.settings.instancesPath + "/_base/" + image)
+            #expect(await driver.runState(id) == "running")
+            // The port became a virtio NIC with the port's MAC.
+            let ports = try await client.http.request("GET", "/network/v2.0/ports?device_id=\(id)", token: client.token).json["ports"]?.arrayValue ?? []
+            let mac = try #require(ports.first?["mac_address"]?.stringValue)
+            #expect(try String(contentsOfFile: dir + "/guest.json", encoding: .utf8).contains(mac))
+
+            #expect(try await client.act(id, ["os-stop": nil])["status"] == "SHUTOFF")
+            #expect(QEMUFixture.pid(cloud, id) == nil)
+            #expect(try await client.act(id, ["os-start": nil])["status"] == "ACTIVE")
+            _ = try await client.waitForConsole(id, TinyGuest.marker, times: 2)
+            #expect(try await client.act(id, ["reboot": ["type": "SOFT"]])["status"] == "ACTIVE")
+            console = try await client.waitForConsole(id, TinyGuest.marker, times: 3)
+            #expect(console.contains("reboot: Power down"))  // the soft reboot was a clean ACPI shutdown first
+            #expect(try await client.act(id, ["reboot": ["type": "HARD"]])["status"] == "ACTIVE")
+            _ = try await client.waitForConsole(id, TinyGuest.marker, times: 4)
+
+            #expect(try await client.act(id, ["pause": nil])["status"] == "PAUSED")
+            #expect(await driver.runState(id) == "paused")
+            #expect(try await client.act(id, ["unpause": nil])["status"] == "ACTIVE")
+            #expect(await driver.runState(id) == "running")
+            #expect(try await client.act(id, ["suspend": nil])["status"] == "SUSPENDED")
+            #expect(QEMUFixture.pid(cloud, id) == nil)
+            #expect(FileManager.default.fileExists(atPath: dir + "/suspended.state"))
+            #expect(try await client.act(id, ["resume": nil])["status"] == "ACTIVE")
+            #expect(await driver.runState(id) == "running")
+            #expect(!FileManager.default.fileExists(atPath: dir + "/suspended.state"))
+
+            #expect(try await client.call("DELETE", "/servers/\(id)").status == 204)
+            #expect(try await client.settle(id)["status"] == "DELETED")
+            #expect(!FileManager.default.fileExists(atPath: dir))
+            let provider = cloud.placement.index.current().providers.values.first { $0.provider.name == "qemu-host" }
+            #expect(provider?.used("MEMORY_MB") == 0)
+            #expect((await driver.listGuests()).isEmpty)
+        }
+    }
+}

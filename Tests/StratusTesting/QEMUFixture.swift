@@ -1,0 +1,60 @@
+import Foundation
+import StratusCloud
+
+/// What the tests that boot real guests need: QEMU and the tiny guest from `scripts/build-tiny-guest`.
+/// `scripts/test` provides both and sets `STRATUS_REQUIRE_QEMU=1`, so in CI a missing piece fails instead of skipping.
+public enum QEMUFixture {
+    /// The tiny guest's directory: `STRATUS_TINY_GUEST`, else `.build-guest/tiny` in the package.
+    public static var tinyGuestDirectory: String {
+        ProcessInfo.processInfo.environment["STRATUS_TINY_GUEST"] ?? ProcessRunner.packageRoot + "/.build-guest/tiny"
+    }
+
+    public static var available: Bool {
+        FileManager.default.fileExists(atPath: tinyGuestDirectory + "/vmlinuz")
+            && ["/usr/bin/qemu-system-x86_64", "/usr/local/bin/qemu-system-x86_64"].contains { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    public static var required: Bool { ProcessInfo.processInfo.environment["STRATUS_REQUIRE_QEMU"] == "1" }
+
+    /// Configuration for a cloud whose one compute host runs QEMU under TCG (no probe: it would cost every test
+    /// cloud seconds; the probe has its own test), with short power-sync and shutdown timeouts.
+    public static func config(extra: String = "") -> String {
+        """
+        [DEFAULT]
+        compute_driver = qemu
+        host = qemu-host
+        sync_power_state_interval = 2
+        shutdown_timeout = 20
+        shutdown_retry_interval = 5
+        [qemu]
+        accelerator = tcg
+        tiny_guest_dir = \(tinyGuestDirectory)
+        [quota]
+        instances = -1
+        cores = -1
+        ram = -1
+        \(extra)
+        """
+    }
+
+    /// Ends every QEMU a test left running under `dataDir` (a failed test must not leave guests behind).
+    static func killGuests(under dataDir: String) {
+        let instances = dataDir + "/instances"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: instances)) ?? [] {
+            guard let text = try? String(contentsOfFile: "\(instances)/\(name)/qemu.pid", encoding: .utf8),
+                  let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+                  let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                  String(decoding: cmdline, as: UTF8.self).contains(instances) else { continue }
+            kill(pid, SIGKILL)
+        }
+    }
+
+    /// The QEMU pid of a guest, if it runs.
+    public static func pid(_ cloud: ReadyCloud, _ uuid: String) -> Int32? {
+        guard let driver = cloud.qemuDriver,
+              let text = try? String(contentsOfFile: "\(driver.settings.instancesPath)/\(uuid)/qemu.pid", encoding: .utf8),
+              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+              let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), !stat.contains(") Z ") else { return nil }
+        return pid
+    }
+}
