@@ -248,7 +248,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StratusComputeAgentTests",
-            dependencies: ["StratusComputeAgent", "StratusCore"],
+            dependencies: ["StratusComputeAgent", "StratusCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

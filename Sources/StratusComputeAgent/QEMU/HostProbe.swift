@@ -12,7 +12,7 @@ public enum HostProbe {
             memoryMB = kB / 1024
         }
         var stats = statvfs()
-        let localGB = statvfs(instancesPath, &stats) == 0 ? Int(UInt64(stats.f_blocks) * UInt64(stats.f_frsize) >> 30) : 0
+        let localGB = statvfs(instancesPath, &stats) == 0 ? Int((UInt64(stats.f_blocks) * UInt64(stats.f_frsize)) >> 30) : 0
         return HostResources(vcpus: ProcessInfo.processInfo.activeProcessorCount, memoryMB: memoryMB, localGB: localGB)
     }
 
