@@ -116,7 +116,8 @@ extension Stratus {
 
     struct Bench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Benchmarks that print JSON.", subcommands: [QueueCommand.self, PlacementCommand.self, BootCommand.self, SchedulerCommand.self, IPAMCommand.self])
+            abstract: "Benchmarks that print JSON.", subcommands: [QueueCommand.self, PlacementCommand.self, BootCommand.self, SchedulerCommand.self, IPAMCommand.self,
+                          QEMUBootCommand.self])
 
         struct BootCommand: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
@@ -130,6 +131,22 @@ extension Stratus {
                     guard servers > 0, hosts > 0, clients > 0 else { throw ValidationError("--servers, --hosts and --clients are positive") }
                     let report = try await BootBenchmark(servers: servers, hosts: hosts, clients: clients).run(logger: makeLogger(nil))
                     print(report.encodedString())
+                }
+            }
+        }
+
+        struct QEMUBootCommand: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "qemu-boot",
+                abstract: "Real tiny-guest boots: API POST → console marker against the same QEMU command line started by hand.")
+            @Option(help: "Measured rounds (one more warms the image cache first).") var rounds: Int = 5
+            @Option(help: "The tiny guest's directory (scripts/build-tiny-guest).") var tinyGuest: String = ".build-guest/tiny"
+
+            func run() async throws {
+                try await reportingErrors {
+                    guard rounds > 0 else { throw ValidationError("--rounds is positive") }
+                    let path = URL(fileURLWithPath: tinyGuest).standardizedFileURL.path
+                    print(try await QEMUBootBenchmark(rounds: rounds, tinyGuest: path).run(logger: makeLogger(nil)).encodedString())
                 }
             }
         }

@@ -50,11 +50,18 @@ extension ComputeClient {
         return output
     }
 
-    /// Acts on a server and waits for it to settle.
+    /// Acts on a server and waits (up to a minute: a clean shutdown under TCG on a loaded machine is slow) until its
+    /// task is done.
     func act(_ id: String, _ body: JSON) async throws -> JSON {
         let status = try await call("POST", "/servers/\(id)/action", json: body).status
         #expect(status == 202, "\(body.encodedString()) → \(status)")
-        return try await settle(id)
+        var server = JSON.null
+        for _ in 0..<240 {
+            server = try await call("GET", "/servers/\(id)").json["server"] ?? .null
+            if server["OS-EXT-STS:task_state"] == .null { return server }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        return server
     }
 }
 

@@ -1,13 +1,13 @@
 import Foundation
 
-/// What a finished program left behind.
-struct CommandResult: Sendable {
-    var status: Int32
-    var output: String
-    var error: String
+/// What a finished host program left behind.
+public struct CommandResult: Sendable {
+    public var status: Int32
+    public var output: String
+    public var error: String
 
     /// The program's own complaint, for faults: its last stderr lines, else its stdout.
-    var complaint: String {
+    public var complaint: String {
         let text = error.isEmpty ? output : error
         return text.split(separator: "\n").suffix(3).joined(separator: "; ").trimmingCharacters(in: .whitespaces)
     }
@@ -17,8 +17,8 @@ struct CommandResult: Sendable {
 /// every inherited descriptor closed: Foundation's `Process` notices the end of a child by a descriptor the child
 /// inherits, which a daemonizing QEMU keeps open for its whole life. Output goes to temporary files, and `waitpid`
 /// blocks a thread of its own, never a concurrency thread.
-enum HostCommand {
-    static func run(_ program: String, _ arguments: [String]) async throws -> CommandResult {
+public enum HostCommand {
+    public static func run(_ program: String, _ arguments: [String]) async throws -> CommandResult {
         guard let executable = resolve(program) else { throw DriverError("\(program) is not installed on this host") }
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("stratus-cmd-\(UUID().uuidString)").path
         let outPath = scratch + ".out"
