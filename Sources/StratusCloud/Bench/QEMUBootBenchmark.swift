@@ -59,6 +59,8 @@ public struct QEMUBootBenchmark: Sendable {
             "api_post_to_marker_ms": ["median": .number(apiMedian.rounded()), "all": .array(api.map { .number($0.rounded()) })],
             "by_hand_start_to_marker_ms": ["median": .number(handMedian.rounded()), "all": .array(byHand.map { .number($0.rounded()) })],
             "control_plane_overhead_ms": .number((apiMedian - handMedian).rounded()),
+            "paired_difference_ms": ["median": .number(Percentile.of(zip(api, byHand).map { $0 - $1 }.sorted(), 0.5).rounded()),
+                                     "all": .array(zip(api, byHand).map { .number(($0 - $1).rounded()) })],
             "first_boot_with_cache_fill_ms": .number(cold.rounded()),
         ]
     }

@@ -11,7 +11,7 @@ extension QEMUDriver {
             case .stop:
                 try await stop(guest)
             case .start:
-                if !guest.isRunning { try await guest.launch(plan) }
+                if !guest.isRunning { try await fresh(guest, plan) }
             case .rebootSoft:
                 // Nova's soft reboot: a clean shutdown and a new start; a guest that ignores ACPI is reset hard.
                 try await stop(guest)
@@ -23,7 +23,7 @@ extension QEMUDriver {
                         if try await qmp.status() == "paused" { try await qmp.execute("cont") }
                     }
                 } else {
-                    try await guest.launch(plan)
+                    try await fresh(guest, plan)  // Nova allows a hard reboot of a suspended server: it boots afresh
                 }
             case .pause:
                 try await running(guest, plan) { qmp in try await qmp.execute("stop") }
@@ -35,6 +35,12 @@ extension QEMUDriver {
                 try await resume(guest, plan)
             }
         }
+    }
+
+    /// A boot from the disk, not from a saved state (which is dropped: it would be stale once the disk moved on).
+    func fresh(_ guest: QEMUGuest, _ plan: QEMULaunchPlan) async throws {
+        try? FileManager.default.removeItem(atPath: plan.savedState)
+        try await guest.launch(plan)
     }
 
     /// Clean shutdown within `shutdown_timeout`, then hard.
@@ -93,11 +99,13 @@ extension QEMUDriver {
         }
     }
 
+    @discardableResult
     func running<T: Sendable>(_ guest: QEMUGuest, _ plan: QEMULaunchPlan, _ body: (inout QMPConnection) async throws -> T) async throws -> T {
         guard guest.isRunning else { throw DriverError("the guest \(plan.name) is not running") }
         return try await monitor(plan, body)
     }
 
+    @discardableResult
     func monitor<T: Sendable>(_ plan: QEMULaunchPlan, _ body: (inout QMPConnection) async throws -> T) async throws -> T {
         do {
             return try await QMPConnection.with(socket: plan.qmpSocket, body)
