@@ -196,6 +196,7 @@ let package = Package(
                 "StratusCore",
                 "StratusStorage",
                 "StratusCloud",
+                "StratusComputeAgent",
                 "StratusImage",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -89,6 +89,13 @@ struct QEMUServerTests {
             let info = try await ProcessRunner.run("/usr/bin/qemu-img", ["info", "-U", "--output=json", dir + "/disk"])
             #expect(try JSON.parse(info.stdout)["backing-filename"]?.stringValue == driver.settings.instancesPath + "/_base/" + image)
             #expect(await driver.runState(id) == "running")
+            // The hypervisor says what runs the guests: QEMU's version, and the accelerator in cpu_info.
+            let hypervisors = try await client.http.request("GET", "/compute/v2.1/os-hypervisors/detail", token: client.token,
+                                                            headers: ["OpenStack-API-Version": "compute 2.87"]).json["hypervisors"]?.arrayValue ?? []
+            #expect(hypervisors.first?["hypervisor_type"] == "QEMU")
+            #expect((hypervisors.first?["hypervisor_version"]?.intValue ?? 0) >= 7_000_000)
+            let cpuInfo = try JSON.parse(hypervisors.first?["cpu_info"]?.stringValue ?? "")
+            #expect(cpuInfo["accelerator"] == "tcg")
             // The port became a virtio NIC with the port's MAC.
             let ports = try await client.http.request("GET", "/network/v2.0/ports?device_id=\(id)", token: client.token).json["ports"]?.arrayValue ?? []
             let mac = try #require(ports.first?["mac_address"]?.stringValue)

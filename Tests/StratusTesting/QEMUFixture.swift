@@ -1,5 +1,6 @@
 import Foundation
 import StratusCloud
+import StratusComputeAgent
 
 /// What the tests that boot real guests need: QEMU and the tiny guest from `scripts/build-tiny-guest`.
 /// `scripts/test` provides both and sets `STRATUS_REQUIRE_QEMU=1`, so in CI a missing piece fails instead of skipping.
@@ -41,20 +42,12 @@ public enum QEMUFixture {
     static func killGuests(under dataDir: String) {
         let instances = dataDir + "/instances"
         for name in (try? FileManager.default.contentsOfDirectory(atPath: instances)) ?? [] {
-            guard let text = try? String(contentsOfFile: "\(instances)/\(name)/qemu.pid", encoding: .utf8),
-                  let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
-                  let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
-                  String(decoding: cmdline, as: UTF8.self).contains(instances) else { continue }
-            kill(pid, SIGKILL)
+            if let pid = QEMUGuest(directory: "\(instances)/\(name)").pid { kill(pid, SIGKILL) }
         }
     }
 
     /// The QEMU pid of a guest, if it runs.
     public static func pid(_ cloud: ReadyCloud, _ uuid: String) -> Int32? {
-        guard let driver = cloud.qemuDriver,
-              let text = try? String(contentsOfFile: "\(driver.settings.instancesPath)/\(uuid)/qemu.pid", encoding: .utf8),
-              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
-              let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), !stat.contains(") Z ") else { return nil }
-        return pid
+        cloud.qemuDriver.flatMap { QEMUGuest(directory: "\($0.settings.instancesPath)/\(uuid)").pid }
     }
 }

@@ -140,6 +140,7 @@ extension ComputeAPI {
             }
             if detail {
                 entry["hypervisor_type"] = .string(node.hypervisorType)
+                entry["hypervisor_version"] = .int(node.hypervisorVersion)
                 entry["host_ip"] = "127.0.0.1"
                 entry["service"] = ["host": .string(node.host), "disabled_reason": .optional(service?.disabledReason),
                                     "id": context.microversion.atLeast(2, 53) ? .string(service?.id ?? "") : .int(Self.legacyID(service?.id ?? ""))]
@@ -148,7 +149,6 @@ extension ComputeAPI {
                     entry["memory_mb"] = .int(node.memoryMB)
                     entry["local_gb"] = .int(node.localGB)
                     entry["running_vms"] = .int(counts[node.host] ?? 0)
-                    entry["hypervisor_version"] = .int(node.hypervisorVersion)
                     entry["cpu_info"] = .string(node.cpuInfo)
                 }
             }

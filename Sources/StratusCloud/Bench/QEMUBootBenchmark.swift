@@ -95,19 +95,12 @@ public struct QEMUBootBenchmark: Sendable {
         let start = ContinuousClock.now
         let result = try await HostCommand.run(plan.binary, plan.arguments)
         guard result.status == 0 else { throw DriverError("QEMU by hand failed: \(result.complaint)") }
-        let elapsed: Double
-        while true {
-            if let log = FileManager.default.contents(atPath: plan.consoleLog), String(decoding: log, as: UTF8.self).contains(TinyGuest.marker) {
-                elapsed = Self.milliseconds(ContinuousClock.now - start)
-                break
-            }
-            if ContinuousClock.now - start > .seconds(180) { throw DriverError("QEMU by hand never showed the marker") }
-            try await Task.sleep(for: .milliseconds(5))
+        let guest = QEMUGuest(directory: dir)
+        guard await guest.waitForConsole(containing: TinyGuest.marker, seconds: 180) else {
+            throw DriverError("QEMU by hand never showed the marker")
         }
-        if let pid = (try? String(contentsOfFile: plan.pidFile, encoding: .utf8)).flatMap({ Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) {
-            kill(pid, SIGKILL)
-            while kill(pid, 0) == 0 { try await Task.sleep(for: .milliseconds(10)) }
-        }
+        let elapsed = Self.milliseconds(ContinuousClock.now - start)
+        await guest.kill()
         return elapsed
     }
 

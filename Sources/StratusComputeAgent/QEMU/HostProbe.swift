@@ -52,15 +52,8 @@ public enum HostProbe {
         plan.binary = binary
         let guest = QEMUGuest(directory: dir)
         guard (try? await guest.launch(plan)) != nil else { return false }
-        let until = Date().addingTimeInterval(deadline)
-        while Date() < until {
-            if guest.console(lines: nil).contains("Linux version") {
-                await guest.kill()
-                return true
-            }
-            try? await Task.sleep(for: .milliseconds(100))
-        }
+        let booted = await guest.waitForConsole(containing: "Linux version", seconds: deadline)
         await guest.kill()
-        return false
+        return booted
     }
 }

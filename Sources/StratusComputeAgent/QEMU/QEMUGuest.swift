@@ -4,7 +4,7 @@ import StratusCore
 /// One guest's instance directory and its QEMU process. Everything about a guest lives in the directory
 /// (`guest.json` with the launch plan, the disk overlay, the console log, the sockets, the pid file), so any agent —
 /// including one restarted after a crash — can find, query and control it.
-struct QEMUGuest: Sendable {
+public struct QEMUGuest: Sendable {
     /// What the driver keeps in `guest.json`.
     struct Record: Codable, Sendable {
         var plan: QEMULaunchPlan
@@ -12,7 +12,9 @@ struct QEMUGuest: Sendable {
         var bases: [String]
     }
 
-    let directory: String
+    public let directory: String
+
+    public init(directory: String) { self.directory = directory }
 
     var recordPath: String { directory + "/guest.json" }
     var plan: QEMULaunchPlan? { record?.plan }
@@ -30,7 +32,7 @@ struct QEMUGuest: Sendable {
 
     /// The QEMU process of this guest, if one runs. The pid file is checked against /proc so that a recycled pid or
     /// a zombie is never taken for a live guest.
-    var pid: Int32? {
+    public var pid: Int32? {
         guard let text = try? String(contentsOfFile: directory + "/qemu.pid", encoding: .utf8),
               let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 else { return nil }
         guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
@@ -40,7 +42,7 @@ struct QEMUGuest: Sendable {
         return pid
     }
 
-    var isRunning: Bool { pid != nil }
+    public var isRunning: Bool { pid != nil }
     var isSuspended: Bool { FileManager.default.fileExists(atPath: directory + "/suspended.state") }
 
     /// Starts QEMU for `plan`; returns once it daemonized and its monitor answers. A failure carries QEMU's own error.
@@ -65,7 +67,7 @@ struct QEMUGuest: Sendable {
     }
 
     /// Ends QEMU now: `quit` through the monitor, SIGKILL if it does not go within two seconds.
-    func kill() async {
+    public func kill() async {
         guard let pid else { return }
         if let plan {
             _ = try? await QMPConnection.with(socket: plan.qmpSocket, timeout: 2) { qmp in try await qmp.execute("quit") }
@@ -87,6 +89,17 @@ struct QEMUGuest: Sendable {
             if await waitForExit(seconds: min(retryInterval, left)) { return true }
         }
         return true
+    }
+
+    /// Waits until the console log contains `text`; false after `seconds`.
+    public func waitForConsole(containing text: String, seconds: Double) async -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let log = FileManager.default.contents(atPath: directory + "/console.log"),
+               String(decoding: log, as: UTF8.self).contains(text) { return true }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return false
     }
 
     /// The console log, at most its last `lines` lines.
