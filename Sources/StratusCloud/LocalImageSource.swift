@@ -21,15 +21,10 @@ struct LocalImageSource: ImageSource {
         let source = files.path(imageID)
         guard FileManager.default.fileExists(atPath: source) else { throw DriverError("Image \(imageID) has no data.") }
         // A copy of a large file would hold a concurrency thread for its whole length: run it on its own thread.
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            Thread.detachNewThread {
-                do {
-                    try FileManager.default.copyItem(atPath: source, toPath: path)
-                    continuation.resume()
-                } catch {
-                    continuation.resume(throwing: DriverError("copying image \(imageID) failed: \(error)"))
-                }
-            }
+        do {
+            try await ImageCache.onOwnThread { try FileManager.default.copyItem(atPath: source, toPath: path) }
+        } catch {
+            throw DriverError("copying image \(imageID) failed: \(error)")
         }
     }
 }

@@ -101,3 +101,22 @@ struct HostProbeTests {
         #expect(await HostProbe.accelerator(binary: "qemu-system-x86_64", kernel: nil, cacheFile: cacheFile) == .kvm)
     }
 }
+
+@Suite("Guest console")
+struct GuestConsoleTests {
+    @Test("the console is the log's tail: CR LF lines counted, at most the last 100 KiB read, no half line")
+    func tail() throws {
+        let dir = NSTemporaryDirectory() + "stratus-console-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let lines = (0..<5000).map { "line \($0) of the serial console" }
+        try Data((lines.joined(separator: "\r\n") + "\r\n").utf8).write(to: URL(fileURLWithPath: dir + "/console.log"))
+        let guest = QEMUGuest(directory: dir)
+        #expect(guest.console(lines: 2) == "line 4998 of the serial console\nline 4999 of the serial console\n")
+        let all = guest.console(lines: nil)
+        #expect(all.utf8.count <= 100 * 1024)
+        #expect(all.hasPrefix("line "))
+        #expect(all.hasSuffix("line 4999 of the serial console\r\n"))
+        #expect(QEMUGuest(directory: dir + "/missing").console(lines: 3) == "")
+    }
+}

@@ -70,7 +70,7 @@ public actor ImageCache {
         try? FileManager.default.removeItem(atPath: partial)
         do {
             try await source.download(image.id, to: partial)
-            let (digest, size) = try md5(of: partial)
+            let (digest, size) = try await onOwnThread { try md5(of: partial) }
             if let expected = image.size, expected != size {
                 throw DriverError("image \(image.id) downloaded \(size) bytes, its record says \(expected)")
             }
@@ -87,6 +87,13 @@ public actor ImageCache {
         } catch {
             try? FileManager.default.removeItem(atPath: partial)
             throw error
+        }
+    }
+
+    /// Runs blocking file work (hashing a large image) on a thread of its own, never a concurrency thread.
+    public static func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
         }
     }
 

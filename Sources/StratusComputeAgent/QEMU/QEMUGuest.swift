@@ -103,9 +103,15 @@ public struct QEMUGuest: Sendable {
     }
 
     /// The console log, at most its last `lines` lines.
-    func console(lines: Int?) -> String {
-        guard let data = FileManager.default.contents(atPath: directory + "/console.log") else { return "" }
-        let text = String(decoding: data, as: UTF8.self)
+    /// Only the log's tail is read, as Nova's libvirt driver returns at most the last 100 KiB: the log keeps every
+    /// boot of the guest and is never truncated.
+    public func console(lines: Int?, limit: UInt64 = 100 * 1024) -> String {
+        guard let handle = FileHandle(forReadingAtPath: directory + "/console.log") else { return "" }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        try? handle.seek(toOffset: size > limit ? size - limit : 0)
+        var text = String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
+        if size > limit, let firstBreak = text.firstIndex(where: \.isNewline) { text = String(text[text.index(after: firstBreak)...]) }
         guard let lines else { return text }
         // The serial console ends lines with CR LF, which Swift counts as one Character: split on any newline.
         var all = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
