@@ -36,22 +36,32 @@ public struct QEMUBootBenchmark: Sendable {
         let instances = driver.settings.instancesPath
         var api: [Double] = []
         var byHand: [Double] = []
+        var apiToQEMU: [Double] = []
+        var byHandToQEMU: [Double] = []
         for round in 0..<(rounds + 1) {  // round 0 fills the image cache; it is reported, not counted
             let body: JSON = ["server": ["name": .string("bench-\(round)"), "flavorRef": "42", "imageRef": .string(image.id), "networks": "none"]]
             let start = ContinuousClock.now
             _ = try await connection.request(.POST, "/compute/v2.1/servers", headers: headers, body: body.encodedBytes())
-            let uuid = try await waitForMarker(in: instances, excluding: ["_base"])
+            let (uuid, running) = try await waitForMarker(in: instances, excluding: ["_base"], since: start)
             api.append(Self.milliseconds(ContinuousClock.now - start))
+            apiToQEMU.append(running)
             guard let data = FileManager.default.contents(atPath: "\(instances)/\(uuid)/guest.json"),
                   let record = try? JSON.parse(data), let planJSON = record["plan"] else { throw DriverError("no launch plan for \(uuid)") }
             let disk = try await HostCommand.run("qemu-img", ["info", "-U", "--output=json", "\(instances)/\(uuid)/disk"])
             let backing = (try? JSON.parse(disk.output)) ?? [:]
             _ = try await connection.request(.DELETE, "/compute/v2.1/servers/\(uuid)", headers: headers)
             while FileManager.default.fileExists(atPath: "\(instances)/\(uuid)") { try await Task.sleep(for: .milliseconds(20)) }
-            byHand.append(try await startByHand(planJSON, backing: backing, scratch: instances + "/../bench-by-hand-\(round)"))
+            let hand = try await startByHand(planJSON, backing: backing, scratch: instances + "/../bench-by-hand-\(round)")
+            byHand.append(hand.marker)
+            byHandToQEMU.append(hand.running)
         }
         let cold = api.removeFirst()
         byHand.removeFirst()
+        apiToQEMU.removeFirst()
+        byHandToQEMU.removeFirst()
+        func summary(_ values: [Double]) -> JSON {
+            ["median": .number(Percentile.of(values.sorted(), 0.5).rounded()), "all": .array(values.map { .number($0.rounded()) })]
+        }
         let apiMedian = Percentile.of(api.sorted(), 0.5)
         let handMedian = Percentile.of(byHand.sorted(), 0.5)
         return [
@@ -62,25 +72,34 @@ public struct QEMUBootBenchmark: Sendable {
             "paired_difference_ms": ["median": .number(Percentile.of(zip(api, byHand).map { $0 - $1 }.sorted(), 0.5).rounded()),
                                      "all": .array(zip(api, byHand).map { .number(($0 - $1).rounded()) })],
             "first_boot_with_cache_fill_ms": .number(cold.rounded()),
+            // Without the guest's own boot (±100 ms under TCG): until QEMU runs, i.e. its pid file exists.
+            "api_post_to_qemu_running_ms": summary(apiToQEMU), "by_hand_start_to_qemu_running_ms": summary(byHandToQEMU),
+            "control_plane_before_qemu_ms": .number(
+                (Percentile.of(apiToQEMU.sorted(), 0.5) - Percentile.of(byHandToQEMU.sorted(), 0.5)).rounded()),
         ]
     }
 
-    /// Waits until a guest directory under `instances` has the tiny guest's marker on its console; its name.
-    func waitForMarker(in instances: String, excluding: Set<String>) async throws -> String {
+    /// Waits until a guest directory under `instances` has the tiny guest's marker on its console; its name, and when
+    /// (ms after `start`) its QEMU's pid file first appeared.
+    func waitForMarker(in instances: String, excluding: Set<String>, since start: ContinuousClock.Instant) async throws -> (String, Double) {
         let deadline = Date().addingTimeInterval(180)
+        var running: Double?
         while Date() < deadline {
             for name in (try? FileManager.default.contentsOfDirectory(atPath: instances)) ?? [] where !excluding.contains(name) {
+                if running == nil, FileManager.default.fileExists(atPath: "\(instances)/\(name)/qemu.pid") {
+                    running = Self.milliseconds(ContinuousClock.now - start)
+                }
                 if let log = FileManager.default.contents(atPath: "\(instances)/\(name)/console.log"),
-                   String(decoding: log, as: UTF8.self).contains(TinyGuest.marker) { return name }
+                   String(decoding: log, as: UTF8.self).contains(TinyGuest.marker) { return (name, running ?? 0) }
             }
-            try await Task.sleep(for: .milliseconds(5))
+            try await Task.sleep(for: .milliseconds(1))
         }
         throw DriverError("no guest showed \(TinyGuest.marker) within 180 s")
     }
 
     /// Starts the driver's QEMU command line for a guest in `scratch` (its own overlay made first, untimed) and times
     /// start → marker.
-    func startByHand(_ planJSON: JSON, backing: JSON, scratch: String) async throws -> Double {
+    func startByHand(_ planJSON: JSON, backing: JSON, scratch: String) async throws -> (marker: Double, running: Double) {
         var plan = try JSONDecoder().decode(QEMULaunchPlan.self, from: Data(planJSON.encodedString().utf8))
         let dir = (scratch as NSString).standardizingPath
         try? FileManager.default.removeItem(atPath: dir)
@@ -93,7 +112,18 @@ public struct QEMUBootBenchmark: Sendable {
         }
         plan.directory = dir
         let start = ContinuousClock.now
-        let result = try await HostCommand.run(plan.binary, plan.arguments)
+        // The pid file is polled exactly as on the API side, while QEMU starts.
+        let (binary, arguments) = (plan.binary, plan.arguments)
+        async let started = HostCommand.run(binary, arguments)
+        var running = 0.0
+        while ContinuousClock.now - start < .seconds(30) {
+            if FileManager.default.fileExists(atPath: plan.pidFile) {
+                running = Self.milliseconds(ContinuousClock.now - start)
+                break
+            }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        let result = try await started
         guard result.status == 0 else { throw DriverError("QEMU by hand failed: \(result.complaint)") }
         let guest = QEMUGuest(directory: dir)
         guard await guest.waitForConsole(containing: TinyGuest.marker, seconds: 180) else {
@@ -101,7 +131,7 @@ public struct QEMUBootBenchmark: Sendable {
         }
         let elapsed = Self.milliseconds(ContinuousClock.now - start)
         await guest.kill()
-        return elapsed
+        return (elapsed, running)
     }
 
     static func milliseconds(_ duration: Duration) -> Double {
