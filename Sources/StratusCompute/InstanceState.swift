@@ -66,7 +66,8 @@ public enum InstanceAction: String, Sendable, CaseIterable {
             guard task == nil, vm == .active else { return nil }
             return .rebooting
         case .rebootHard:
-            guard vm == .active || vm == .stopped || vm == .error, task == nil || task == .rebooting else { return nil }
+            // Nova's ALLOW_HARD_REBOOT: the way out of any of these states.
+            guard [.active, .stopped, .paused, .suspended, .error].contains(vm), task == nil || task == .rebooting else { return nil }
             return .rebootingHard
         case .pause:
             guard task == nil, vm == .active else { return nil }

@@ -50,6 +50,17 @@ struct QEMULaunchPlanTests {
         #expect(badMAC.problem == "NIC n0 has an invalid MAC zz")
     }
 
+    @Test("commas in names and paths are doubled, as QEMU's option syntax wants")
+    func commasEscaped() {
+        let odd = QEMULaunchPlan(name: "web,1", directory: "/i/a,b", vcpus: 1, memoryMB: 64, accelerator: .kvm, boot: .disk,
+                                 disk: "/i/a,b/disk")
+        #expect(value(odd.arguments, "-name") == "guest=web,,1,debug-threads=on")
+        #expect(value(odd.arguments, "-drive") == "file=/i/a,,b/disk,format=qcow2,if=virtio,cache=none,aio=threads")
+        #expect(value(odd.arguments, "-qmp") == "unix:/i/a,,b/qmp.sock,server=on,wait=off")
+        #expect(value(odd.arguments, "-pidfile") == "/i/a,b/qemu.pid")
+        #expect(value(odd.arguments, "-accel") == "kvm")
+    }
+
     @Test("a resume starts from the saved state; the plan survives being written to the instance directory")
     func incomingAndPersistence() throws {
         var resumed = plan()

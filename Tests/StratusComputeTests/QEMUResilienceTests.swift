@@ -114,6 +114,16 @@ struct QEMUResilienceTests {
             let booted = try await client.create("bios", extra: ["imageRef": .string(disk), "networks": "none"])
             #expect(try await client.settle(booted)["status"] == "ACTIVE")
             _ = try await client.waitForConsole(booted, "STRATUS-BIOS-BOOT", seconds: 30)
+            // A hard reboot is the way out of PAUSED and SUSPENDED too (Nova's ALLOW_HARD_REBOOT); from SUSPENDED it
+            // boots afresh and drops the saved state.
+            #expect(try await client.act(booted, ["pause": nil])["status"] == "PAUSED")
+            #expect(try await client.act(booted, ["reboot": ["type": "HARD"]])["status"] == "ACTIVE")
+            #expect(await driver.runState(booted) == "running")
+            _ = try await client.waitForConsole(booted, "STRATUS-BIOS-BOOT", times: 2, seconds: 30)
+            #expect(try await client.act(booted, ["suspend": nil])["status"] == "SUSPENDED")
+            #expect(try await client.act(booted, ["reboot": ["type": "HARD"]])["status"] == "ACTIVE")
+            #expect(!FileManager.default.fileExists(atPath: driver.settings.instancesPath + "/\(booted)/suspended.state"))
+            _ = try await client.waitForConsole(booted, "STRATUS-BIOS-BOOT", times: 3, seconds: 30)
 
             // Bits changed in the image store after upload: the host's checksum check refuses them.
             let tampered = try await client.uploadImage("tampered", diskFormat: "raw", data: bootSectorDisk("ORIGINAL"))

@@ -20,7 +20,8 @@ extension QEMUDriver {
                 if guest.isRunning {
                     try await monitor(plan) { qmp in
                         try await qmp.execute("system_reset")
-                        if try await qmp.status() == "paused" { try await qmp.execute("cont") }
+                        // A reset of a paused guest leaves it in `prelaunch`: it runs only after `cont`.
+                        if try await qmp.status() != "running" { try await qmp.execute("cont") }
                     }
                 } else {
                     try await fresh(guest, plan)  // Nova allows a hard reboot of a suspended server: it boots afresh

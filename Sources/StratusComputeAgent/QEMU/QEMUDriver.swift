@@ -38,6 +38,10 @@ public final class QEMUDriver: VirtDriver {
         guard let version = await HostProbe.qemuVersion(binary: settings.binary) else {
             throw DriverError("\(settings.binary) is not installed or does not run")
         }
+        // Unix socket paths hold at most 107 bytes: instances_path/UUID/serial.sock must fit.
+        if settings.instancesPath.utf8.count + 49 > 107 {
+            throw DriverError("instances_path \(settings.instancesPath) is too long for QEMU's sockets (at most 58 bytes)")
+        }
         try FileManager.default.createDirectory(atPath: settings.instancesPath, withIntermediateDirectories: true)
         return QEMUDriver(settings: settings, source: source, version: version,
                           resources: HostProbe.resources(instancesPath: settings.instancesPath))

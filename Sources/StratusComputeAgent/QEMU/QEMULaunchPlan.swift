@@ -70,8 +70,11 @@ public struct QEMULaunchPlan: Sendable, Equatable, Codable {
     /// a client and appends everything to the console log — with no client attached QEMU drains the UART into the
     /// log, so the guest never stalls; QMP listens on a socket in the instance directory.
     public var arguments: [String] {
+        // QEMU's option syntax splits on commas; a literal comma in a value is written twice.
+        func q(_ value: String) -> String { value.replacingOccurrences(of: ",", with: ",,") }
+        let (serialSocket, consoleLog, qmpSocket) = (q(self.serialSocket), q(self.consoleLog), q(self.qmpSocket))
         var args = [
-            "-name", "guest=\(name),debug-threads=on", "-accel", accelerator.rawValue, "-machine", "pc",
+            "-name", "guest=\(q(name)),debug-threads=on", "-accel", accelerator.rawValue, "-machine", "pc",
             "-smp", String(vcpus), "-m", String(memoryMB), "-nodefaults", "-no-user-config", "-display", "none", "-vga", "none",
             "-chardev", "socket,id=ser0,path=\(serialSocket),server=on,wait=off,logfile=\(consoleLog),logappend=on",
             "-serial", "chardev:ser0", "-qmp", "unix:\(qmpSocket),server=on,wait=off",
@@ -85,7 +88,7 @@ public struct QEMULaunchPlan: Sendable, Equatable, Codable {
         case .disk:
             args += ["-boot", "c"]
         }
-        if let disk { args += ["-drive", "file=\(disk),format=qcow2,if=virtio,cache=none,aio=threads"] }
+        if let disk { args += ["-drive", "file=\(q(disk)),format=qcow2,if=virtio,cache=none,aio=threads"] }
         for nic in nics {
             args += ["-netdev", "user,id=\(nic.id)", "-device", "virtio-net-pci,netdev=\(nic.id),mac=\(nic.mac)"]
         }
