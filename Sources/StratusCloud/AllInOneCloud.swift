@@ -47,6 +47,7 @@ public enum AllInOneCloud {
         onReady: @escaping @Sendable (ReadyCloud) async -> Void
     ) async throws {
         _ = try scheduler(config)  // a bad filter list stops the start before anything is written
+        try ComputeHosts.validate(config)
         try config.prepareDataDir()
         let maxConnections = config.configuration.int("database", "max_pool_size")
         try await Storage.withStorage(config.databaseURL, maxConnections: maxConnections, logger: logger) { storage in

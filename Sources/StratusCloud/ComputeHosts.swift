@@ -15,6 +15,14 @@ struct ComputeHosts: Sendable {
         Dictionary(uniqueKeysWithValues: agents.compactMap { agent in (agent.driver as? FakeDriver).map { (agent.host, $0) } })
     }
 
+    /// Refuses, before anything is written, a configuration that asks for QEMU where there is none.
+    static func validate(_ config: CloudConfig) throws {
+        let binary = config.configuration.string("qemu", "binary")
+        if config.configuration.string("DEFAULT", "compute_driver") == "qemu" && !QEMUDriver.isInstalled(binary: binary) {
+            throw ConfigError("[DEFAULT] compute_driver = qemu, but \(binary) is not installed (install qemu-system-x86 and qemu-utils)")
+        }
+    }
+
     static func make(_ config: CloudConfig, queue: Queue, images: ImageStore, files: ImageFiles, logger: Logger) async throws -> ComputeHosts {
         let c = config.configuration
         let choice = c.string("DEFAULT", "compute_driver")

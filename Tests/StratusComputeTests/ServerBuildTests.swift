@@ -31,9 +31,9 @@ struct ComputeClient {
         return id
     }
 
-    /// Polls until the server leaves BUILD (or deleting), or 20 s pass.
+    /// Polls until the server leaves BUILD (or deleting), or 60 s pass (a loaded CI machine can be slow).
     func settle(_ id: String) async throws -> JSON {
-        for _ in 0..<400 {
+        for _ in 0..<1200 {
             let reply = try await call("GET", "/servers/\(id)")
             if reply.status == 404 { return ["status": "DELETED"] }
             let server = reply.json["server"] ?? .null
