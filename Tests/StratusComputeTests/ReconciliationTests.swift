@@ -104,7 +104,12 @@ struct ReconciliationTests {
             }
             #expect(released)
             #expect(try await client.call("DELETE", "/servers/\(id)").status == 204)
-            #expect(try await client.settle(id)["status"] == "DELETED")
+            do {
+                let settled = try await client.settle(id)
+                #expect(settled["status"] == "DELETED", "\(settled.encodedString())")
+            } catch {
+                Issue.record("delete did not settle: \(String(reflecting: error))")
+            }
         }
     }
 }

@@ -33,13 +33,25 @@ public enum TestDatabase {
         return (url, { try? await adminExecute(admin, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)") })
     }
 
+    /// Runs one statement on the server's admin database. Retried for a while: with dozens of test clouds running at
+    /// once the server can be out of connections for a moment ("too many clients already").
     static func adminExecute(_ admin: DatabaseURL, _ statement: String) async throws {
         let configuration = PostgresConnection.Configuration(
             host: admin.host, port: admin.port, username: admin.username, password: admin.password,
             database: admin.database, tls: .disable)
-        let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
-        defer { Task { try? await connection.close() } }
-        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+        var attempt = 0
+        while true {
+            do {
+                let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
+                defer { Task { try? await connection.close() } }
+                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                return
+            } catch {
+                attempt += 1
+                if attempt >= 40 { throw error }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+        }
     }
 
     /// Runs `body` with open storage on a fresh database, with `migrations` applied.
