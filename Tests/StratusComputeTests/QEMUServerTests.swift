@@ -128,6 +128,8 @@ struct QEMUServerTests {
             let provider = cloud.placement.index.current().providers.values.first { $0.provider.name == "qemu-host" }
             #expect(provider?.used("MEMORY_MB") == 0)
             #expect((await driver.listGuests()).isEmpty)
+            let left = try await client.http.request("GET", "/network/v2.0/ports?device_id=\(id)", token: client.token).json["ports"]?.arrayValue
+            #expect(left?.isEmpty == true, "the build's port was not released")
         }
     }
 }
