@@ -69,7 +69,7 @@ public struct SpawnRequest: Sendable, Equatable {
 }
 
 /// A port as the driver sees it: which NIC, with which MAC.
-public struct SpawnPort: Sendable, Equatable {
+public struct SpawnPort: Sendable, Equatable, Codable {
     public var id: String
     public var mac: String
     public init(id: String, mac: String) {

@@ -7,7 +7,7 @@ struct QEMULaunchPlanTests {
     func plan(boot: QEMULaunchPlan.Boot = .kernel(path: "/c/vmlinuz", initrd: "/c/initrd.gz", commandLine: "console=ttyS0 hostname=web"),
               disk: String? = "/i/u/disk.qcow2") -> QEMULaunchPlan {
         QEMULaunchPlan(name: "instance-u", directory: "/i/u", vcpus: 2, memoryMB: 128, accelerator: .tcg, boot: boot, disk: disk,
-                       nics: [QEMULaunchPlan.NIC(id: "n0", mac: "fa:16:3e:00:00:01")])
+                       nics: [SpawnPort(id: "3f0c1a52-port", mac: "fa:16:3e:00:00:01")])
     }
 
     /// The value after `flag` in the arguments.
@@ -31,7 +31,8 @@ struct QEMULaunchPlanTests {
         #expect(value(args, "-initrd") == "/c/initrd.gz")
         #expect(value(args, "-append") == "console=ttyS0 hostname=web")
         #expect(value(args, "-drive") == "file=/i/u/disk.qcow2,format=qcow2,if=virtio,cache=none,aio=threads")
-        #expect(value(args, "-device") == "virtio-net-pci,netdev=n0,mac=fa:16:3e:00:00:01")
+        #expect(value(args, "-netdev") == "user,id=net0")
+        #expect(value(args, "-device") == "virtio-net-pci,netdev=net0,mac=fa:16:3e:00:00:01")
         #expect(!args.contains("-boot"))
         #expect(plan().problem == nil)
     }
@@ -46,8 +47,8 @@ struct QEMULaunchPlanTests {
         small.memoryMB = 8
         #expect(small.problem != nil)
         var badMAC = plan()
-        badMAC.nics = [QEMULaunchPlan.NIC(id: "n0", mac: "zz")]
-        #expect(badMAC.problem == "NIC n0 has an invalid MAC zz")
+        badMAC.nics = [SpawnPort(id: "p1", mac: "zz")]
+        #expect(badMAC.problem == "port p1 has an invalid MAC zz")
     }
 
     @Test("commas in names and paths are doubled, as QEMU's option syntax wants")

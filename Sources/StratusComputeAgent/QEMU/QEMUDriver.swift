@@ -100,7 +100,7 @@ public final class QEMUDriver: VirtDriver {
             var plan = QEMULaunchPlan(
                 name: request.instanceName, directory: guest.directory, vcpus: request.vcpus, memoryMB: request.memoryMB,
                 accelerator: settings.accelerator, boot: boot, disk: disk,
-                nics: request.ports.enumerated().map { QEMULaunchPlan.NIC(id: "net\($0.offset)", mac: $0.element.mac) })
+                nics: request.ports)
             plan.binary = settings.binary
             try guest.save(QEMUGuest.Record(plan: plan, bases: bases))
             try await guest.launch(plan)

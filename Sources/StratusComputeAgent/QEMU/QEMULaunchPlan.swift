@@ -13,16 +13,6 @@ public struct QEMULaunchPlan: Sendable, Equatable, Codable {
         case disk
     }
 
-    /// A virtio NIC with the port's MAC. Until host networking exists it has QEMU's user-mode backend.
-    public struct NIC: Sendable, Equatable, Codable {
-        public var id: String
-        public var mac: String
-        public init(id: String, mac: String) {
-            self.id = id
-            self.mac = mac
-        }
-    }
-
     public var binary = "qemu-system-x86_64"
     public var name: String
     /// `instances_path/UUID`
@@ -33,12 +23,14 @@ public struct QEMULaunchPlan: Sendable, Equatable, Codable {
     public var boot: Boot
     /// The copy-on-write overlay on the cached base image, if the guest has a disk.
     public var disk: String?
-    public var nics: [NIC]
+    /// One virtio NIC per bound port, with the port's MAC; until host networking exists each has QEMU's user-mode
+    /// backend. NIC N is netdev `netN` (a port id, a UUID, may start with a digit: not a valid QEMU id).
+    public var nics: [SpawnPort]
     /// Where to take the guest's state from instead of booting (a resume after suspend): `exec:cat FILE`.
     public var incoming: String?
 
     public init(name: String, directory: String, vcpus: Int, memoryMB: Int, accelerator: Accelerator, boot: Boot,
-                disk: String? = nil, nics: [NIC] = []) {
+                disk: String? = nil, nics: [SpawnPort] = []) {
         self.name = name
         self.directory = directory
         self.vcpus = vcpus
@@ -61,7 +53,7 @@ public struct QEMULaunchPlan: Sendable, Equatable, Codable {
         if vcpus < 1 { return "a guest needs at least one vCPU" }
         if memoryMB < 16 { return "a guest needs at least 16 MB of memory" }
         if case .disk = boot, disk == nil { return "booting from disk needs a disk" }
-        if let bad = nics.first(where: { !MACAddress.isValid($0.mac) }) { return "NIC \(bad.id) has an invalid MAC \(bad.mac)" }
+        if let bad = nics.first(where: { !MACAddress.isValid($0.mac) }) { return "port \(bad.id) has an invalid MAC \(bad.mac)" }
         return nil
     }
 
@@ -89,8 +81,8 @@ public struct QEMULaunchPlan: Sendable, Equatable, Codable {
             args += ["-boot", "c"]
         }
         if let disk { args += ["-drive", "file=\(q(disk)),format=qcow2,if=virtio,cache=none,aio=threads"] }
-        for nic in nics {
-            args += ["-netdev", "user,id=\(nic.id)", "-device", "virtio-net-pci,netdev=\(nic.id),mac=\(nic.mac)"]
+        for (index, nic) in nics.enumerated() {
+            args += ["-netdev", "user,id=net\(index)", "-device", "virtio-net-pci,netdev=net\(index),mac=\(nic.mac)"]
         }
         if let incoming { args += ["-incoming", incoming] }
         return args
