@@ -46,36 +46,26 @@ struct BatchState: Sendable {
     static func load(_ requests: [[ConsumerAllocations]], in tx: Transaction) async throws -> BatchState {
         var state = BatchState()
         let consumerIDs = Array(Set(requests.flatMap { $0.map(\.consumerUUID) })).sorted()
-        for row in try await tx.sql.raw(
-            "SELECT uuid, generation FROM placement_consumers WHERE uuid IN (" + PlacementStore.bindList(consumerIDs) + ")"
-        ).all() {
-            state.initialConsumers[try row.decode(column: "uuid", as: String.self)] = try row.decode(column: "generation", as: Int.self)
-        }
+        let (consumers, held) = try await readConsumers(consumerIDs, in: tx)
+        state.initialConsumers = consumers
         for id in consumerIDs { state.consumers[id] = state.initialConsumers[id] }
-        var providers = Set(requests.flatMap { $0.flatMap { $0.allocations.map(\.providerUUID) } })
-        for row in try await tx.sql.raw(
-            "SELECT consumer_uuid, provider_uuid, resource_class, used FROM placement_allocations WHERE consumer_uuid IN ("
-                + PlacementStore.bindList(consumerIDs) + ")"
-        ).all() {
-            let consumer = try row.decode(column: "consumer_uuid", as: String.self)
-            let provider = try row.decode(column: "provider_uuid", as: String.self)
-            providers.insert(provider)
-            var list = state.allocations[consumer] ?? []
-            if let index = list.firstIndex(where: { $0.providerUUID == provider }) {
-                list[index].resources[try row.decode(column: "resource_class", as: String.self)] = try row.decode(column: "used", as: Int.self)
-            } else {
-                list.append(ProviderAllocation(
-                    providerUUID: provider,
-                    resources: [try row.decode(column: "resource_class", as: String.self): try row.decode(column: "used", as: Int.self)]))
-            }
-            state.allocations[consumer] = list
+        state.allocations = held.mapValues { byProvider in
+            byProvider.map { ProviderAllocation(providerUUID: $0.key, resources: $0.value) }.sorted { $0.providerUUID < $1.providerUUID }
         }
+        var providers = Set(requests.flatMap { $0.flatMap { $0.allocations.map(\.providerUUID) } })
+        providers.formUnion(held.values.flatMap(\.keys))
         // `IN ()` is not SQL: a request that only empties new consumers touches no provider.
         guard !providers.isEmpty else { return state }
         let providerList = PlacementStore.bindList(providers.sorted())
         let lock: SQLQueryString = tx.engine == .postgresql ? " ORDER BY uuid FOR UPDATE" : ""
         for row in try await tx.sql.raw("SELECT uuid, generation FROM placement_providers WHERE uuid IN (" + providerList + ")" + lock).all() {
             state.generations[try row.decode(column: "uuid", as: String.self)] = try row.decode(column: "generation", as: Int.self)
+        }
+        // The consumers were read before their providers were locked. At READ COMMITTED another claim for the same
+        // consumer may have committed in between (moving it elsewhere): then the usage read below would already
+        // lack the allocations we are about to subtract. Read again under the locks; if anything moved, start over.
+        if tx.engine == .postgresql, try await readConsumers(consumerIDs, in: tx) != (consumers, held) {
+            throw PlacementFault.concurrentUpdate(PlacementStore.retryMarker + "consumer changed while its providers were locked")
         }
         for row in try await tx.sql.raw("SELECT * FROM placement_inventories WHERE provider_uuid IN (" + providerList + ")").all() {
             state.inventories[try row.decode(column: "provider_uuid", as: String.self), default: [:]][
@@ -89,6 +79,28 @@ struct BatchState: Sendable {
                 try row.decode(column: "resource_class", as: String.self)] = try row.decode(column: "used", as: Int.self)
         }
         return state
+    }
+
+    /// Consumer generations and their allocations (consumer → provider → class → amount).
+    static func readConsumers(_ ids: [String], in tx: Transaction) async throws
+        -> ([String: Int], [String: [String: [String: Int]]])
+    {
+        var generations: [String: Int] = [:]
+        for row in try await tx.sql.raw(
+            "SELECT uuid, generation FROM placement_consumers WHERE uuid IN (" + PlacementStore.bindList(ids) + ")"
+        ).all() {
+            generations[try row.decode(column: "uuid", as: String.self)] = try row.decode(column: "generation", as: Int.self)
+        }
+        var allocations: [String: [String: [String: Int]]] = [:]
+        for row in try await tx.sql.raw(
+            "SELECT consumer_uuid, provider_uuid, resource_class, used FROM placement_allocations WHERE consumer_uuid IN ("
+                + PlacementStore.bindList(ids) + ")"
+        ).all() {
+            allocations[try row.decode(column: "consumer_uuid", as: String.self), default: [:]][
+                try row.decode(column: "provider_uuid", as: String.self), default: [:]][
+                try row.decode(column: "resource_class", as: String.self)] = try row.decode(column: "used", as: Int.self)
+        }
+        return (generations, allocations)
     }
 
     /// Checks one request against the current state and, if it fits, applies it. Throws the same faults as the
