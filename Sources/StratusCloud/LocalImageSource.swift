@@ -13,8 +13,10 @@ struct LocalImageSource: ImageSource {
     func describe(_ imageID: String) async throws -> ImageInfo {
         guard let image = try await store.image(imageID) else { throw DriverError("Image \(imageID) could not be found.") }
         guard image.status == .active else { throw DriverError("Image \(imageID) is not active (\(image.status.rawValue)).") }
-        return ImageInfo(id: image.id, name: image.name ?? "", diskFormat: image.diskFormat ?? "raw", checksum: image.checksum,
-                         size: image.size, properties: image.properties)
+        // A raw image's virtual size is its size; Glance records the qcow2 header's at upload.
+        let format = image.diskFormat ?? "raw"
+        return ImageInfo(id: image.id, name: image.name ?? "", diskFormat: format, checksum: image.checksum, size: image.size,
+                         virtualSize: image.virtualSize ?? (format == "raw" ? image.size : nil), properties: image.properties)
     }
 
     func download(_ imageID: String, to path: String) async throws {

@@ -10,14 +10,18 @@ public struct ImageInfo: Sendable, Equatable {
     /// Glance's `checksum`: MD5 of the bits, hex.
     public var checksum: String?
     public var size: Int?
+    /// The disk's size as the guest sees it (Glance's `virtual_size`), when the image service knows it.
+    public var virtualSize: Int?
     public var properties: [String: String]
 
-    public init(id: String, name: String, diskFormat: String, checksum: String?, size: Int?, properties: [String: String]) {
+    public init(id: String, name: String, diskFormat: String, checksum: String?, size: Int?, virtualSize: Int? = nil,
+                properties: [String: String]) {
         self.id = id
         self.name = name
         self.diskFormat = diskFormat
         self.checksum = checksum
         self.size = size
+        self.virtualSize = virtualSize
         self.properties = properties
     }
 }

@@ -93,7 +93,7 @@ public final class QEMUDriver: VirtDriver {
                 let base = try await images.base(image)
                 bases.append(base)
                 disk = guest.directory + "/disk"
-                try await createOverlay(disk!, on: base, format: image.diskFormat, rootGB: request.rootGB)
+                try await createOverlay(disk!, on: base, image: image, rootGB: request.rootGB)
             } else if case .disk = boot {
                 throw DriverError("image \(image.id) has disk format \(image.diskFormat) and no kernel_id: nothing this host can boot")
             }
@@ -108,11 +108,16 @@ public final class QEMUDriver: VirtDriver {
     }
 
     /// The guest's disk: a qcow2 overlay backed by the cached base, grown to the flavor's root disk. An image larger
-    /// than the flavor's disk is refused with Nova's message.
-    func createOverlay(_ path: String, on base: String, format: String, rootGB: Int) async throws {
+    /// than the flavor's disk is refused with Nova's message. The image record's virtual size is used when it has one
+    /// (the cache checked the bits against the record): `qemu-img info` only when it does not, not on every boot.
+    func createOverlay(_ path: String, on base: String, image: ImageInfo, rootGB: Int) async throws {
         if FileManager.default.fileExists(atPath: path) { return }
-        let info = try await HostCommand.check("qemu-img", ["info", "--output=json", "-f", format, base], failure: "cannot read the base image")
-        let virtualSize = (try? JSON.parse(info.output))?["virtual-size"]?.intValue ?? 0
+        let format = image.diskFormat
+        var virtualSize = image.virtualSize ?? 0
+        if image.virtualSize == nil {
+            let info = try await HostCommand.check("qemu-img", ["info", "--output=json", "-f", format, base], failure: "cannot read the base image")
+            virtualSize = (try? JSON.parse(info.output))?["virtual-size"]?.intValue ?? 0
+        }
         let flavorBytes = rootGB << 30
         if rootGB > 0 && flavorBytes < virtualSize {
             throw DriverError("Flavor's disk is too small for requested image. Flavor disk is \(flavorBytes) bytes, image is \(virtualSize) bytes.")
