@@ -168,7 +168,7 @@ public final class SchedulerMetrics: Sendable {
     public init() {}
 
     func record(_ duration: Duration) {
-        let ms = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+        let ms = duration.inMilliseconds
         samples.withLock { ring in
             if ring.values.count < Self.capacity {
                 ring.values.append(ms)

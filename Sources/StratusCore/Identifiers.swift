@@ -62,3 +62,10 @@ public enum MACAddress {
         return parts.count == 6 && parts.allSatisfy { $0.count == 2 && $0.allSatisfy(\.isHexDigit) }
     }
 }
+
+extension Duration {
+    /// The duration in (fractional) milliseconds, for logs, metrics and benchmarks.
+    public var inMilliseconds: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
+    /// The duration in (fractional) seconds.
+    public var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -30,7 +30,7 @@ public struct RequestLogMiddleware: RouterMiddleware {
         }
         response.headers[Self.header] = context.requestID
         let elapsed = ContinuousClock.now - start
-        let millis = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
+        let millis = elapsed.inMilliseconds
         context.logger.info(
             "\(request.method) \(request.uri.path) status \(response.status.code) \(String(format: "%.1f", millis)) ms")
         return response

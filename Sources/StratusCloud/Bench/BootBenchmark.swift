@@ -79,7 +79,7 @@ public struct BootBenchmark: Sendable {
         }
         let all = try await instances.list(projectID: nil)
         let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.inSeconds
         let latencies = all.compactMap { instance in instance.launchedAt.map { ($0 - instance.createdAt) * 1000 } }.sorted()
         func percentile(_ p: Double) -> Double { Percentile.of(latencies, p) }
         // Schedule-and-claim of each build: from the build's start in the conductor to its claim committed, as

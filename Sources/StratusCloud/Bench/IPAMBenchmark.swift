@@ -47,7 +47,7 @@ public struct IPAMBenchmark: Sendable {
                 }
                 return try await group.reduce(0, +)
             }
-            let seconds = SchedulerBenchmark.seconds(ContinuousClock.now - start)
+            let seconds = (ContinuousClock.now - start).inSeconds
             let created = try await store.ports()
             let addresses = created.flatMap { $0.fixedIPs.map(\.ipAddress) }
             return [

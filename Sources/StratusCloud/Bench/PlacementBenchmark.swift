@@ -51,7 +51,7 @@ public struct PlacementBenchmark: Sendable {
             ]))
         }
         try await store.bulkCreate(batch)
-        let loadSeconds = seconds(ContinuousClock.now - loadStart)
+        let loadSeconds = (ContinuousClock.now - loadStart).inSeconds
         let rssAfterLoad = Self.rssMiB()
 
         let port = Int(cloud.baseURL.split(separator: ":").last ?? "") ?? 0
@@ -90,7 +90,7 @@ public struct PlacementBenchmark: Sendable {
                 try await group.waitForAll()
             }
             for connection in connections { await connection.close() }
-            let elapsed = seconds(ContinuousClock.now - start)
+            let elapsed = (ContinuousClock.now - start).inSeconds
             claims.append(["clients": .int(clients), "claims": .int(perClient * clients),
                            "claims_per_second": .number((Double(perClient * clients) / elapsed).rounded()),
                            "failed": .int(failures.value)])
@@ -115,7 +115,7 @@ public struct PlacementBenchmark: Sendable {
                     }
                 }
             }
-            let elapsed = seconds(ContinuousClock.now - start)
+            let elapsed = (ContinuousClock.now - start).inSeconds
             inProcessClaims.append(["clients": .int(clients), "claims": .int(perClient * clients),
                                     "claims_per_second": .number((Double(perClient * clients) / elapsed).rounded()),
                                     "failed": .int(failures.value)])
@@ -139,7 +139,7 @@ public struct PlacementBenchmark: Sendable {
             // Timed: request out, whole response in. Parsing it is the client's business.
             let start = ContinuousClock.now
             let reply = try await http.request(.GET, path, headers: headers)
-            samples.append(seconds(ContinuousClock.now - start) * 1000)
+            samples.append((ContinuousClock.now - start).inMilliseconds)
             bytes = reply.bytes
         }
         return Self.summary(samples, extra: ["response_bytes": .int(bytes)])
@@ -160,8 +160,8 @@ public struct PlacementBenchmark: Sendable {
             let result = CandidateSearch(state: state, query: query).run()
             let searched = ContinuousClock.now
             _ = api.renderBytes(result, query, PlacementAPI.maximum, state: state)
-            samples.append(seconds(searched - start) * 1000)
-            rendering.append(seconds(ContinuousClock.now - searched) * 1000)
+            samples.append((searched - start).inMilliseconds)
+            rendering.append((ContinuousClock.now - searched).inMilliseconds)
         }
         return ["search": Self.summary(samples, extra: [:]), "render_and_encode": Self.summary(rendering, extra: [:])]
     }
@@ -196,10 +196,6 @@ public struct PlacementBenchmark: Sendable {
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return -1 }
         let kb = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
         return kb / 1024
-    }
-
-    func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }
 

@@ -43,7 +43,7 @@ public struct QEMUBootBenchmark: Sendable {
             let start = ContinuousClock.now
             _ = try await connection.request(.POST, "/compute/v2.1/servers", headers: headers, body: body.encodedBytes())
             let (uuid, running) = try await waitForMarker(in: instances, excluding: ["_base"], since: start)
-            api.append(Self.milliseconds(ContinuousClock.now - start))
+            api.append((ContinuousClock.now - start).inMilliseconds)
             apiToQEMU.append(running)
             guard let data = FileManager.default.contents(atPath: "\(instances)/\(uuid)/guest.json"),
                   let record = try? JSON.parse(data), let planJSON = record["plan"] else { throw DriverError("no launch plan for \(uuid)") }
@@ -66,11 +66,9 @@ public struct QEMUBootBenchmark: Sendable {
         let handMedian = Percentile.of(byHand.sorted(), 0.5)
         return [
             "benchmark": "qemu-boot", "accelerator": .string(driver.settings.accelerator.rawValue), "rounds": .int(rounds),
-            "api_post_to_marker_ms": ["median": .number(apiMedian.rounded()), "all": .array(api.map { .number($0.rounded()) })],
-            "by_hand_start_to_marker_ms": ["median": .number(handMedian.rounded()), "all": .array(byHand.map { .number($0.rounded()) })],
+            "api_post_to_marker_ms": summary(api), "by_hand_start_to_marker_ms": summary(byHand),
             "control_plane_overhead_ms": .number((apiMedian - handMedian).rounded()),
-            "paired_difference_ms": ["median": .number(Percentile.of(zip(api, byHand).map { $0 - $1 }.sorted(), 0.5).rounded()),
-                                     "all": .array(zip(api, byHand).map { .number(($0 - $1).rounded()) })],
+            "paired_difference_ms": summary(zip(api, byHand).map { $0 - $1 }),
             "first_boot_with_cache_fill_ms": .number(cold.rounded()),
             // Without the guest's own boot (±100 ms under TCG): until QEMU runs, i.e. its pid file exists.
             "api_post_to_qemu_running_ms": summary(apiToQEMU), "by_hand_start_to_qemu_running_ms": summary(byHandToQEMU),
@@ -87,7 +85,7 @@ public struct QEMUBootBenchmark: Sendable {
         while Date() < deadline {
             for name in (try? FileManager.default.contentsOfDirectory(atPath: instances)) ?? [] where !excluding.contains(name) {
                 if running == nil, FileManager.default.fileExists(atPath: "\(instances)/\(name)/qemu.pid") {
-                    running = Self.milliseconds(ContinuousClock.now - start)
+                    running = (ContinuousClock.now - start).inMilliseconds
                 }
                 if let log = FileManager.default.contents(atPath: "\(instances)/\(name)/console.log"),
                    String(decoding: log, as: UTF8.self).contains(TinyGuest.marker) { return (name, running ?? 0) }
@@ -118,7 +116,7 @@ public struct QEMUBootBenchmark: Sendable {
         var running = 0.0
         while ContinuousClock.now - start < .seconds(30) {
             if FileManager.default.fileExists(atPath: plan.pidFile) {
-                running = Self.milliseconds(ContinuousClock.now - start)
+                running = (ContinuousClock.now - start).inMilliseconds
                 break
             }
             try await Task.sleep(for: .milliseconds(1))
@@ -129,12 +127,9 @@ public struct QEMUBootBenchmark: Sendable {
         guard await guest.waitForConsole(containing: TinyGuest.marker, seconds: 180) else {
             throw DriverError("QEMU by hand never showed the marker")
         }
-        let elapsed = Self.milliseconds(ContinuousClock.now - start)
+        let elapsed = (ContinuousClock.now - start).inMilliseconds
         await guest.kill()
         return (elapsed, running)
     }
 
-    static func milliseconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
-    }
 }

@@ -36,7 +36,7 @@ public struct SchedulerBenchmark: Sendable {
                     "host": .string("bench-\(i + 1)"), "vcpus": 64, "memory_mb": 262_144, "local_gb": 2000, "hypervisor_type": "fake",
                 ])
             }
-            let registerSeconds = Self.seconds(ContinuousClock.now - registerStart)
+            let registerSeconds = (ContinuousClock.now - registerStart).inSeconds
             let flavor = Flavor(id: "42", name: "m1.nano", memoryMB: 128, vcpus: 1, rootGB: 1)
             _ = conductor.metrics.drain()
             var claimed = 0
@@ -60,9 +60,5 @@ public struct SchedulerBenchmark: Sendable {
                 "peak_rss_mib": .int(BootBenchmark.peakRSSMiB()), "machine": MachineInfo.json(),
             ]
         }
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }
