@@ -47,8 +47,7 @@ struct QEMUResilienceTests {
             #expect(await driver.images.downloads == 3)
             let base = driver.settings.instancesPath + "/_base/" + image
             for id in ids {
-                let info = try await ProcessRunner.run("/usr/bin/qemu-img", ["info", "-U", "--output=json", driver.settings.instancesPath + "/\(id)/disk"])
-                #expect(try JSON.parse(info.stdout)["backing-filename"]?.stringValue == base)
+                #expect(try await backingFile(of: driver.settings.instancesPath + "/\(id)/disk") == base)
                 _ = try await client.waitForConsole(id, TinyGuest.marker)
             }
             try await Task.sleep(for: .seconds(1.2))

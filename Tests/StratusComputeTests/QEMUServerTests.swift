@@ -4,6 +4,12 @@ import StratusCore
 import StratusTesting
 import Testing
 
+/// The base a qcow2 overlay is backed by, as `qemu-img` reads it (shared: the guest may have the file open).
+func backingFile(of disk: String) async throws -> String? {
+    let info = try await ProcessRunner.run("/usr/bin/qemu-img", ["info", "-U", "--output=json", disk])
+    return try JSON.parse(info.stdout)["backing-filename"]?.stringValue
+}
+
 /// A compute cloud whose host runs real QEMU guests (TCG), with the tiny guest registered.
 func withQEMUCloud<T: Sendable>(extra: String = "", _ body: @Sendable (ComputeClient, ReadyCloud) async throws -> T) async throws -> T {
     try await CloudFixture.withCloud(extraConfig: QEMUFixture.config(extra: extra)) { cloud in
@@ -86,8 +92,7 @@ struct QEMUServerTests {
             for file in ["disk", "console.log", "qmp.sock", "serial.sock", "guest.json", "qemu.pid"] {
                 #expect(FileManager.default.fileExists(atPath: dir + "/" + file), "\(file) missing")
             }
-            let info = try await ProcessRunner.run("/usr/bin/qemu-img", ["info", "-U", "--output=json", dir + "/disk"])
-            #expect(try JSON.parse(info.stdout)["backing-filename"]?.stringValue == driver.settings.instancesPath + "/_base/" + image)
+            #expect(try await backingFile(of: dir + "/disk") == driver.settings.instancesPath + "/_base/" + image)
             #expect(await driver.runState(id) == "running")
             // The hypervisor says what runs the guests: QEMU's version, and the accelerator in cpu_info.
             let hypervisors = try await client.http.request("GET", "/compute/v2.1/os-hypervisors/detail", token: client.token,

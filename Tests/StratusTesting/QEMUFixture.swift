@@ -12,7 +12,7 @@ public enum QEMUFixture {
 
     public static var available: Bool {
         FileManager.default.fileExists(atPath: tinyGuestDirectory + "/vmlinuz")
-            && ["/usr/bin/qemu-system-x86_64", "/usr/local/bin/qemu-system-x86_64"].contains { FileManager.default.isExecutableFile(atPath: $0) }
+            && QEMUDriver.isInstalled(binary: "qemu-system-x86_64")
     }
 
     public static var required: Bool { ProcessInfo.processInfo.environment["STRATUS_REQUIRE_QEMU"] == "1" }
