@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.20.0", traits: []),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.34.1"),
         .package(url: "https://github.com/vapor/sql-kit.git", from: "3.30.0"),
         .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.0"),
         .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.14.0"),
@@ -31,6 +32,11 @@ let package = Package(
             dependencies: [
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "StratusPolicy",
+            dependencies: [],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -146,8 +152,11 @@ let package = Package(
                 "StratusImage",
                 "StratusNetwork",
                 "StratusQueue",
+                "StratusPolicy",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -167,6 +176,7 @@ let package = Package(
                 "StratusQueue",
                 "StratusIdentity",
                 "StratusAPI",
+                "StratusPolicy",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -207,6 +217,11 @@ let package = Package(
         .testTarget(
             name: "StratusCoreTests",
             dependencies: ["StratusCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "StratusPolicyTests",
+            dependencies: ["StratusPolicy"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -36,12 +36,7 @@ extension Request {
 
     /// Reads the body up to `limit` bytes and parses any JSON value.
     public func jsonValue(limit: Int) async throws -> JSON {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await body.collect(upTo: limit)
-        } catch {
-            throw StratusError(.requestEntityTooLarge, "Request body is larger than the limit of \(limit) bytes.")
-        }
+        let buffer = try await collectBody(limit: limit)
         guard buffer.readableBytes > 0 else {
             throw StratusError.badRequest("The request body is empty; a JSON object is required.")
         }

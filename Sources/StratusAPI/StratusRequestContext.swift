@@ -1,6 +1,7 @@
 import Hummingbird
 import StratusCore
 import StratusIdentity
+import StratusPolicy
 
 /// Per-request state shared by every Stratus service: the request id and, once the token middleware ran, who
 /// is calling.
@@ -15,6 +16,9 @@ public struct StratusRequestContext: RequestContext {
     /// The negotiated microversion of the service the path belongs to.
     public var microversion = Microversion(1, 0)
 
+    /// The rules in force, set by the route's guard before the handler runs.
+    public var policy: PolicyEnforcer?
+
     public init(source: Source) {
         self.coreContext = .init(source: source)
     }
@@ -26,5 +30,12 @@ public struct StratusRequestContext: RequestContext {
         }
         return auth
     }
-}
 
+    /// A second check inside a handler, against the object it loaded (its owner as `project_id`).
+    public func authorize(_ rule: String, target: PolicyTarget, path: String) throws {
+        let auth = try requireAuth()
+        guard let policy, policy.allows(rule, auth.policyCredentials, target) else {
+            throw PolicyDenial.error(rule: rule, path: path)
+        }
+    }
+}

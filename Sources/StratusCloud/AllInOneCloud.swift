@@ -12,6 +12,7 @@ import StratusIdentity
 import StratusImage
 import StratusNetwork
 import StratusPlacement
+import StratusPolicy
 import StratusQueue
 import StratusStorage
 
@@ -32,6 +33,12 @@ public struct ReadyCloud: Sendable {
     public let computeHosts: [String]
     /// Durations of the conductor's scheduling decisions.
     public let schedulerMetrics: SchedulerMetrics
+    /// Every route the listener serves, with the policy rules it checks.
+    public let routes: [RouteEntry]
+    /// The policy rules in force.
+    public let policy: PolicyEnforcer
+    /// Connections the listener has open now.
+    public let openConnections: ConnectionCounter
 }
 
 /// `stratus up`: every service in one process, on one listener with DevStack's path prefixes.
@@ -47,6 +54,7 @@ public enum AllInOneCloud {
         onReady: @escaping @Sendable (ReadyCloud) async -> Void
     ) async throws {
         _ = try scheduler(config)  // a bad filter list stops the start before anything is written
+        let policy = try PolicySetup.enforcer(config)  // so does a bad policy file
         try ComputeHosts.validate(config)
         try config.prepareDataDir()
         let maxConnections = config.configuration.int("database", "max_pool_size")
@@ -79,7 +87,11 @@ public enum AllInOneCloud {
             let queue = Queue(storage: storage, settings: config.queueSettings)
             let compute = ComputeParts(
                 flavors: flavors, instances: InstanceStore(storage: storage), hosts: HostStore(storage: storage), queue: queue)
-            let router = makeRouter(config: config, identity: identity, catalog: catalog, placement: placement, compute: compute)
+            let routes = RouteTable()
+            let router = makeRouter(config: config, identity: identity, catalog: catalog, placement: placement, compute: compute,
+                                    policy: policy, routes: routes)
+            let limits = PolicySetup.connectionLimits(config)
+            let connections = ConnectionCounter()
             let conductor = Conductor(
                 instances: compute.instances, hosts: compute.hosts, placement: placement, queue: queue,
                 scheduler: try scheduler(config), settings: conductorSettings(config), logger: logger)
@@ -96,6 +108,8 @@ public enum AllInOneCloud {
 
             let app = Application(
                 router: router,
+                server: .http1(configuration: .init(
+                    additionalChannelHandlers: [ConnectionGuard(limits: limits, counter: connections)])),
                 configuration: .init(address: .hostname(config.bindHost, port: config.port), serverName: nil),
                 onServerRunning: { channel in
                     let port = channel.localAddress?.port ?? config.port
@@ -109,7 +123,8 @@ public enum AllInOneCloud {
                         baseURL: catalog.baseURL, authURL: catalog.identityURL, cloudsFile: cloudsFile,
                         credentials: credentials, storage: storage, identity: identity, placement: placement,
                         fakeDrivers: hosts.fakeDrivers, qemuDriver: hosts.qemu, computeHosts: agents.map(\.host),
-                        schedulerMetrics: conductor.metrics))
+                        schedulerMetrics: conductor.metrics, routes: routes.routes, policy: policy,
+                        openConnections: connections))
                 },
                 logger: logger)
             let group = ServiceGroup(
@@ -137,16 +152,18 @@ public enum AllInOneCloud {
     }
 
     static func makeRouter(config: CloudConfig, identity: IdentityService, catalog: ServiceCatalog,
-                           placement: PlacementStore, compute: ComputeParts) -> Router<StratusRequestContext>
+                           placement: PlacementStore, compute: ComputeParts, policy: PolicyEnforcer,
+                           routes: RouteTable) -> Router<StratusRequestContext>
     {
-        let router = Router(context: StratusRequestContext.self)
-        router.add(middleware: RequestLogMiddleware())
-        router.add(middleware: FaultMiddleware(identityURL: { catalog.identityURL }))
+        let base = Router(context: StratusRequestContext.self)
+        base.add(middleware: RequestLogMiddleware())
+        base.add(middleware: FaultMiddleware(identityURL: { catalog.identityURL }))
         let strategy = TokenMiddleware.Strategy(rawValue: config.configuration.string("api", "auth_strategy")) ?? .keystone
-        router.add(middleware: TokenMiddleware(identity: identity, strategy: strategy))
-        router.add(middleware: PlacementAPI.microversions())
-        router.add(middleware: ComputeAPI.microversions())
+        base.add(middleware: TokenMiddleware(identity: identity, strategy: strategy))
+        base.add(middleware: PlacementAPI.microversions())
+        base.add(middleware: ComputeAPI.microversions())
         let bodyLimit = config.configuration.int("oslo_middleware", "max_request_body_size")
+        let router = PolicedRouter(router: base, enforcer: policy, table: routes, bodyLimit: bodyLimit)
         IdentityAPI(identity: identity, catalog: catalog, bodyLimit: bodyLimit).register(on: router)
         PlacementAPI(
             store: placement, bodyLimit: bodyLimit,
@@ -166,7 +183,7 @@ public enum AllInOneCloud {
             bodyLimit: bodyLimit, instanceNameTemplate: config.configuration.string("DEFAULT", "instance_name_template"),
             serviceDownTime: config.configuration.double("DEFAULT", "service_down_time"), baseURL: { catalog.baseURL }
         ).register(on: router)
-        return router
+        return base
     }
 }
 

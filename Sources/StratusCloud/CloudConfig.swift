@@ -10,6 +10,8 @@ public struct CloudConfig: Sendable {
     public var bindHost: String
     public var port: Int
     public var databaseURL: DatabaseURL
+    /// The directory of the config file, if one was read; relative paths in it are resolved there.
+    public var configDirectory: String?
 
     /// Reads `configPath` (if any), applies flag overrides, and checks the result. Every problem is a
     /// `ConfigError` naming where it came from.
@@ -27,7 +29,8 @@ public struct CloudConfig: Sendable {
         let url = try connection.isEmpty ? .sqlite(path: dir + "/stratus.sqlite") : DatabaseURL(parsing: connection)
         return CloudConfig(
             configuration: configuration, dataDir: dir, bindHost: configuration.string("api", "bind_host"),
-            port: configuration.int("api", "bind_port"), databaseURL: url)
+            port: configuration.int("api", "bind_port"), databaseURL: url,
+            configDirectory: configPath.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path })
     }
 
     /// `/var/lib/stratus` for root (what `scripts/up` uses), else under the user's home.
@@ -68,6 +71,13 @@ public struct CloudConfig: Sendable {
     public var imageDirectory: String {
         let configured = configuration.string("image", "store_dir")
         return configured.isEmpty ? dataDir + "/images" : configured
+    }
+
+    /// `[oslo_policy] policy_file`, resolved: relative to the config file's directory (the data dir without one).
+    public var policyFile: String {
+        let configured = configuration.string("oslo_policy", "policy_file")
+        if configured.hasPrefix("/") { return configured }
+        return (configDirectory ?? dataDir) + "/" + configured
     }
 
     /// Nova's `instances_path`: guest directories and the image cache.

@@ -134,6 +134,25 @@ public enum KnownOptions {
             "api", "auth_strategy", .choice(["keystone", "noauth2"]), default: "keystone",
             "keystone validates tokens; noauth2 (testing only) takes USER:PROJECT as the token, admin role for USER admin."),
         OptionSpec(
+            "api", "header_timeout", .float(min: 0.01), default: "30",
+            "Seconds a new connection has to send a complete request head; then it is closed."),
+        OptionSpec(
+            "api", "keepalive_timeout", .float(min: 0.01), default: "60",
+            "Seconds an idle keep-alive connection is kept open for its next request (its head must be complete by then)."),
+        OptionSpec(
+            "api", "body_chunk_timeout", .float(min: 0.01), default: "30",
+            "Longest pause, in seconds, between two pieces of a request body before the connection is closed."),
+        OptionSpec(
+            "api", "body_timeout", .float(min: 0.01), default: "300",
+            "Seconds a whole request body may take to arrive before the connection is closed."),
+        OptionSpec(
+            "api", "max_connections", .integer(min: 1, max: 1_000_000), default: "1000",
+            "Open connections the listener serves at once; beyond it a request gets 503 and its connection is closed."),
+        OptionSpec(
+            "oslo_policy", "policy_file", .string, default: "policy.yaml",
+            "Rule overrides (oslo.policy's YAML); a relative path is under the config file's directory. A missing file "
+                + "means the defaults; a file with an unknown rule or bad syntax stops the start."),
+        OptionSpec(
             "oslo_middleware", "max_request_body_size", .integer(min: 1024, max: 1 << 30), default: "114688",
             "Largest request body accepted, in bytes (larger: 413)."),
         OptionSpec(

@@ -4,12 +4,12 @@ import StratusCore
 
 /// `os-aggregates` (admin; mirrored into placement aggregates) and `os-availability-zone`.
 extension ComputeAPI {
-    func registerAggregates(on router: Router<StratusRequestContext>) {
-        router.get("compute/v2.1/os-aggregates") { _, context in
+    func registerAggregates(on router: PolicedRouter) {
+        router.get("compute/v2.1/os-aggregates", .rule("os_compute_api:os-aggregates:index")) { _, context in
             try requireAdmin(context)
             return JSONResponse.make(status: .ok, ["aggregates": .array(try await aggregates.all().map { aggregateJSON($0, context) })])
         }
-        router.post("compute/v2.1/os-aggregates") { request, context in
+        router.post("compute/v2.1/os-aggregates", .rule("os_compute_api:os-aggregates:create")) { request, context in
             try requireAdmin(context)
             let fields = try JSONFields(body: try await request.jsonObject(limit: bodyLimit), key: "aggregate")
             try fields.rejectUnknown(["name", "availability_zone"])
@@ -19,11 +19,11 @@ extension ComputeAPI {
             let aggregate = try await aggregates.create(name: name, availabilityZone: zone)
             return JSONResponse.make(status: .ok, ["aggregate": aggregateJSON(aggregate, context)])
         }
-        router.get("compute/v2.1/os-aggregates/:id") { _, context in
+        router.get("compute/v2.1/os-aggregates/:id", .rule("os_compute_api:os-aggregates:show")) { _, context in
             try requireAdmin(context)
             return JSONResponse.make(status: .ok, ["aggregate": aggregateJSON(try await aggregates.aggregate(try aggregateID(context)), context)])
         }
-        router.put("compute/v2.1/os-aggregates/:id") { request, context in
+        router.put("compute/v2.1/os-aggregates/:id", .rule("os_compute_api:os-aggregates:update")) { request, context in
             try requireAdmin(context)
             let fields = try JSONFields(body: try await request.jsonObject(limit: bodyLimit), key: "aggregate")
             try fields.rejectUnknown(["name", "availability_zone"])
@@ -31,12 +31,12 @@ extension ComputeAPI {
                 try aggregateID(context), name: try fields.string("name"), availabilityZone: try fields.string("availability_zone"))
             return JSONResponse.make(status: .ok, ["aggregate": aggregateJSON(updated, context)])
         }
-        router.delete("compute/v2.1/os-aggregates/:id") { _, context in
+        router.delete("compute/v2.1/os-aggregates/:id", .rule("os_compute_api:os-aggregates:delete")) { _, context in
             try requireAdmin(context)
             try await aggregates.delete(try aggregateID(context))
             return JSONResponse.empty(.ok)
         }
-        router.post("compute/v2.1/os-aggregates/:id/action") { request, context in
+        router.post("compute/v2.1/os-aggregates/:id/action", .action(["add_host": "os_compute_api:os-aggregates:add_host", "remove_host": "os_compute_api:os-aggregates:remove_host", "set_metadata": "os_compute_api:os-aggregates:set_metadata"])) { request, context in
             try requireAdmin(context)
             let id = try aggregateID(context)
             let body = try JSONFields(try await request.jsonObject(limit: bodyLimit), path: "")
@@ -70,14 +70,14 @@ extension ComputeAPI {
             return JSONResponse.make(status: .ok, ["aggregate": aggregateJSON(result, context)])
         }
 
-        router.get("compute/v2.1/os-availability-zone") { _, context in
+        router.get("compute/v2.1/os-availability-zone", .rule("os_compute_api:os-availability-zone:list")) { _, context in
             _ = try context.requireAuth()
             let zones = try await zoneHosts()
             return JSONResponse.make(status: .ok, ["availabilityZoneInfo": .array(zones.keys.sorted().map { zone in
                 ["zoneName": .string(zone), "zoneState": ["available": .bool(zones[zone]!.contains { $0.up })], "hosts": nil]
             })])
         }
-        router.get("compute/v2.1/os-availability-zone/detail") { _, context in
+        router.get("compute/v2.1/os-availability-zone/detail", .rule("os_compute_api:os-availability-zone:detail")) { _, context in
             try requireAdmin(context)
             let zones = try await zoneHosts()
             var info: [JSON] = [["zoneName": "internal", "zoneState": ["available": true], "hosts": [

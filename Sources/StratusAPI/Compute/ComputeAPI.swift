@@ -61,15 +61,15 @@ public struct ComputeAPI: Sendable {
 
     var root: String { baseURL() + "/compute/v2.1" }
 
-    public func register(on router: Router<StratusRequestContext>) {
-        router.get("compute") { _, _ in
+    public func register(on router: PolicedRouter) {
+        router.get("compute", .open) { _, _ in
             JSONResponse.make(status: .ok, ["versions": [
                 ["id": "v2.0", "status": "SUPPORTED", "version": "", "min_version": "", "updated": "2011-01-21T11:33:21Z",
                  "links": [["rel": "self", "href": .string(baseURL() + "/compute/v2/")]]],
                 versionJSON(),
             ]])
         }
-        router.get("compute/v2.1") { _, _ in
+        router.get("compute/v2.1", .open) { _, _ in
             var version = versionJSON()
             if case .object(var fields) = version {
                 fields["media-types"] = [["base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"]]

@@ -3,8 +3,8 @@ import StratusCompute
 import StratusCore
 
 extension ComputeAPI {
-    func registerFlavors(on router: Router<StratusRequestContext>) {
-        router.get("compute/v2.1/flavors") { request, context in
+    func registerFlavors(on router: PolicedRouter) {
+        router.get("compute/v2.1/flavors", .rule("os_compute_api:flavors:index")) { request, context in
             let visible = try await visibleFlavors(request, context)
             let list: [JSON] = visible.map { flavor in
                 var entry: [String: JSON] = ["id": .string(flavor.id), "name": .string(flavor.name), "links": links("flavors/\(flavor.id)")]
@@ -13,16 +13,16 @@ extension ComputeAPI {
             }
             return JSONResponse.make(status: .ok, ["flavors": .array(list)])
         }
-        router.get("compute/v2.1/flavors/detail") { request, context in
+        router.get("compute/v2.1/flavors/detail", .rule("os_compute_api:flavors:index")) { request, context in
             let visible = try await visibleFlavors(request, context)
             return JSONResponse.make(status: .ok, ["flavors": .array(visible.map { flavorJSON($0, context.microversion) })])
         }
-        router.get("compute/v2.1/flavors/:id") { _, context in
+        router.get("compute/v2.1/flavors/:id", .rule("os_compute_api:flavors:show")) { _, context in
             _ = try context.requireAuth()
             let flavor = try await flavors.flavor(id: try context.parameters.require("id"))
             return JSONResponse.make(status: .ok, ["flavor": flavorJSON(flavor, context.microversion)])
         }
-        router.post("compute/v2.1/flavors") { request, context in
+        router.post("compute/v2.1/flavors", .rule("os_compute_api:os-flavor-manage:create")) { request, context in
             try requireAdmin(context)
             let fields = try JSONFields(body: try await request.jsonObject(limit: bodyLimit), key: "flavor")
             var allowed: Set<String> = ["name", "ram", "vcpus", "disk", "id", "OS-FLV-EXT-DATA:ephemeral", "swap",
@@ -55,7 +55,7 @@ extension ComputeAPI {
             let created = try await flavors.create(flavor)
             return JSONResponse.make(status: .ok, ["flavor": flavorJSON(created, context.microversion)])
         }
-        router.put("compute/v2.1/flavors/:id") { request, context in
+        router.put("compute/v2.1/flavors/:id", .rule("os_compute_api:os-flavor-manage:update")) { request, context in
             try requireAdmin(context)
             guard context.microversion.atLeast(2, 55) else { throw StratusError(.methodNotAllowed, "Updating a flavor needs microversion 2.55.") }
             let fields = try JSONFields(body: try await request.jsonObject(limit: bodyLimit), key: "flavor")
@@ -66,7 +66,7 @@ extension ComputeAPI {
                 description: try fields.string("description", maxLength: 65535, allowEmpty: true, nullable: true))
             return JSONResponse.make(status: .ok, ["flavor": flavorJSON(updated, context.microversion)])
         }
-        router.delete("compute/v2.1/flavors/:id") { _, context in
+        router.delete("compute/v2.1/flavors/:id", .rule("os_compute_api:os-flavor-manage:delete")) { _, context in
             try requireAdmin(context)
             try await flavors.delete(id: try context.parameters.require("id"))
             return JSONResponse.empty(.accepted)
@@ -74,26 +74,26 @@ extension ComputeAPI {
         registerFlavorExtras(on: router)
     }
 
-    func registerFlavorExtras(on router: Router<StratusRequestContext>) {
-        router.get("compute/v2.1/flavors/:id/os-extra_specs") { _, context in
+    func registerFlavorExtras(on router: PolicedRouter) {
+        router.get("compute/v2.1/flavors/:id/os-extra_specs", .rule("os_compute_api:os-flavor-extra-specs:index")) { _, context in
             _ = try context.requireAuth()
             let flavor = try await flavors.flavor(id: try context.parameters.require("id"))
             return JSONResponse.make(status: .ok, ["extra_specs": .object(flavor.extraSpecs.mapValues { .string($0) })])
         }
-        router.post("compute/v2.1/flavors/:id/os-extra_specs") { request, context in
+        router.post("compute/v2.1/flavors/:id/os-extra_specs", .rule("os_compute_api:os-flavor-extra-specs:create")) { request, context in
             try requireAdmin(context)
             let specs = try extraSpecs(try JSONFields(body: try await request.jsonObject(limit: bodyLimit), key: "extra_specs"))
             try await flavors.setExtraSpecs(id: try context.parameters.require("id"), specs)
             return JSONResponse.make(status: .ok, ["extra_specs": .object(specs.mapValues { .string($0) })])
         }
-        router.get("compute/v2.1/flavors/:id/os-extra_specs/:key") { _, context in
+        router.get("compute/v2.1/flavors/:id/os-extra_specs/:key", .rule("os_compute_api:os-flavor-extra-specs:show")) { _, context in
             _ = try context.requireAuth()
             let key = try context.parameters.require("key")
             let flavor = try await flavors.flavor(id: try context.parameters.require("id"))
             guard let value = flavor.extraSpecs[key] else { throw StratusError.notFound("Flavor \(flavor.id) has no extra specs with key \(key).") }
             return JSONResponse.make(status: .ok, [key: .string(value)])
         }
-        router.put("compute/v2.1/flavors/:id/os-extra_specs/:key") { request, context in
+        router.put("compute/v2.1/flavors/:id/os-extra_specs/:key", .rule("os_compute_api:os-flavor-extra-specs:update")) { request, context in
             try requireAdmin(context)
             let key = try context.parameters.require("key")
             let body = try await request.jsonObject(limit: bodyLimit)
@@ -104,12 +104,12 @@ extension ComputeAPI {
             try await flavors.setExtraSpecs(id: try context.parameters.require("id"), specs)
             return JSONResponse.make(status: .ok, body)
         }
-        router.delete("compute/v2.1/flavors/:id/os-extra_specs/:key") { _, context in
+        router.delete("compute/v2.1/flavors/:id/os-extra_specs/:key", .rule("os_compute_api:os-flavor-extra-specs:delete")) { _, context in
             try requireAdmin(context)
             try await flavors.deleteExtraSpec(id: try context.parameters.require("id"), key: try context.parameters.require("key"))
             return JSONResponse.empty(.ok)
         }
-        router.get("compute/v2.1/flavors/:id/os-flavor-access") { _, context in
+        router.get("compute/v2.1/flavors/:id/os-flavor-access", .rule("os_compute_api:os-flavor-access")) { _, context in
             try requireAdmin(context)
             let id = try context.parameters.require("id")
             let flavor = try await flavors.flavor(id: id)
@@ -118,7 +118,7 @@ extension ComputeAPI {
                 ["flavor_id": .string(id), "tenant_id": .string($0)]
             })])
         }
-        router.post("compute/v2.1/flavors/:id/action") { request, context in
+        router.post("compute/v2.1/flavors/:id/action", .action(["addTenantAccess": "os_compute_api:os-flavor-access:add_tenant_access", "removeTenantAccess": "os_compute_api:os-flavor-access:remove_tenant_access"])) { request, context in
             try requireAdmin(context)
             let id = try context.parameters.require("id")
             let body = try JSONFields(try await request.jsonObject(limit: bodyLimit), path: "")

@@ -4,16 +4,16 @@ import StratusCore
 
 extension ComputeAPI {
     /// `os-services` and `os-hypervisors` (admin only, as Nova's default policy).
-    func registerHosts(on router: Router<StratusRequestContext>) {
+    func registerHosts(on router: PolicedRouter) {
         guard let hostStore else { return }
-        router.get("compute/v2.1/os-services") { request, context in
+        router.get("compute/v2.1/os-services", .rule("os_compute_api:os-services:list")) { request, context in
             try requireAdmin(context)
             var list = try await hostStore.services()
             if let host = query(request, "host") { list = list.filter { $0.host == host } }
             if let binary = query(request, "binary") { list = list.filter { $0.binary == binary } }
             return JSONResponse.make(status: .ok, ["services": .array(list.map { serviceJSON($0, context) })])
         }
-        router.put("compute/v2.1/os-services/:id") { request, context in
+        router.put("compute/v2.1/os-services/:id", .rule("os_compute_api:os-services:update")) { request, context in
             try requireAdmin(context)
             let id = try context.parameters.require("id")
             let fields = try JSONFields(try await request.jsonObject(limit: bodyLimit), path: "")
@@ -60,7 +60,7 @@ extension ComputeAPI {
             if id == "force-down" { body = ["host": .string(updated.host), "binary": .string(updated.binary), "forced_down": .bool(updated.forcedDown)] }
             return JSONResponse.make(status: .ok, ["service": .object(body)])
         }
-        router.delete("compute/v2.1/os-services/:id") { _, context in
+        router.delete("compute/v2.1/os-services/:id", .rule("os_compute_api:os-services:delete")) { _, context in
             try requireAdmin(context)
             let id = try context.parameters.require("id")
             guard let service = try await hostStore.services().first(where: { $0.id == id }) else {
@@ -72,15 +72,15 @@ extension ComputeAPI {
             if let node = try await hostStore.delete(serviceID: id) { try? await placement?.deleteProvider(uuid: node) }
             return JSONResponse.empty(.noContent)
         }
-        router.get("compute/v2.1/os-hypervisors") { request, context in
+        router.get("compute/v2.1/os-hypervisors", .rule("os_compute_api:os-hypervisors:list")) { request, context in
             try requireAdmin(context)
             return JSONResponse.make(status: .ok, ["hypervisors": .array(try await hypervisors(request, context, detail: false))])
         }
-        router.get("compute/v2.1/os-hypervisors/detail") { request, context in
+        router.get("compute/v2.1/os-hypervisors/detail", .rule("os_compute_api:os-hypervisors:list-detail")) { request, context in
             try requireAdmin(context)
             return JSONResponse.make(status: .ok, ["hypervisors": .array(try await hypervisors(request, context, detail: true))])
         }
-        router.get("compute/v2.1/os-hypervisors/:id") { request, context in
+        router.get("compute/v2.1/os-hypervisors/:id", .rule("os_compute_api:os-hypervisors:show")) { request, context in
             try requireAdmin(context)
             let id = try context.parameters.require("id")
             let all = try await hypervisors(request, context, detail: true)
@@ -89,7 +89,7 @@ extension ComputeAPI {
             }
             return JSONResponse.make(status: .ok, ["hypervisor": found])
         }
-        router.get("compute/v2.1/os-hypervisors/:id/servers") { request, context in
+        router.get("compute/v2.1/os-hypervisors/:id/servers", .rule("os_compute_api:os-hypervisors:servers")) { request, context in
             try requireAdmin(context)
             let name = try context.parameters.require("id")
             let matching = try await hypervisors(request, context, detail: false, withServers: true)

@@ -4,8 +4,8 @@ import StratusCore
 
 /// `os-keypairs`: per-user public keys; generated (ed25519) when none is given before microversion 2.92.
 extension ComputeAPI {
-    func registerKeypairs(on router: Router<StratusRequestContext>) {
-        router.post("compute/v2.1/os-keypairs") { request, context in
+    func registerKeypairs(on router: PolicedRouter) {
+        router.post("compute/v2.1/os-keypairs", .rule("os_compute_api:os-keypairs:create")) { request, context in
             try requireMember(context)
             let auth = try context.requireAuth()
             let fields = try JSONFields(body: try await request.jsonObject(limit: bodyLimit), key: "keypair")
@@ -47,7 +47,7 @@ extension ComputeAPI {
             }
             return JSONResponse.make(status: context.microversion.atLeast(2, 2) ? .created : .ok, ["keypair": body])
         }
-        router.get("compute/v2.1/os-keypairs") { request, context in
+        router.get("compute/v2.1/os-keypairs", .rule("os_compute_api:os-keypairs:index")) { request, context in
             let user = try keypairUser(request, context)
             var list = try await keypairs.list(user: user)
             if let marker = query(request, "marker"), context.microversion.atLeast(2, 35) {
@@ -57,7 +57,7 @@ extension ComputeAPI {
             if let limit = query(request, "limit").flatMap(Int.init), context.microversion.atLeast(2, 35) { list = Array(list.prefix(max(0, limit))) }
             return JSONResponse.make(status: .ok, ["keypairs": .array(list.map { ["keypair": keypairJSON($0, context, detail: false)] })])
         }
-        router.get("compute/v2.1/os-keypairs/:name") { request, context in
+        router.get("compute/v2.1/os-keypairs/:name", .rule("os_compute_api:os-keypairs:show")) { request, context in
             let user = try keypairUser(request, context)
             let name = try context.parameters.require("name")
             guard let keypair = try await keypairs.keypair(user: user, name: name) else {
@@ -65,7 +65,7 @@ extension ComputeAPI {
             }
             return JSONResponse.make(status: .ok, ["keypair": keypairJSON(keypair, context, detail: true)])
         }
-        router.delete("compute/v2.1/os-keypairs/:name") { request, context in
+        router.delete("compute/v2.1/os-keypairs/:name", .rule("os_compute_api:os-keypairs:delete")) { request, context in
             try requireMember(context)
             let user = try keypairUser(request, context)
             let name = try context.parameters.require("name")

@@ -8,23 +8,23 @@ extension ComputeAPI {
     static let legacyNetworkQuotas = ["fixed_ips": -1, "floating_ips": 10, "security_group_rules": 20, "security_groups": 10]
     static let legacyFileQuotas = ["injected_files": 5, "injected_file_content_bytes": 10240, "injected_file_path_bytes": 255]
 
-    func registerQuotas(on router: Router<StratusRequestContext>) {
-        router.get("compute/v2.1/os-quota-sets/:project") { request, context in
+    func registerQuotas(on router: PolicedRouter) {
+        router.get("compute/v2.1/os-quota-sets/:project", .rule("os_compute_api:os-quota-sets:show", target: .parameters(["project_id": "project"]))) { request, context in
             let project = try quotaProject(context)
             let user = query(request, "user_id")
             return JSONResponse.make(status: .ok, ["quota_set": try await quotaSet(project, context, detail: false, user: user)])
         }
-        router.get("compute/v2.1/os-quota-sets/:project/detail") { _, context in
+        router.get("compute/v2.1/os-quota-sets/:project/detail", .rule("os_compute_api:os-quota-sets:detail", target: .parameters(["project_id": "project"]))) { _, context in
             let project = try quotaProject(context)
             return JSONResponse.make(status: .ok, ["quota_set": try await quotaSet(project, context, detail: true, user: nil)])
         }
-        router.get("compute/v2.1/os-quota-sets/:project/defaults") { _, context in
+        router.get("compute/v2.1/os-quota-sets/:project/defaults", .rule("os_compute_api:os-quota-sets:defaults")) { _, context in
             let project = try quotaProject(context)
             var body = shaped(quotas.defaults, context)
             body["id"] = .string(project)
             return JSONResponse.make(status: .ok, ["quota_set": .object(body)])
         }
-        router.put("compute/v2.1/os-quota-sets/:project") { request, context in
+        router.put("compute/v2.1/os-quota-sets/:project", .rule("os_compute_api:os-quota-sets:update")) { request, context in
             try requireAdmin(context)
             let project = try context.parameters.require("project")
             let fields = try JSONFields(body: try await request.jsonObject(limit: bodyLimit), key: "quota_set")
@@ -43,12 +43,12 @@ extension ComputeAPI {
             try await quotas.set(project: project, values)
             return JSONResponse.make(status: .ok, ["quota_set": .object(shaped(try await quotas.limits(project: project), context))])
         }
-        router.delete("compute/v2.1/os-quota-sets/:project") { _, context in
+        router.delete("compute/v2.1/os-quota-sets/:project", .rule("os_compute_api:os-quota-sets:delete")) { _, context in
             try requireAdmin(context)
             try await quotas.reset(project: try context.parameters.require("project"))
             return JSONResponse.empty(.accepted)
         }
-        router.get("compute/v2.1/limits") { request, context in
+        router.get("compute/v2.1/limits", .rule("os_compute_api:limits")) { request, context in
             let auth = try context.requireAuth()
             var project = auth.projectID ?? ""
             if let other = query(request, "tenant_id"), other != project {

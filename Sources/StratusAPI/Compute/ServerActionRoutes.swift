@@ -5,9 +5,9 @@ import StratusQueue
 import StratusStorage
 
 extension ComputeAPI {
-    func registerServerActions(on router: Router<StratusRequestContext>) {
+    func registerServerActions(on router: PolicedRouter) {
         guard let servers else { return }
-        router.post("compute/v2.1/servers/:id/action") { request, context in
+        router.post("compute/v2.1/servers/:id/action", .action(["os-getConsoleOutput": "os_compute_api:os-console-output", "unlock": "os_compute_api:os-lock-server:unlock", "lock": "os_compute_api:os-lock-server:lock", "os-resetState": "os_compute_api:os-admin-actions:reset_state", "os-stop": "os_compute_api:servers:stop", "os-start": "os_compute_api:servers:start", "pause": "os_compute_api:os-pause-server:pause", "unpause": "os_compute_api:os-pause-server:unpause", "suspend": "os_compute_api:os-suspend-server:suspend", "resume": "os_compute_api:os-suspend-server:resume", "forceDelete": "os_compute_api:os-deferred-delete:force", "os-forceDelete": "os_compute_api:os-deferred-delete:force", "reboot": "os_compute_api:servers:reboot"])) { request, context in
             let instance = try await ownedInstance(context)
             let body = try JSONFields(try await request.jsonObject(limit: bodyLimit), path: "")
             guard body.object.count == 1, let name = body.object.keys.first else {
@@ -51,12 +51,12 @@ extension ComputeAPI {
             }
             return JSONResponse.empty(.accepted)
         }
-        router.get("compute/v2.1/servers/:id/os-instance-actions") { _, context in
+        router.get("compute/v2.1/servers/:id/os-instance-actions", .rule("os_compute_api:os-instance-actions:list")) { _, context in
             let instance = try await ownedInstance(context)
             let actions = try await servers.actions(instanceUUID: instance.uuid)
             return JSONResponse.make(status: .ok, ["instanceActions": .array(actions.map { actionJSON($0, context, events: false) })])
         }
-        router.get("compute/v2.1/servers/:id/os-instance-actions/:request_id") { _, context in
+        router.get("compute/v2.1/servers/:id/os-instance-actions/:request_id", .rule("os_compute_api:os-instance-actions:show")) { _, context in
             let instance = try await ownedInstance(context)
             let requestID = try context.parameters.require("request_id")
             guard let action = try await servers.actions(instanceUUID: instance.uuid).first(where: { $0.requestID == requestID }) else {
@@ -64,7 +64,7 @@ extension ComputeAPI {
             }
             return JSONResponse.make(status: .ok, ["instanceAction": actionJSON(action, context, events: true)])
         }
-        router.post("compute/v2.1/os-server-external-events") { request, context in
+        router.post("compute/v2.1/os-server-external-events", .rule("os_compute_api:os-server-external-events:create")) { request, context in
             try requireAdmin(context)
             return try await externalEvents(try await request.jsonObject(limit: bodyLimit), context)
         }

@@ -5,8 +5,8 @@ import StratusScheduler
 
 /// `os-server-groups`: affinity, anti-affinity and their soft variants; `rules` from 2.64.
 extension ComputeAPI {
-    func registerServerGroups(on router: Router<StratusRequestContext>) {
-        router.post("compute/v2.1/os-server-groups") { request, context in
+    func registerServerGroups(on router: PolicedRouter) {
+        router.post("compute/v2.1/os-server-groups", .rule("os_compute_api:os-server-groups:create")) { request, context in
             try requireMember(context)
             let auth = try context.requireAuth()
             let fields = try JSONFields(body: try await request.jsonObject(limit: bodyLimit), key: "server_group")
@@ -38,7 +38,7 @@ extension ComputeAPI {
             try await groups.create(group, quotas: quotas)
             return JSONResponse.make(status: .ok, ["server_group": groupJSON(group, context)])
         }
-        router.get("compute/v2.1/os-server-groups") { request, context in
+        router.get("compute/v2.1/os-server-groups", .rule("os_compute_api:os-server-groups:index")) { request, context in
             let auth = try context.requireAuth()
             let everyone = auth.isAdmin && ["1", "true", "True"].contains(query(request, "all_projects") ?? "")
             var list = try await groups.list(projectID: everyone ? nil : auth.projectID)
@@ -46,10 +46,10 @@ extension ComputeAPI {
             if let limit = query(request, "limit").flatMap(Int.init) { list = Array(list.prefix(max(0, limit))) }
             return JSONResponse.make(status: .ok, ["server_groups": .array(list.map { groupJSON($0, context) })])
         }
-        router.get("compute/v2.1/os-server-groups/:id") { _, context in
+        router.get("compute/v2.1/os-server-groups/:id", .rule("os_compute_api:os-server-groups:show")) { _, context in
             JSONResponse.make(status: .ok, ["server_group": groupJSON(try await visibleGroup(context), context)])
         }
-        router.delete("compute/v2.1/os-server-groups/:id") { _, context in
+        router.delete("compute/v2.1/os-server-groups/:id", .rule("os_compute_api:os-server-groups:delete")) { _, context in
             try requireMember(context)
             try await groups.delete(try await visibleGroup(context).id)
             return JSONResponse.empty(.noContent)

@@ -7,15 +7,15 @@ import StratusStorage
 extension ComputeAPI {
     static let maxTags = 50
 
-    func registerServerMetadata(on router: Router<StratusRequestContext>) {
+    func registerServerMetadata(on router: PolicedRouter) {
         guard servers != nil else { return }
-        router.get("compute/v2.1/servers/:id/metadata") { _, context in
+        router.get("compute/v2.1/servers/:id/metadata", .rule("os_compute_api:server-metadata:index")) { _, context in
             let instance = try await ownedInstance(context)
             return JSONResponse.make(status: .ok, ["metadata": .object(instance.metadata.mapValues { .string($0) })])
         }
         // POST merges, PUT replaces.
         for (method, replace) in [(HTTPRequest.Method.post, false), (.put, true)] {
-            router.on("compute/v2.1/servers/:id/metadata", method: method) { request, context in
+            router.on("compute/v2.1/servers/:id/metadata", method: method, .rule(replace ? "os_compute_api:server-metadata:update_all" : "os_compute_api:server-metadata:create")) { request, context in
                 let body = try await request.jsonObject(limit: bodyLimit)
                 let items = try metadataItems(body["metadata"], key: "metadata")
                 let updated = try await changeMetadata(context) { current in
@@ -25,13 +25,13 @@ extension ComputeAPI {
                 return JSONResponse.make(status: .ok, ["metadata": .object(updated.metadata.mapValues { .string($0) })])
             }
         }
-        router.get("compute/v2.1/servers/:id/metadata/:key") { _, context in
+        router.get("compute/v2.1/servers/:id/metadata/:key", .rule("os_compute_api:server-metadata:show")) { _, context in
             let instance = try await ownedInstance(context)
             let key = try context.parameters.require("key")
             guard let value = instance.metadata[key] else { throw StratusError.notFound("Metadata item was not found") }
             return JSONResponse.make(status: .ok, ["meta": [key: .string(value)]])
         }
-        router.put("compute/v2.1/servers/:id/metadata/:key") { request, context in
+        router.put("compute/v2.1/servers/:id/metadata/:key", .rule("os_compute_api:server-metadata:update")) { request, context in
             let key = try context.parameters.require("key")
             let body = try await request.jsonObject(limit: bodyLimit)
             let items = try metadataItems(body["meta"], key: "meta")
@@ -41,7 +41,7 @@ extension ComputeAPI {
             _ = try await changeMetadata(context) { $0[key] = value }
             return JSONResponse.make(status: .ok, ["meta": [key: .string(value)]])
         }
-        router.delete("compute/v2.1/servers/:id/metadata/:key") { _, context in
+        router.delete("compute/v2.1/servers/:id/metadata/:key", .rule("os_compute_api:server-metadata:delete")) { _, context in
             let key = try context.parameters.require("key")
             _ = try await changeMetadata(context) { current in
                 guard current.removeValue(forKey: key) != nil else { throw StratusError.notFound("Metadata item was not found") }
@@ -49,24 +49,24 @@ extension ComputeAPI {
             return JSONResponse.empty(.noContent)
         }
 
-        router.get("compute/v2.1/servers/:id/tags") { _, context in
+        router.get("compute/v2.1/servers/:id/tags", .rule("os_compute_api:os-server-tags:index")) { _, context in
             try requireMicroversion(context, 2, 26)
             let instance = try await ownedInstance(context)
             return JSONResponse.make(status: .ok, ["tags": .array(instance.tags.map { .string($0) })])
         }
-        router.put("compute/v2.1/servers/:id/tags") { request, context in
+        router.put("compute/v2.1/servers/:id/tags", .rule("os_compute_api:os-server-tags:update_all")) { request, context in
             try requireMicroversion(context, 2, 26)
             let fields = try JSONFields(try await request.jsonObject(limit: bodyLimit), path: "")
             let tags = try validTags(try fields.stringArray("tags", required: true) ?? [])
             let updated = try await changeInstance(context) { $0.tags = tags }
             return JSONResponse.make(status: .ok, ["tags": .array(updated.tags.map { .string($0) })])
         }
-        router.delete("compute/v2.1/servers/:id/tags") { _, context in
+        router.delete("compute/v2.1/servers/:id/tags", .rule("os_compute_api:os-server-tags:delete_all")) { _, context in
             try requireMicroversion(context, 2, 26)
             _ = try await changeInstance(context) { $0.tags = [] }
             return JSONResponse.empty(.noContent)
         }
-        router.get("compute/v2.1/servers/:id/tags/:tag") { _, context in
+        router.get("compute/v2.1/servers/:id/tags/:tag", .rule("os_compute_api:os-server-tags:show")) { _, context in
             try requireMicroversion(context, 2, 26)
             let instance = try await ownedInstance(context)
             guard instance.tags.contains(try context.parameters.require("tag")) else {
@@ -74,7 +74,7 @@ extension ComputeAPI {
             }
             return JSONResponse.empty(.noContent)
         }
-        router.put("compute/v2.1/servers/:id/tags/:tag") { _, context in
+        router.put("compute/v2.1/servers/:id/tags/:tag", .rule("os_compute_api:os-server-tags:update")) { _, context in
             try requireMicroversion(context, 2, 26)
             let tag = try validTags([try context.parameters.require("tag")])[0]
             let added = !(try await ownedInstance(context).tags.contains(tag))
@@ -87,7 +87,7 @@ extension ComputeAPI {
             }
             return JSONResponse.empty(added ? .created : .noContent, headers: [.location: root + "/servers/\(try context.parameters.require("id"))/tags/\(tag)"])
         }
-        router.delete("compute/v2.1/servers/:id/tags/:tag") { _, context in
+        router.delete("compute/v2.1/servers/:id/tags/:tag", .rule("os_compute_api:os-server-tags:delete")) { _, context in
             try requireMicroversion(context, 2, 26)
             let tag = try context.parameters.require("tag")
             _ = try await changeInstance(context) { instance in

@@ -9,9 +9,9 @@ import StratusQueue
 import StratusStorage
 
 extension ComputeAPI {
-    func registerServers(on router: Router<StratusRequestContext>) {
+    func registerServers(on router: PolicedRouter) {
         guard let servers else { return }
-        router.post("compute/v2.1/servers") { request, context in
+        router.post("compute/v2.1/servers", .rule("os_compute_api:servers:create")) { request, context in
             let body = try await request.jsonObject(limit: bodyLimit)
             let created = try await createServers(body, context)
             let first = created[0]
@@ -22,13 +22,13 @@ extension ComputeAPI {
             if !context.microversion.atLeast(2, 99) { reply["adminPass"] = .string(Identifier.keystone().prefix(12).description) }
             return JSONResponse.make(status: .accepted, ["server": .object(reply)], headers: [.location: root + "/servers/\(first.uuid)"])
         }
-        router.get("compute/v2.1/servers") { request, context in
+        router.get("compute/v2.1/servers", .rule("os_compute_api:servers:index")) { request, context in
             let (list, next) = try await visibleServers(request, context)
             var body: [String: JSON] = ["servers": .array(list.map { ["id": .string($0.uuid), "name": .string($0.name), "links": links("servers/\($0.uuid)")] })]
             if let next { body["servers_links"] = [["rel": "next", "href": .string(root + "/servers?" + next)]] }
             return JSONResponse.make(status: .ok, .object(body))
         }
-        router.get("compute/v2.1/servers/detail") { request, context in
+        router.get("compute/v2.1/servers/detail", .rule("os_compute_api:servers:detail")) { request, context in
             let (list, next) = try await visibleServers(request, context)
             let admin = try context.requireAuth().isAdmin
             let statuses = admin ? try await hostStatuses() : [:]
@@ -39,14 +39,14 @@ extension ComputeAPI {
             if let next { body["servers_links"] = [["rel": "next", "href": .string(root + "/servers/detail?" + next)]] }
             return JSONResponse.make(status: .ok, .object(body))
         }
-        router.get("compute/v2.1/servers/:id") { _, context in
+        router.get("compute/v2.1/servers/:id", .rule("os_compute_api:servers:show")) { _, context in
             let instance = try await ownedInstance(context)
             let admin = try context.requireAuth().isAdmin
             return JSONResponse.make(status: .ok, ["server": serverJSON(
                 instance, context.microversion, admin: admin, hostStatus: admin ? try await hostStatuses() : [:],
                 addresses: try await addresses(of: [instance])[instance.uuid] ?? [:])])
         }
-        router.put("compute/v2.1/servers/:id") { request, context in
+        router.put("compute/v2.1/servers/:id", .rule("os_compute_api:servers:update")) { request, context in
             let instance = try await ownedInstance(context)
             try requireWritable(instance, context)
             let fields = try JSONFields(body: try await request.jsonObject(limit: bodyLimit), key: "server")
@@ -66,7 +66,7 @@ extension ComputeAPI {
             }
             return JSONResponse.make(status: .ok, ["server": serverJSON(updated, context.microversion, admin: try context.requireAuth().isAdmin)])
         }
-        router.delete("compute/v2.1/servers/:id") { _, context in
+        router.delete("compute/v2.1/servers/:id", .rule("os_compute_api:servers:delete")) { _, context in
             let instance = try await ownedInstance(context)
             try requireWritable(instance, context)
             try await begin(.delete, instance, context)

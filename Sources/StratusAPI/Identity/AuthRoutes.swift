@@ -2,12 +2,13 @@ import HTTPTypes
 import Hummingbird
 import StratusCore
 import StratusIdentity
+import StratusPolicy
 
 extension IdentityAPI {
     static let subjectToken = HTTPField.Name("X-Subject-Token")!
 
-    func registerAuth(on router: Router<StratusRequestContext>) {
-        router.post("identity/v3/auth/tokens") { request, context in
+    func registerAuth(on router: PolicedRouter) {
+        router.post("identity/v3/auth/tokens", .open) { request, context in
             let body = try await request.jsonObject(limit: bodyLimit)
             let (token, payload) = try await authenticate(body)
             let includeCatalog = query(request, "nocatalog") == nil
@@ -15,64 +16,65 @@ extension IdentityAPI {
                 status: .created, render.token(payload, includeCatalog: includeCatalog),
                 headers: [Self.subjectToken: token])
         }
-        router.get("identity/v3/auth/tokens") { request, context in
+        router.get("identity/v3/auth/tokens", .rule("identity:validate_token", target: .resolved(subjectTokenTarget))) { request, context in
             let (token, payload) = try await subject(request, context)
             let includeCatalog = query(request, "nocatalog") == nil
             return JSONResponse.make(
                 status: .ok, render.token(payload, includeCatalog: includeCatalog), headers: [Self.subjectToken: token])
         }
-        router.head("identity/v3/auth/tokens") { request, context in
+        router.head("identity/v3/auth/tokens", .rule("identity:check_token", target: .resolved(subjectTokenTarget))) { request, context in
             _ = try await subject(request, context)
             return JSONResponse.empty(.ok)
         }
-        router.delete("identity/v3/auth/tokens") { request, context in
+        router.delete("identity/v3/auth/tokens", .rule("identity:revoke_token", target: .resolved(subjectTokenTarget))) { request, context in
             let (_, payload) = try await subject(request, context)
             try await identity.revoke(payload)
             return JSONResponse.empty()
         }
-        router.get("identity/v3/auth/catalog") { _, context in
+        router.get("identity/v3/auth/catalog", .rule("identity:get_auth_catalog")) { _, context in
             let auth = try context.requireAuth()
             guard auth.projectID != nil else {
                 throw StratusError.forbidden("The service catalog needs a project-scoped token.")
             }
             return JSONResponse.make(status: .ok, ["catalog": render.catalogJSON(), "links": render.listLinks("auth/catalog")])
         }
-        router.get("identity/v3/auth/projects") { _, context in
+        router.get("identity/v3/auth/projects", .rule("identity:get_auth_projects")) { _, context in
             let auth = try context.requireAuth()
             let projectIDs = Set(try await store.assignments(userID: auth.userID).map(\.projectID))
             let projects = try await store.projects().filter { projectIDs.contains($0.id) && $0.enabled }
             return JSONResponse.make(
                 status: .ok, ["projects": .array(projects.map(render.project)), "links": render.listLinks("auth/projects")])
         }
-        router.get("identity/v3/auth/domains") { _, context in
+        router.get("identity/v3/auth/domains", .rule("identity:get_auth_domains")) { _, context in
             _ = try context.requireAuth()
             let domains = try await store.domains()
             return JSONResponse.make(
                 status: .ok, ["domains": .array(domains.map(render.domain)), "links": render.listLinks("auth/domains")])
         }
-        router.get("identity/v3/auth/system") { _, context in
+        router.get("identity/v3/auth/system", .rule("identity:get_auth_system")) { _, context in
             _ = try context.requireAuth()
             return JSONResponse.make(status: .ok, ["system": [], "links": render.listLinks("auth/system")])
         }
     }
 
-    /// Reads the token named by `X-Subject-Token`. The caller may look at its own tokens; anyone else needs the
-    /// admin or service role. An invalid subject is 404, as in Keystone.
+    /// Reads the token named by `X-Subject-Token`; an invalid subject is 404, as in Keystone. Who may look at it
+    /// is the route's rule (`identity:validate_token` …), checked against `subjectTokenTarget`.
     func subject(_ request: Request, _ context: StratusRequestContext) async throws -> (String, TokenPayload) {
-        let caller = try context.requireAuth()
+        _ = try context.requireAuth()
         guard let token = request.headers[Self.subjectToken] else {
             throw StratusError.badRequest("X-Subject-Token header is required.")
         }
-        let payload: TokenPayload
         do {
-            payload = try await identity.validate(token)
+            return (token, try await identity.validate(token))
         } catch let error as StratusError where error.code == .unauthorized {
             throw StratusError.notFound("Could not find token: \(error.message)")
         }
-        guard caller.isAdmin || caller.isService || caller.userID == payload.userID else {
-            throw StratusError.forbidden("You are not authorized to perform the requested action: identity:validate_token.")
-        }
-        return (token, payload)
+    }
+
+    /// The policy target of the token routes: the subject token's owner as `target.token.user_id`.
+    @Sendable func subjectTokenTarget(_ request: Request, _ context: StratusRequestContext) async throws -> PolicyTarget {
+        let (_, payload) = try await subject(request, context)
+        return ["target.token.user_id": payload.userID]
     }
 
     /// Parses `{"auth": {"identity": …, "scope": …}}` and runs the named method.

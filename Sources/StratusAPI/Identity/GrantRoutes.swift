@@ -5,14 +5,14 @@ import StratusIdentity
 extension IdentityAPI {
     static let grantPath = "identity/v3/projects/:project_id/users/:user_id/roles/:role_id"
 
-    func registerGrants(on router: Router<StratusRequestContext>) {
-        router.put(RouterPath(Self.grantPath)) { _, context in
+    func registerGrants(on router: PolicedRouter) {
+        router.put(Self.grantPath, .rule("identity:create_grant")) { _, context in
             _ = try requireAdmin(context)
             let (project, user, role) = try await grantParts(context)
             try await store.grant(roleID: role.id, userID: user.id, projectID: project.id)
             return JSONResponse.empty()
         }
-        router.head(RouterPath(Self.grantPath)) { _, context in
+        router.head(Self.grantPath, .rule("identity:check_grant")) { _, context in
             _ = try requireAdmin(context)
             let (project, user, role) = try await grantParts(context)
             guard !(try await store.assignments(userID: user.id, projectID: project.id, roleID: role.id)).isEmpty else {
@@ -20,7 +20,7 @@ extension IdentityAPI {
             }
             return JSONResponse.empty()
         }
-        router.get(RouterPath(Self.grantPath)) { _, context in
+        router.get(Self.grantPath, .rule("identity:check_grant")) { _, context in
             _ = try requireAdmin(context)
             let (project, user, role) = try await grantParts(context)
             guard !(try await store.assignments(userID: user.id, projectID: project.id, roleID: role.id)).isEmpty else {
@@ -28,13 +28,13 @@ extension IdentityAPI {
             }
             return JSONResponse.empty()
         }
-        router.delete(RouterPath(Self.grantPath)) { _, context in
+        router.delete(Self.grantPath, .rule("identity:revoke_grant")) { _, context in
             _ = try requireAdmin(context)
             let (project, user, role) = try await grantParts(context)
             try await store.revokeGrant(roleID: role.id, userID: user.id, projectID: project.id)
             return JSONResponse.empty()
         }
-        router.get("identity/v3/projects/:project_id/users/:user_id/roles") { _, context in
+        router.get("identity/v3/projects/:project_id/users/:user_id/roles", .rule("identity:list_grants")) { _, context in
             let projectID = try context.parameters.require("project_id")
             let userID = try context.parameters.require("user_id")
             _ = try requireAdminOr(context) { $0.userID == userID && $0.projectID == projectID }
@@ -46,7 +46,7 @@ extension IdentityAPI {
                 status: .ok,
                 ["roles": .array(roles.map(render.role)), "links": render.listLinks("projects/\(projectID)/users/\(userID)/roles")])
         }
-        router.get("identity/v3/role_assignments") { request, context in
+        router.get("identity/v3/role_assignments", .rule("identity:list_role_assignments")) { request, context in
             let userFilter = query(request, "user.id")
             _ = try requireAdminOr(context) { $0.userID == userFilter }
             let includeNames = try boolQuery(request, "include_names") ?? request.uri.queryParameters["include_names"].map { _ in true } ?? false

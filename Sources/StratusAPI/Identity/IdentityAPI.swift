@@ -16,7 +16,7 @@ public struct IdentityAPI: Sendable {
 
     var store: IdentityStore { identity.store }
 
-    public func register(on router: Router<StratusRequestContext>) {
+    public func register(on router: PolicedRouter) {
         registerVersions(on: router)
         registerAuth(on: router)
         registerProjects(on: router)
@@ -34,11 +34,11 @@ public struct IdentityAPI: Sendable {
          "media-types": [["base": "application/json", "type": "application/vnd.openstack.identity-v3+json"]]]
     }
 
-    func registerVersions(on router: Router<StratusRequestContext>) {
-        router.get("identity") { _, _ in
+    func registerVersions(on router: PolicedRouter) {
+        router.get("identity", .open) { _, _ in
             JSONResponse.make(status: .multipleChoices, ["versions": ["values": [versionJSON()]]])
         }
-        router.get("identity/v3") { _, _ in JSONResponse.make(status: .ok, ["version": versionJSON()]) }
+        router.get("identity/v3", .open) { _, _ in JSONResponse.make(status: .ok, ["version": versionJSON()]) }
     }
 
     // MARK: Policy

@@ -3,15 +3,15 @@ import StratusCore
 import StratusIdentity
 
 extension IdentityAPI {
-    func registerUsers(on router: Router<StratusRequestContext>) {
-        router.get("identity/v3/users") { request, context in
+    func registerUsers(on router: PolicedRouter) {
+        router.get("identity/v3/users", .rule("identity:list_users")) { request, context in
             _ = try requireAdmin(context)
             let users = try await store.users(
                 name: query(request, "name"), domainID: query(request, "domain_id"),
                 enabled: try boolQuery(request, "enabled"))
             return JSONResponse.make(status: .ok, ["users": .array(users.map(render.user)), "links": render.listLinks("users")])
         }
-        router.post("identity/v3/users") { request, context in
+        router.post("identity/v3/users", .rule("identity:create_user")) { request, context in
             _ = try requireAdmin(context)
             let fields = try JSONFields(body: try await request.jsonObject(limit: bodyLimit), key: "user")
             let domainID = try fields.string("domain_id") ?? "default"
@@ -30,12 +30,12 @@ extension IdentityAPI {
             let created = try await store.createUser(user, passwordHash: hash)
             return JSONResponse.make(status: .created, ["user": render.user(created)])
         }
-        router.get("identity/v3/users/:user_id") { _, context in
+        router.get("identity/v3/users/:user_id", .rule("identity:get_user", target: .parameters(["target.user.id": "user_id"]))) { _, context in
             let id = try context.parameters.require("user_id")
             _ = try requireAdminOr(context) { $0.userID == id }
             return JSONResponse.make(status: .ok, ["user": render.user(try await store.user(id: id))])
         }
-        router.patch("identity/v3/users/:user_id") { request, context in
+        router.patch("identity/v3/users/:user_id", .rule("identity:update_user")) { request, context in
             _ = try requireAdmin(context)
             var user = try await store.user(id: try context.parameters.require("user_id"))
             let fields = try JSONFields(body: try await request.jsonObject(limit: bodyLimit), key: "user")
@@ -57,13 +57,13 @@ extension IdentityAPI {
             try await store.updateUser(user, newPasswordHash: hash)
             return JSONResponse.make(status: .ok, ["user": render.user(user)])
         }
-        router.delete("identity/v3/users/:user_id") { _, context in
+        router.delete("identity/v3/users/:user_id", .rule("identity:delete_user")) { _, context in
             _ = try requireAdmin(context)
             let user = try await store.user(id: try context.parameters.require("user_id"))
             try await store.deleteUser(id: user.id)
             return JSONResponse.empty()
         }
-        router.get("identity/v3/users/:user_id/projects") { _, context in
+        router.get("identity/v3/users/:user_id/projects", .rule("identity:list_user_projects", target: .parameters(["target.user.id": "user_id"]))) { _, context in
             let id = try context.parameters.require("user_id")
             _ = try requireAdminOr(context) { $0.userID == id }
             _ = try await store.user(id: id)
@@ -72,7 +72,7 @@ extension IdentityAPI {
             return JSONResponse.make(
                 status: .ok, ["projects": .array(projects.map(render.project)), "links": render.listLinks("users/\(id)/projects")])
         }
-        router.post("identity/v3/users/:user_id/password") { request, context in
+        router.post("identity/v3/users/:user_id/password", .open) { request, context in
             let id = try context.parameters.require("user_id")
             let fields = try JSONFields(body: try await request.jsonObject(limit: bodyLimit), key: "user")
             let original = try fields.string("original_password", required: true, maxLength: 4096, allowEmpty: true)!

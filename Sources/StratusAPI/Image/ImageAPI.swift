@@ -19,9 +19,9 @@ public struct ImageAPI: Sendable {
         self.baseURL = baseURL
     }
 
-    public func register(on router: Router<StratusRequestContext>) {
+    public func register(on router: PolicedRouter) {
         for path in ["image", "image/versions"] {
-            router.get(RouterPath(path)) { _, _ in
+            router.get(path, .open) { _, _ in
                 JSONResponse.make(status: .multipleChoices, ["versions": .array(["2.16", "2.15", "2.9", "2.0"].enumerated().map { index, version in
                     ["id": .string("v" + version), "status": index == 0 ? "CURRENT" : "SUPPORTED",
                      "links": [["rel": "self", "href": .string(baseURL() + "/image/v2/")]]]

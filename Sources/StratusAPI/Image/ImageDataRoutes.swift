@@ -7,8 +7,8 @@ import StratusImage
 /// `PUT/GET /v2/images/{id}/file`: uploads stream to disk with checksums computed on the way; downloads stream
 /// back with `Content-MD5`. Nothing is buffered whole in memory.
 extension ImageAPI {
-    func registerImageData(on router: Router<StratusRequestContext>) {
-        router.put("image/v2/images/:id/file") { request, context in
+    func registerImageData(on router: PolicedRouter) {
+        router.put("image/v2/images/:id/file", .rule("upload_image")) { request, context in
             let image = try await ownedImage(context)
             guard try await store.transition(image.id, from: [.queued], to: .saving) else {
                 throw StratusError.conflict("Image status transition from '\(image.status.rawValue)' to 'saving' is not allowed.")
@@ -31,7 +31,7 @@ extension ImageAPI {
             }
             return JSONResponse.empty(.noContent)
         }
-        router.get("image/v2/images/:id/file") { _, context in
+        router.get("image/v2/images/:id/file", .rule("download_image")) { _, context in
             let image = try await visibleImage(context)
             let auth = try context.requireAuth()
             if image.status == .deactivated && !auth.isAdmin {

@@ -4,15 +4,15 @@ import StratusImage
 
 /// Members of shared images: the owner adds projects, each member accepts or rejects for itself.
 extension ImageAPI {
-    func registerMembers(on router: Router<StratusRequestContext>) {
-        router.get("image/v2/images/:id/members") { _, context in
+    func registerMembers(on router: PolicedRouter) {
+        router.get("image/v2/images/:id/members", .rule("get_members")) { _, context in
             let image = try await sharedImage(context)
             var members = try await store.members(image.id)
             let auth = try context.requireAuth()
             if !(auth.isAdmin || image.owner == auth.projectID) { members = members.filter { $0.member == auth.projectID } }
             return JSONResponse.make(status: .ok, ["members": .array(members.map(memberJSON)), "schema": "/v2/schemas/members"])
         }
-        router.post("image/v2/images/:id/members") { request, context in
+        router.post("image/v2/images/:id/members", .rule("add_member")) { request, context in
             let image = try await sharedImage(context)
             let auth = try context.requireAuth()
             guard auth.isAdmin || image.owner == auth.projectID else { throw StratusError.forbidden("Only the image owner can add members.") }
@@ -20,7 +20,7 @@ extension ImageAPI {
             let member = try await store.addMember(image.id, member: try fields.requiredString("member"))
             return JSONResponse.make(status: .ok, memberJSON(member))
         }
-        router.get("image/v2/images/:id/members/:member") { _, context in
+        router.get("image/v2/images/:id/members/:member", .rule("get_member")) { _, context in
             let image = try await sharedImage(context)
             let name = try context.parameters.require("member")
             let auth = try context.requireAuth()
@@ -30,7 +30,7 @@ extension ImageAPI {
             }
             return JSONResponse.make(status: .ok, memberJSON(member))
         }
-        router.put("image/v2/images/:id/members/:member") { request, context in
+        router.put("image/v2/images/:id/members/:member", .rule("modify_member", target: .parameters(["project_id": "member"]))) { request, context in
             let image = try await sharedImage(context)
             let name = try context.parameters.require("member")
             guard try context.requireAuth().projectID == name else {
@@ -45,7 +45,7 @@ extension ImageAPI {
             }
             return JSONResponse.make(status: .ok, memberJSON(member))
         }
-        router.delete("image/v2/images/:id/members/:member") { _, context in
+        router.delete("image/v2/images/:id/members/:member", .rule("delete_member")) { _, context in
             let image = try await sharedImage(context)
             let auth = try context.requireAuth()
             guard auth.isAdmin || image.owner == auth.projectID else { throw StratusError.forbidden("Only the image owner can remove members.") }

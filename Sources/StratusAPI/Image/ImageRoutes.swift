@@ -5,8 +5,8 @@ import StratusIdentity
 import StratusImage
 
 extension ImageAPI {
-    func registerImages(on router: Router<StratusRequestContext>) {
-        router.post("image/v2/images") { request, context in
+    func registerImages(on router: PolicedRouter) {
+        router.post("image/v2/images", .rule("add_image")) { request, context in
             let auth = try context.requireAuth()
             let body = try JSONFields(try await request.jsonObject(limit: bodyLimit), path: "")
             var image = Image(id: try body.string("id") ?? Identifier.uuid(), owner: auth.projectID ?? "")
@@ -15,13 +15,13 @@ extension ImageAPI {
             try await store.create(image)
             return JSONResponse.make(status: .created, imageJSON(image), headers: [.location: baseURL() + "/image/v2/images/\(image.id)"])
         }
-        router.get("image/v2/images") { request, context in
+        router.get("image/v2/images", .rule("get_images")) { request, context in
             try await listImages(request, context)
         }
-        router.get("image/v2/images/:id") { _, context in
+        router.get("image/v2/images/:id", .rule("get_image")) { _, context in
             JSONResponse.make(status: .ok, imageJSON(try await visibleImage(context)))
         }
-        router.patch("image/v2/images/:id") { request, context in
+        router.patch("image/v2/images/:id", .rule("modify_image")) { request, context in
             let contentType = request.headers[.contentType] ?? ""
             guard contentType.hasPrefix("application/openstack-images-v2.1-json-patch") || contentType.hasPrefix("application/openstack-images-v2.0-json-patch") else {
                 throw StratusError(.init(status: 415, faultName: "unsupportedMediaType", title: "Unsupported Media Type"),
@@ -36,7 +36,7 @@ extension ImageAPI {
             try await store.save(image)
             return JSONResponse.make(status: .ok, imageJSON(try await store.image(image.id) ?? image))
         }
-        router.delete("image/v2/images/:id") { _, context in
+        router.delete("image/v2/images/:id", .rule("delete_image")) { _, context in
             let image = try await ownedImage(context)
             guard !image.protected else { throw StratusError.forbidden("Image \(image.id) is protected and cannot be deleted.") }
             try await store.delete(image.id)
@@ -44,7 +44,7 @@ extension ImageAPI {
             return JSONResponse.empty(.noContent)
         }
         for (action, from, to) in [("deactivate", Image.Status.active, Image.Status.deactivated), ("reactivate", .deactivated, .active)] {
-            router.post(RouterPath("image/v2/images/:id/actions/\(action)")) { _, context in
+            router.post("image/v2/images/:id/actions/\(action)", .rule(action)) { _, context in
                 guard try context.requireAuth().isAdmin else { throw StratusError.forbidden("You are not authorized to \(action) images.") }
                 let image = try await visibleImage(context)
                 if image.status == to { return JSONResponse.empty(.noContent) }
@@ -54,7 +54,7 @@ extension ImageAPI {
                 return JSONResponse.empty(.noContent)
             }
         }
-        router.put("image/v2/images/:id/tags/:tag") { _, context in
+        router.put("image/v2/images/:id/tags/:tag", .rule("modify_image")) { _, context in
             var image = try await ownedImage(context)
             let tag = try context.parameters.require("tag")
             guard tag.count <= 255 else { throw StratusError.badRequest("Tag is longer than 255 characters.") }
@@ -65,7 +65,7 @@ extension ImageAPI {
             }
             return JSONResponse.empty(.noContent)
         }
-        router.delete("image/v2/images/:id/tags/:tag") { _, context in
+        router.delete("image/v2/images/:id/tags/:tag", .rule("modify_image")) { _, context in
             var image = try await ownedImage(context)
             let tag = try context.parameters.require("tag")
             guard let index = image.tags.firstIndex(of: tag) else { throw StratusError.notFound("Tag \(tag) not found") }

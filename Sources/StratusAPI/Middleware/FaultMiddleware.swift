@@ -48,28 +48,31 @@ public struct FaultMiddleware: RouterMiddleware {
 
     static func render(_ error: any Error, path: String, context: Context) -> Response {
         let fault = stratusError(error, context: context)
-        let body: JSON
+        return JSONResponse.make(status: HTTPResponse.Status(code: fault.code.status),
+                                 faultBody(fault, path: path, requestID: context.requestID))
+    }
+
+    /// The fault JSON of the service `path` belongs to.
+    static func faultBody(_ fault: StratusError, path: String, requestID: String) -> JSON {
         if path.hasPrefix("/identity") {
-            body = ["error": ["code": .int(fault.code.status), "title": .string(fault.code.title),
+            return ["error": ["code": .int(fault.code.status), "title": .string(fault.code.title),
                               "message": .string(fault.message)]]
         } else if path.hasPrefix("/placement") {
-            body = ["errors": [["status": .int(fault.code.status), "title": .string(fault.code.title),
-                                "detail": .string(fault.message), "request_id": .string(context.requestID),
+            return ["errors": [["status": .int(fault.code.status), "title": .string(fault.code.title),
+                                "detail": .string(fault.message), "request_id": .string(requestID),
                                 "code": .string(placementCode(fault))]]]
         } else if path.hasPrefix("/network") {
             // Neutron's errors name a type: its own (IpAddressGenerationFailure, …) or the HTTP one.
             let generic = ["badRequest": "HTTPBadRequest", "forbidden": "HTTPForbidden", "itemNotFound": "HTTPNotFound",
                            "conflictingRequest": "HTTPConflict", "unauthorized": "HTTPUnauthorized"]
-            body = ["NeutronError": ["type": .string(generic[fault.code.faultName] ?? fault.code.faultName),
+            return ["NeutronError": ["type": .string(generic[fault.code.faultName] ?? fault.code.faultName),
                                      "message": .string(fault.message), "detail": ""]]
         } else if path.hasPrefix("/image") {
             // Glance's errors: a message with the status line.
-            body = ["message": .string(fault.message), "code": .string("\(fault.code.status) \(fault.code.title)"),
+            return ["message": .string(fault.message), "code": .string("\(fault.code.status) \(fault.code.title)"),
                     "title": .string(fault.code.title)]
-        } else {
-            body = [fault.code.faultName: ["code": .int(fault.code.status), "message": .string(fault.message)]]
         }
-        return JSONResponse.make(status: HTTPResponse.Status(code: fault.code.status), body)
+        return [fault.code.faultName: ["code": .int(fault.code.status), "message": .string(fault.message)]]
     }
 
     static func placementCode(_ fault: StratusError) -> String {

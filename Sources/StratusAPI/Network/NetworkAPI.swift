@@ -23,12 +23,12 @@ public struct NetworkAPI: Sendable {
         ("quotas", "Quota management support"),
     ]
 
-    public func register(on router: Router<StratusRequestContext>) {
-        router.get("network") { _, _ in
+    public func register(on router: PolicedRouter) {
+        router.get("network", .open) { _, _ in
             JSONResponse.make(status: .ok, ["versions": [["id": "v2.0", "status": "CURRENT",
                                                             "links": [["rel": "self", "href": .string(baseURL() + "/network/v2.0/")]]]]])
         }
-        router.get("network/v2.0/extensions") { _, _ in
+        router.get("network/v2.0/extensions", .rule("get_extension")) { _, _ in
             JSONResponse.make(status: .ok, ["extensions": .array(Self.extensions.map {
                 ["alias": .string($0.alias), "name": .string($0.name), "description": .string($0.name), "updated": "2013-01-01T00:00:00-00:00", "links": []]
             })])
@@ -96,12 +96,12 @@ extension NetworkAPI {
         "floatingip": 50, "rbac_policy": 10, "subnetpool": -1,
     ]
 
-    func registerQuotas(on router: Router<StratusRequestContext>) {
-        router.get("network/v2.0/quotas/:project") { _, context in
+    func registerQuotas(on router: PolicedRouter) {
+        router.get("network/v2.0/quotas/:project", .rule("get_quota", target: .parameters(["project_id": "project"]))) { _, context in
             _ = try context.requireAuth()
             return JSONResponse.make(status: .ok, ["quota": .object(Self.quotas.mapValues { .int($0) })])
         }
-        router.get("network/v2.0/quotas/:project/details") { _, context in
+        router.get("network/v2.0/quotas/:project/details", .rule("get_quota", target: .parameters(["project_id": "project"]))) { _, context in
             let auth = try context.requireAuth()
             let project = try context.parameters.require("project")
             guard auth.isAdmin || project == auth.projectID else { throw StratusError.forbidden("(rule:get_quota) is disallowed by policy") }

@@ -4,8 +4,8 @@ import StratusIdentity
 import StratusNetwork
 
 extension NetworkAPI {
-    func registerNetworks(on router: Router<StratusRequestContext>) {
-        router.post("network/v2.0/networks") { request, context in
+    func registerNetworks(on router: PolicedRouter) {
+        router.post("network/v2.0/networks", .rule("create_network")) { request, context in
             let auth = try context.requireAuth()
             let fields = try await body(request, "network", allowed: [
                 "name", "admin_state_up", "shared", "router:external", "mtu", "description", "tenant_id", "project_id",
@@ -33,17 +33,17 @@ extension NetworkAPI {
             try await store.create(network)
             return JSONResponse.make(status: .created, ["network": try await networkJSON(network)])
         }
-        router.get("network/v2.0/networks") { request, context in
+        router.get("network/v2.0/networks", .rule("get_network")) { request, context in
             let auth = try context.requireAuth()
             let subnets = Dictionary(grouping: try await store.subnets(), by: \.networkID)
             let list = try await store.networks().filter { visible($0, auth) }.map { networkJSON($0, subnets: subnets[$0.id] ?? []) }
             return JSONResponse.make(status: .ok, ["networks": .array(filtered(list, request))])
         }
-        router.get("network/v2.0/networks/:id") { _, context in
+        router.get("network/v2.0/networks/:id", .rule("get_network")) { _, context in
             let network = try await visibleNetwork(try context.parameters.require("id"), try context.requireAuth())
             return JSONResponse.make(status: .ok, ["network": try await networkJSON(network)])
         }
-        router.put("network/v2.0/networks/:id") { request, context in
+        router.put("network/v2.0/networks/:id", .rule("update_network")) { request, context in
             let auth = try context.requireAuth()
             var network = try await visibleNetwork(try context.parameters.require("id"), auth)
             try requireOwner(network.projectID, auth, "update_network")
@@ -63,7 +63,7 @@ extension NetworkAPI {
             try await store.save(network)
             return JSONResponse.make(status: .ok, ["network": try await networkJSON(network)])
         }
-        router.delete("network/v2.0/networks/:id") { _, context in
+        router.delete("network/v2.0/networks/:id", .rule("delete_network")) { _, context in
             let auth = try context.requireAuth()
             let network = try await visibleNetwork(try context.parameters.require("id"), auth)
             try requireOwner(network.projectID, auth, "delete_network")

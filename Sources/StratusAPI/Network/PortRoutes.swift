@@ -4,8 +4,8 @@ import StratusIdentity
 import StratusNetwork
 
 extension NetworkAPI {
-    func registerPorts(on router: Router<StratusRequestContext>) {
-        router.post("network/v2.0/ports") { request, context in
+    func registerPorts(on router: PolicedRouter) {
+        router.post("network/v2.0/ports", .rule("create_port")) { request, context in
             let auth = try context.requireAuth()
             let fields = try await body(request, "port", allowed: [
                 "network_id", "name", "fixed_ips", "mac_address", "device_id", "device_owner", "binding:host_id", "binding:vnic_type",
@@ -37,15 +37,15 @@ extension NetworkAPI {
             let created = try await store.create(port, requests: requests)
             return JSONResponse.make(status: .created, ["port": portJSON(created)])
         }
-        router.get("network/v2.0/ports") { request, context in
+        router.get("network/v2.0/ports", .rule("get_port")) { request, context in
             let auth = try context.requireAuth()
             let list = try await store.ports().filter { auth.isAdmin || $0.projectID == auth.projectID }
             return JSONResponse.make(status: .ok, ["ports": .array(filtered(list.map(portJSON), request))])
         }
-        router.get("network/v2.0/ports/:id") { _, context in
+        router.get("network/v2.0/ports/:id", .rule("get_port")) { _, context in
             JSONResponse.make(status: .ok, ["port": portJSON(try await visiblePort(context))])
         }
-        router.put("network/v2.0/ports/:id") { request, context in
+        router.put("network/v2.0/ports/:id", .rule("update_port")) { request, context in
             let auth = try context.requireAuth()
             var port = try await visiblePort(context)
             let fields = try await body(request, "port", allowed: [
@@ -65,7 +65,7 @@ extension NetworkAPI {
             try await store.save(port)
             return JSONResponse.make(status: .ok, ["port": portJSON(port)])
         }
-        router.delete("network/v2.0/ports/:id") { _, context in
+        router.delete("network/v2.0/ports/:id", .rule("delete_port")) { _, context in
             let port = try await visiblePort(context)
             try await store.deletePort(port.id)
             return JSONResponse.empty(.noContent)

@@ -4,14 +4,14 @@ import StratusIdentity
 import StratusNetwork
 
 extension NetworkAPI {
-    func registerSecurityGroups(on router: Router<StratusRequestContext>) {
-        router.get("network/v2.0/security-groups") { request, context in
+    func registerSecurityGroups(on router: PolicedRouter) {
+        router.get("network/v2.0/security-groups", .rule("get_security_group")) { request, context in
             let auth = try context.requireAuth()
             try await store.ensureDefaultGroup(project: auth.projectID ?? "")
             let groups = try await store.securityGroups(project: auth.isAdmin ? nil : auth.projectID)
             return JSONResponse.make(status: .ok, ["security_groups": .array(filtered(groups.map(groupJSON), request))])
         }
-        router.post("network/v2.0/security-groups") { request, context in
+        router.post("network/v2.0/security-groups", .rule("create_security_group")) { request, context in
             let auth = try context.requireAuth()
             let fields = try await body(request, "security_group", allowed: ["name", "description", "tenant_id", "project_id", "stateful"])
             let name = try fields.requiredString("name")
@@ -22,19 +22,19 @@ extension NetworkAPI {
                                                             description: try fields.string("description", allowEmpty: true) ?? "")
             return JSONResponse.make(status: .created, ["security_group": groupJSON(group)])
         }
-        router.get("network/v2.0/security-groups/:id") { _, context in
+        router.get("network/v2.0/security-groups/:id", .rule("get_security_group")) { _, context in
             JSONResponse.make(status: .ok, ["security_group": groupJSON(try await visibleGroup(try context.parameters.require("id"), context))])
         }
-        router.delete("network/v2.0/security-groups/:id") { _, context in
+        router.delete("network/v2.0/security-groups/:id", .rule("delete_security_group")) { _, context in
             try await store.deleteSecurityGroup(try await visibleGroup(try context.parameters.require("id"), context))
             return JSONResponse.empty(.noContent)
         }
-        router.get("network/v2.0/security-group-rules") { request, context in
+        router.get("network/v2.0/security-group-rules", .rule("get_security_group_rule")) { request, context in
             let auth = try context.requireAuth()
             let rules = try await store.securityGroups(project: auth.isAdmin ? nil : auth.projectID).flatMap(\.rules)
             return JSONResponse.make(status: .ok, ["security_group_rules": .array(filtered(rules.map(ruleJSON), request))])
         }
-        router.post("network/v2.0/security-group-rules") { request, context in
+        router.post("network/v2.0/security-group-rules", .rule("create_security_group_rule")) { request, context in
             let fields = try await body(request, "security_group_rule", allowed: [
                 "security_group_id", "direction", "ethertype", "protocol", "port_range_min", "port_range_max", "remote_ip_prefix",
                 "remote_group_id", "description", "tenant_id", "project_id", "remote_address_group_id"])
@@ -64,7 +64,7 @@ extension NetworkAPI {
             try await store.addRule(rule, to: group)
             return JSONResponse.make(status: .created, ["security_group_rule": ruleJSON(rule)])
         }
-        router.delete("network/v2.0/security-group-rules/:id") { _, context in
+        router.delete("network/v2.0/security-group-rules/:id", .rule("delete_security_group_rule")) { _, context in
             let auth = try context.requireAuth()
             let id = try context.parameters.require("id")
             let rules = try await store.securityGroups(project: auth.isAdmin ? nil : auth.projectID).flatMap(\.rules)

@@ -4,8 +4,8 @@ import StratusIdentity
 import StratusNetwork
 
 extension NetworkAPI {
-    func registerSubnets(on router: Router<StratusRequestContext>) {
-        router.post("network/v2.0/subnets") { request, context in
+    func registerSubnets(on router: PolicedRouter) {
+        router.post("network/v2.0/subnets", .rule("create_subnet")) { request, context in
             let auth = try context.requireAuth()
             let fields = try await body(request, "subnet", allowed: [
                 "network_id", "cidr", "ip_version", "name", "gateway_ip", "enable_dhcp", "allocation_pools", "dns_nameservers",
@@ -48,16 +48,16 @@ extension NetworkAPI {
             try await store.create(subnet)
             return JSONResponse.make(status: .created, ["subnet": subnetJSON(subnet)])
         }
-        router.get("network/v2.0/subnets") { request, context in
+        router.get("network/v2.0/subnets", .rule("get_subnet")) { request, context in
             let auth = try context.requireAuth()
             let networks = Dictionary(uniqueKeysWithValues: try await store.networks().map { ($0.id, $0) })
             let list = try await store.subnets().filter { subnet in networks[subnet.networkID].map { visible($0, auth) } ?? false }
             return JSONResponse.make(status: .ok, ["subnets": .array(filtered(list.map(subnetJSON), request))])
         }
-        router.get("network/v2.0/subnets/:id") { _, context in
+        router.get("network/v2.0/subnets/:id", .rule("get_subnet")) { _, context in
             JSONResponse.make(status: .ok, ["subnet": subnetJSON(try await visibleSubnet(context))])
         }
-        router.put("network/v2.0/subnets/:id") { request, context in
+        router.put("network/v2.0/subnets/:id", .rule("update_subnet")) { request, context in
             var subnet = try await visibleSubnet(context)
             try requireOwner(subnet.projectID, try context.requireAuth(), "update_subnet")
             let fields = try await body(request, "subnet", allowed: ["name", "enable_dhcp", "dns_nameservers", "host_routes", "description"])
@@ -69,7 +69,7 @@ extension NetworkAPI {
             try await store.save(subnet)
             return JSONResponse.make(status: .ok, ["subnet": subnetJSON(subnet)])
         }
-        router.delete("network/v2.0/subnets/:id") { _, context in
+        router.delete("network/v2.0/subnets/:id", .rule("delete_subnet")) { _, context in
             let subnet = try await visibleSubnet(context)
             try requireOwner(subnet.projectID, try context.requireAuth(), "delete_subnet")
             try await store.deleteSubnet(subnet.id)

@@ -6,8 +6,8 @@ extension PlacementAPI {
     /// What Placement records for consumers written before 1.8 gave a project and user.
     static let incompleteConsumer = "00000000-0000-0000-0000-000000000000"
 
-    func registerAllocations(on router: Router<StratusRequestContext>) {
-        router.get("placement/allocations/:consumer") { _, context in
+    func registerAllocations(on router: PolicedRouter) {
+        router.get("placement/allocations/:consumer", .rule("placement:allocations:list")) { _, context in
             try authorize(context)
             let consumer = try consumerParameter(context)
             guard let record = try await store.consumer(consumer) else {
@@ -26,7 +26,7 @@ extension PlacementAPI {
             if context.microversion.atLeast(1, 38) { body["consumer_type"] = .string(record.consumerType ?? "unknown") }
             return JSONResponse.make(status: .ok, .object(body))
         }
-        router.put("placement/allocations/:consumer") { request, context in
+        router.put("placement/allocations/:consumer", .rule("placement:allocations:update")) { request, context in
             try authorize(context)
             let consumer = try consumerParameter(context)
             let fields = try JSONFields(try await body(request), path: "")
@@ -34,12 +34,12 @@ extension PlacementAPI {
             try await store.replaceAllocations([parsed])
             return JSONResponse.empty()
         }
-        router.delete("placement/allocations/:consumer") { _, context in
+        router.delete("placement/allocations/:consumer", .rule("placement:allocations:delete")) { _, context in
             try authorize(context)
             try await store.deleteAllocations(consumerUUID: try consumerParameter(context))
             return JSONResponse.empty()
         }
-        router.post("placement/allocations") { request, context in
+        router.post("placement/allocations", .rule("placement:allocations:manage")) { request, context in
             try authorize(context)
             try require(context, 1, 13)
             let fields = try JSONFields(try await body(request), path: "")
@@ -55,7 +55,7 @@ extension PlacementAPI {
             try await store.replaceAllocations(all)
             return JSONResponse.empty()
         }
-        router.get("placement/resource_providers/:uuid/allocations") { _, context in
+        router.get("placement/resource_providers/:uuid/allocations", .rule("placement:resource_providers:allocations:list")) { _, context in
             try authorize(context)
             let (generation, consumers) = try await store.allocations(onProvider: try uuidParameter(context))
             return JSONResponse.make(status: .ok, [
@@ -63,12 +63,12 @@ extension PlacementAPI {
                 "resource_provider_generation": .int(generation),
             ])
         }
-        router.get("placement/resource_providers/:uuid/usages") { _, context in
+        router.get("placement/resource_providers/:uuid/usages", .rule("placement:resource_providers:usages")) { _, context in
             try authorize(context)
             let (generation, usage) = try await store.usages(ofProvider: try uuidParameter(context))
             return JSONResponse.make(status: .ok, ["usages": Self.resourcesJSON(usage), "resource_provider_generation": .int(generation)])
         }
-        router.get("placement/usages") { request, context in
+        router.get("placement/usages", .rule("placement:usages", target: .parameters(["project_id": "project_id"]))) { request, context in
             try authorize(context)
             try require(context, 1, 9)
             var allowed: Set<String> = ["project_id", "user_id"]

@@ -3,8 +3,8 @@ import StratusCore
 import StratusPlacement
 
 extension PlacementAPI {
-    func registerCandidates(on router: Router<StratusRequestContext>) {
-        router.get("placement/allocation_candidates") { request, context in
+    func registerCandidates(on router: PolicedRouter) {
+        router.get("placement/allocation_candidates", .rule("placement:allocation_candidates:list")) { request, context in
             try authorize(context)
             try require(context, 1, 10)
             let version = context.microversion

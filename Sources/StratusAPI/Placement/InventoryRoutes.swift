@@ -5,9 +5,9 @@ import StratusPlacement
 extension PlacementAPI {
     static let inventoryFields: Set<String> = ["total", "reserved", "min_unit", "max_unit", "step_size", "allocation_ratio"]
 
-    func registerInventories(on router: Router<StratusRequestContext>) {
+    func registerInventories(on router: PolicedRouter) {
         let base = "placement/resource_providers/:uuid/inventories"
-        router.get(RouterPath(base)) { _, context in
+        router.get(base, .rule("placement:resource_providers:inventories:list")) { _, context in
             try authorize(context)
             let (generation, inventories) = try await store.inventories(uuid: try uuidParameter(context))
             return JSONResponse.make(status: .ok, [
@@ -15,7 +15,7 @@ extension PlacementAPI {
                 "inventories": .object(inventories.mapValues { .object(Self.inventoryJSON($0)) }),
             ])
         }
-        router.put(RouterPath(base)) { request, context in
+        router.put(base, .rule("placement:resource_providers:inventories:update")) { request, context in
             try authorize(context)
             let uuid = try uuidParameter(context)
             let fields = try JSONFields(try await body(request), path: "")
@@ -34,7 +34,7 @@ extension PlacementAPI {
                 "inventories": .object(inventories.mapValues { .object(Self.inventoryJSON($0)) }),
             ])
         }
-        router.post(RouterPath(base)) { request, context in
+        router.post(base, .rule("placement:resource_providers:inventories:create")) { request, context in
             try authorize(context)
             let uuid = try uuidParameter(context)
             let fields = try JSONFields(try await body(request), path: "")
@@ -49,7 +49,7 @@ extension PlacementAPI {
             return JSONResponse.make(
                 status: .created, .object(body), headers: [.location: baseURL() + "/placement/resource_providers/\(uuid)/inventories/\(resourceClass)"])
         }
-        router.delete(RouterPath(base)) { _, context in
+        router.delete(base, .rule("placement:resource_providers:inventories:delete")) { _, context in
             try authorize(context)
             guard context.microversion.atLeast(1, 5) else {
                 throw StratusError(PlacementFault.code(405, "placement.undefined_code"), "The method DELETE is not supported for this resource.")
@@ -57,7 +57,7 @@ extension PlacementAPI {
             _ = try await store.setInventories(uuid: try uuidParameter(context), generation: nil, [:], reservedMayEqualTotal: true)
             return JSONResponse.empty()
         }
-        router.get(RouterPath(base + "/:resource_class")) { _, context in
+        router.get(base + "/:resource_class", .rule("placement:resource_providers:inventories:show")) { _, context in
             try authorize(context)
             let uuid = try uuidParameter(context)
             let resourceClass = try context.parameters.require("resource_class")
@@ -69,7 +69,7 @@ extension PlacementAPI {
             body["resource_provider_generation"] = .int(generation)
             return JSONResponse.make(status: .ok, .object(body))
         }
-        router.put(RouterPath(base + "/:resource_class")) { request, context in
+        router.put(base + "/:resource_class", .rule("placement:resource_providers:inventories:update")) { request, context in
             try authorize(context)
             let uuid = try uuidParameter(context)
             let resourceClass = try context.parameters.require("resource_class")
@@ -83,7 +83,7 @@ extension PlacementAPI {
             body["resource_provider_generation"] = .int(generation)
             return JSONResponse.make(status: .ok, .object(body))
         }
-        router.delete(RouterPath(base + "/:resource_class")) { _, context in
+        router.delete(base + "/:resource_class", .rule("placement:resource_providers:inventories:delete")) { _, context in
             try authorize(context)
             try await store.deleteInventory(uuid: try uuidParameter(context), resourceClass: try context.parameters.require("resource_class"))
             return JSONResponse.empty()

@@ -25,8 +25,8 @@ public struct PlacementAPI: Sendable {
         MicroversionMiddleware(service: "placement", pathPrefix: "/placement", minimum: minimum, maximum: maximum)
     }
 
-    public func register(on router: Router<StratusRequestContext>) {
-        router.get("placement") { _, _ in
+    public func register(on router: PolicedRouter) {
+        router.get("placement", .open) { _, _ in
             JSONResponse.make(status: .ok, ["versions": [[
                 "id": "v1.0", "min_version": .string(Self.minimum.description), "max_version": .string(Self.maximum.description),
                 "status": "CURRENT", "links": [["rel": "self", "href": ""]],

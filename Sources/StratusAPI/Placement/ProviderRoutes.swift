@@ -3,8 +3,8 @@ import StratusCore
 import StratusPlacement
 
 extension PlacementAPI {
-    func registerProviders(on router: Router<StratusRequestContext>) {
-        router.get("placement/resource_providers") { request, context in
+    func registerProviders(on router: PolicedRouter) {
+        router.get("placement/resource_providers", .rule("placement:resource_providers:list")) { request, context in
             try authorize(context)
             let version = context.microversion
             var allowed: Set<String> = ["name", "uuid"]
@@ -40,7 +40,7 @@ extension PlacementAPI {
             }
             return JSONResponse.make(status: .ok, ["resource_providers": .array(providers.map { providerJSON($0, version) })])
         }
-        router.post("placement/resource_providers") { request, context in
+        router.post("placement/resource_providers", .rule("placement:resource_providers:create")) { request, context in
             try authorize(context)
             let version = context.microversion
             let fields = try JSONFields(try await body(request), path: "")
@@ -63,12 +63,12 @@ extension PlacementAPI {
             }
             return JSONResponse.empty(.created, headers: [.location: location])
         }
-        router.get("placement/resource_providers/:uuid") { _, context in
+        router.get("placement/resource_providers/:uuid", .rule("placement:resource_providers:show")) { _, context in
             try authorize(context)
             let provider = try await store.provider(try uuidParameter(context))
             return JSONResponse.make(status: .ok, providerJSON(provider, context.microversion))
         }
-        router.put("placement/resource_providers/:uuid") { request, context in
+        router.put("placement/resource_providers/:uuid", .rule("placement:resource_providers:update")) { request, context in
             try authorize(context)
             let version = context.microversion
             let uuid = try uuidParameter(context)
@@ -83,7 +83,7 @@ extension PlacementAPI {
                 uuid: uuid, name: name, parentUUID: parent, allowReparent: version.atLeast(1, 37))
             return JSONResponse.make(status: .ok, providerJSON(updated, version))
         }
-        router.delete("placement/resource_providers/:uuid") { _, context in
+        router.delete("placement/resource_providers/:uuid", .rule("placement:resource_providers:delete")) { _, context in
             try authorize(context)
             try await store.deleteProvider(uuid: try uuidParameter(context))
             return JSONResponse.empty()

@@ -3,14 +3,14 @@ import StratusCore
 import StratusPlacement
 
 extension PlacementAPI {
-    func registerTraitsAndClasses(on router: Router<StratusRequestContext>) {
+    func registerTraitsAndClasses(on router: PolicedRouter) {
         // Resource classes
-        router.get("placement/resource_classes") { _, context in
+        router.get("placement/resource_classes", .rule("placement:resource_classes:list")) { _, context in
             try authorize(context)
             let names = StandardVocabulary.resourceClasses + (try await store.customResourceClasses())
             return JSONResponse.make(status: .ok, ["resource_classes": .array(names.map(classJSON))])
         }
-        router.post("placement/resource_classes") { request, context in
+        router.post("placement/resource_classes", .rule("placement:resource_classes:create")) { request, context in
             try authorize(context)
             try require(context, 1, 2)
             let fields = try JSONFields(try await body(request), path: "")
@@ -24,7 +24,7 @@ extension PlacementAPI {
             }
             return JSONResponse.empty(.created, headers: [.location: baseURL() + "/placement/resource_classes/\(name)"])
         }
-        router.get("placement/resource_classes/:name") { _, context in
+        router.get("placement/resource_classes/:name", .rule("placement:resource_classes:show")) { _, context in
             try authorize(context)
             let name = try context.parameters.require("name")
             guard try await store.resourceClassExists(name) else {
@@ -32,7 +32,7 @@ extension PlacementAPI {
             }
             return JSONResponse.make(status: .ok, classJSON(name))
         }
-        router.put("placement/resource_classes/:name") { _, context in
+        router.put("placement/resource_classes/:name", .rule("placement:resource_classes:update")) { _, context in
             try authorize(context)
             try require(context, 1, 7)
             let name = try context.parameters.require("name")
@@ -42,14 +42,14 @@ extension PlacementAPI {
             let created = try await store.createResourceClass(name)
             return JSONResponse.empty(created ? .created : .noContent, headers: [.location: baseURL() + "/placement/resource_classes/\(name)"])
         }
-        router.delete("placement/resource_classes/:name") { _, context in
+        router.delete("placement/resource_classes/:name", .rule("placement:resource_classes:delete")) { _, context in
             try authorize(context)
             try await store.deleteResourceClass(try context.parameters.require("name"))
             return JSONResponse.empty()
         }
 
         // Traits
-        router.get("placement/traits") { request, context in
+        router.get("placement/traits", .rule("placement:traits:list")) { request, context in
             try authorize(context)
             try require(context, 1, 6)
             try checkQuery(request, allowed: ["name", "associated"])
@@ -75,7 +75,7 @@ extension PlacementAPI {
             }
             return JSONResponse.make(status: .ok, ["traits": .array(names.sorted().map { .string($0) })])
         }
-        router.get("placement/traits/:name") { _, context in
+        router.get("placement/traits/:name", .rule("placement:traits:show")) { _, context in
             try authorize(context)
             try require(context, 1, 6)
             let name = try context.parameters.require("name")
@@ -84,7 +84,7 @@ extension PlacementAPI {
             }
             return JSONResponse.empty()
         }
-        router.put("placement/traits/:name") { _, context in
+        router.put("placement/traits/:name", .rule("placement:traits:update")) { _, context in
             try authorize(context)
             try require(context, 1, 6)
             let name = try context.parameters.require("name")
@@ -94,7 +94,7 @@ extension PlacementAPI {
             let created = try await store.createTrait(name)
             return JSONResponse.empty(created ? .created : .noContent, headers: [.location: baseURL() + "/placement/traits/\(name)"])
         }
-        router.delete("placement/traits/:name") { _, context in
+        router.delete("placement/traits/:name", .rule("placement:traits:delete")) { _, context in
             try authorize(context)
             try require(context, 1, 6)
             try await store.deleteTrait(try context.parameters.require("name"))
@@ -103,7 +103,7 @@ extension PlacementAPI {
 
         // A provider's traits
         let providerTraits = "placement/resource_providers/:uuid/traits"
-        router.get(RouterPath(providerTraits)) { _, context in
+        router.get(providerTraits, .rule("placement:resource_providers:traits:list")) { _, context in
             try authorize(context)
             try require(context, 1, 6)
             let provider = try await store.provider(try uuidParameter(context))
@@ -112,7 +112,7 @@ extension PlacementAPI {
                 "traits": .array(traits.sorted().map { .string($0) }), "resource_provider_generation": .int(provider.generation),
             ])
         }
-        router.put(RouterPath(providerTraits)) { request, context in
+        router.put(providerTraits, .rule("placement:resource_providers:traits:update")) { request, context in
             try authorize(context)
             try require(context, 1, 6)
             let uuid = try uuidParameter(context)
@@ -126,7 +126,7 @@ extension PlacementAPI {
                 "traits": .array(traits.sorted().map { .string($0) }), "resource_provider_generation": .int(new),
             ])
         }
-        router.delete(RouterPath(providerTraits)) { _, context in
+        router.delete(providerTraits, .rule("placement:resource_providers:traits:delete")) { _, context in
             try authorize(context)
             try require(context, 1, 6)
             let provider = try await store.provider(try uuidParameter(context))
@@ -136,7 +136,7 @@ extension PlacementAPI {
 
         // A provider's aggregates
         let aggregates = "placement/resource_providers/:uuid/aggregates"
-        router.get(RouterPath(aggregates)) { _, context in
+        router.get(aggregates, .rule("placement:resource_providers:aggregates:list")) { _, context in
             try authorize(context)
             try require(context, 1, 1)
             let provider = try await store.provider(try uuidParameter(context))
@@ -146,7 +146,7 @@ extension PlacementAPI {
             }
             return JSONResponse.make(status: .ok, ["aggregates": .array(list)])
         }
-        router.put(RouterPath(aggregates)) { request, context in
+        router.put(aggregates, .rule("placement:resource_providers:aggregates:update")) { request, context in
             try authorize(context)
             try require(context, 1, 1)
             let uuid = try uuidParameter(context)

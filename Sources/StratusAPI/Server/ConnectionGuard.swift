@@ -1,0 +1,161 @@
+import HTTPTypes
+import NIOCore
+import NIOHTTPTypes
+import StratusCore
+import Synchronization
+
+/// The listener's limits (`[api]` options): how long a connection may take to send a request head, sit idle
+/// between requests, or pause inside a body, and how many connections may be open at once.
+public struct ConnectionLimits: Sendable {
+    /// `[api] header_timeout`: from accepting the connection to a complete first request head.
+    public var headerTimeout: Duration = .seconds(30)
+    /// `[api] keepalive_timeout`: from the end of a response to the next complete request head.
+    public var keepAliveTimeout: Duration = .seconds(60)
+    /// `[api] body_chunk_timeout`: the longest pause between two pieces of a request body.
+    public var bodyChunkTimeout: Duration = .seconds(30)
+    /// `[api] body_timeout`: the longest a whole request body may take to arrive.
+    public var bodyTimeout: Duration = .seconds(300)
+    /// `[api] max_connections`: connections beyond it get 503 and are closed.
+    public var maxConnections = 1000
+
+    public init() {}
+}
+
+/// Open connections across the listener.
+public final class ConnectionCounter: Sendable {
+    private let open = Atomic<Int>(0)
+    public init() {}
+    public var current: Int { open.load(ordering: .relaxed) }
+    func acquire(max: Int) -> Bool {
+        if open.wrappingAdd(1, ordering: .relaxed).newValue <= max { return true }
+        open.wrappingSubtract(1, ordering: .relaxed)
+        return false
+    }
+    func release() { open.wrappingSubtract(1, ordering: .relaxed) }
+}
+
+/// One per connection, after the HTTP decoder: arms the deadline that applies to what the connection is doing,
+/// closes it when the deadline passes, answers 503 beyond the connection cap and 501 to transfer codings other
+/// than `chunked`. Slow or idle clients then cost a bounded time, memory and descriptors.
+public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
+    public typealias InboundIn = HTTPRequestPart
+    public typealias InboundOut = HTTPRequestPart
+    public typealias OutboundIn = HTTPResponsePart
+    public typealias OutboundOut = HTTPResponsePart
+
+    let limits: ConnectionLimits
+    let counter: ConnectionCounter
+    private var admitted = false
+    private var counted = false
+    private var refused = false
+    private var timer: Scheduled<Void>?
+    /// Set while a request body is being read: when it started.
+    private var bodyStarted: NIODeadline?
+    private var requestEnded = true
+    private var responseEnded = true
+
+    public init(limits: ConnectionLimits, counter: ConnectionCounter) {
+        self.limits = limits
+        self.counter = counter
+    }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        guard !counted else { return }
+        counted = true
+        admitted = counter.acquire(max: limits.maxConnections)
+        arm(context, after: limits.headerTimeout)
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        releaseSlot()
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        releaseSlot()
+        context.fireChannelInactive()
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !refused else { return }
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            if !admitted {
+                return refuse(context, .serviceUnavailable, path: head.path ?? "/",
+                              StratusError(.serviceUnavailable, "The server has too many open connections; try again shortly."))
+            }
+            if let coding = head.headerFields[.transferEncoding], coding.lowercased().trimmingCharacters() != "chunked" {
+                return refuse(context, .notImplemented, path: head.path ?? "/", StratusError(
+                    .init(status: 501, faultName: "notImplemented", title: "Not Implemented"),
+                    "Transfer-Encoding '\(coding)' is not supported; only chunked is."))
+            }
+            requestEnded = false
+            responseEnded = false
+            bodyStarted = .now()
+            arm(context, after: limits.bodyChunkTimeout)
+        case .body:
+            arm(context, after: limits.bodyChunkTimeout)
+        case .end:
+            requestEnded = true
+            bodyStarted = nil
+            cancelTimer()
+            if responseEnded { arm(context, after: limits.keepAliveTimeout) }
+        }
+        context.fireChannelRead(data)
+    }
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) {
+            responseEnded = true
+            if requestEnded { arm(context, after: limits.keepAliveTimeout) }
+        }
+        context.write(data, promise: promise)
+    }
+
+    /// (Re)arms the one deadline; a body's deadline never runs past the whole body's.
+    private func arm(_ context: ChannelHandlerContext, after delay: Duration) {
+        cancelTimer()
+        var deadline = NIODeadline.now() + TimeAmount(delay)
+        if let bodyStarted { deadline = min(deadline, bodyStarted + TimeAmount(limits.bodyTimeout)) }
+        let loop = context.eventLoop.assumeIsolatedUnsafeUnchecked()
+        timer = loop.scheduleTask(deadline: deadline) { [weak self] in
+            self?.timer = nil
+            context.close(promise: nil)
+        }
+    }
+
+    private func cancelTimer() {
+        timer?.cancel()
+        timer = nil
+    }
+
+    private func releaseSlot() {
+        if admitted {
+            admitted = false
+            counter.release()
+        }
+    }
+
+    private func refuse(_ context: ChannelHandlerContext, _ status: HTTPResponse.Status, path: String, _ error: StratusError) {
+        refused = true
+        cancelTimer()
+        let body = FaultMiddleware.faultBody(error, path: path, requestID: Identifier.requestID()).encodedBytes()
+        var head = HTTPResponse(status: status)
+        head.headerFields[.contentType] = "application/json"
+        head.headerFields[.contentLength] = String(body.count)
+        head.headerFields[.connection] = "close"
+        if status == .serviceUnavailable { head.headerFields[.retryAfter] = "1" }
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(context.channel.allocator.buffer(bytes: body))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
+    }
+}
+
+extension String {
+    fileprivate func trimmingCharacters() -> String {
+        String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
+    }
+}

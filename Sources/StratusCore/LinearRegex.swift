@@ -1,0 +1,199 @@
+/// A regular expression in Python's `re` syntax (the subset Nova's `name`/`ip` filters meet in practice), matched
+/// by a Pike VM: time grows with pattern size × text length, never exponentially, so no pattern can stall the API.
+///
+/// Supported: literals and escapes, `.`, `^`, `$`, classes (`[a-z]`, `[^…]`, `\d \w \s` and their negations),
+/// groups (`(…)`, `(?:…)`, `(?P<name>…)`), `|`, the quantifiers `* + ? {n} {n,} {n,m}` (lazy forms too) and a
+/// leading `(?i)`. Backreferences and look-arounds need backtracking and are refused as unsupported.
+public struct LinearRegex: Sendable {
+    /// Why a pattern was refused, in words for a 400.
+    public struct SyntaxError: Error, Sendable, Equatable {
+        public let message: String
+    }
+
+    /// Longest pattern accepted, and the largest compiled program (counted repetition expands the program).
+    public static let maxPatternLength = 1024
+    public static let maxProgramSize = 20_000
+
+    let program: [Instruction]
+    let caseInsensitive: Bool
+
+    public init(_ pattern: String) throws(SyntaxError) {
+        guard pattern.unicodeScalars.count <= Self.maxPatternLength else {
+            throw SyntaxError(message: "the pattern is longer than \(Self.maxPatternLength) characters")
+        }
+        var parser = RegexParser(Array(pattern.unicodeScalars))
+        let node = try parser.parseAll()
+        caseInsensitive = parser.caseInsensitive
+        var compiler = RegexCompiler()
+        try compiler.emit(node)
+        compiler.program.append(.match)
+        program = compiler.program
+    }
+
+    /// `re.search`: whether the pattern matches anywhere in `text`.
+    public func search(_ text: String) -> Bool {
+        let scalars = Array((caseInsensitive ? text.lowercased() : text).unicodeScalars)
+        var current = ThreadList(size: program.count), next = ThreadList(size: program.count)
+        for position in 0...scalars.count {
+            // Unanchored search: a new thread starts at every position.
+            if add(0, position, scalars, &current) { return true }
+            guard position < scalars.count else { break }
+            let scalar = scalars[position]
+            next.clear()
+            for pc in current.items {
+                if case .scalar(let set) = program[pc], set.contains(scalar, caseInsensitive: caseInsensitive) {
+                    if add(pc + 1, position + 1, scalars, &next) { return true }
+                }
+            }
+            swap(&current, &next)
+        }
+        return false
+    }
+
+    /// Follows jumps, splits and assertions from `pc`; true once a thread reaches `match`.
+    private func add(_ start: Int, _ position: Int, _ text: [Unicode.Scalar], _ list: inout ThreadList) -> Bool {
+        var stack = [start]
+        while let pc = stack.popLast() {
+            guard list.insert(pc) else { continue }
+            switch program[pc] {
+            case .match: return true
+            case .jump(let target): stack.append(target)
+            case .split(let first, let second): stack.append(second); stack.append(first)
+            case .lineStart: if position == 0 { stack.append(pc + 1) }
+            case .lineEnd:
+                if position == text.count || (position == text.count - 1 && text[position] == "\n") { stack.append(pc + 1) }
+            case .scalar: list.keep(pc)
+            }
+        }
+        return false
+    }
+}
+
+enum Instruction: Sendable {
+    case scalar(ScalarSet)
+    case split(Int, Int)
+    case jump(Int)
+    case lineStart
+    case lineEnd
+    case match
+}
+
+/// The program counters live in one step of the simulation, deduplicated (what keeps the VM linear).
+struct ThreadList {
+    private var seen: [Int]
+    private var generation = 1
+    private(set) var items: [Int] = []
+
+    init(size: Int) { seen = Array(repeating: 0, count: size) }
+
+    mutating func clear() {
+        generation += 1
+        items.removeAll(keepingCapacity: true)
+    }
+
+    /// False when `pc` was already visited in this step.
+    mutating func insert(_ pc: Int) -> Bool {
+        if seen[pc] == generation { return false }
+        seen[pc] = generation
+        return true
+    }
+
+    mutating func keep(_ pc: Int) { items.append(pc) }
+}
+
+/// What one position of the pattern accepts.
+struct ScalarSet: Sendable {
+    enum Item: Sendable {
+        case range(UInt32, UInt32)
+        case digit, word, space
+        case notDigit, notWord, notSpace
+    }
+    var items: [Item] = []
+    var negated = false
+    /// `.`: everything but a newline.
+    var anyButNewline = false
+
+    func contains(_ scalar: Unicode.Scalar, caseInsensitive: Bool) -> Bool {
+        if anyButNewline { return scalar != "\n" }
+        var found = items.contains { $0.matches(scalar) }
+        if !found && caseInsensitive {
+            // The text was lowercased; the pattern's own letters may be upper case.
+            let upper = String(scalar).uppercased().unicodeScalars
+            if upper.count == 1, let other = upper.first { found = items.contains { $0.matches(other) } }
+        }
+        return found != negated
+    }
+}
+
+extension ScalarSet.Item {
+    func matches(_ scalar: Unicode.Scalar) -> Bool {
+        switch self {
+        case .range(let low, let high): return scalar.value >= low && scalar.value <= high
+        case .digit: return scalar.properties.numericType == .decimal
+        case .word: return scalar == "_" || scalar.properties.isAlphabetic || scalar.properties.numericType != nil
+        case .space: return scalar.properties.isWhitespace
+        case .notDigit: return !Self.digit.matches(scalar)
+        case .notWord: return !Self.word.matches(scalar)
+        case .notSpace: return !Self.space.matches(scalar)
+        }
+    }
+}
+
+indirect enum RegexNode {
+    case empty
+    case set(ScalarSet)
+    case lineStart, lineEnd
+    case sequence([RegexNode])
+    case alternation([RegexNode])
+    case repeated(RegexNode, min: Int, max: Int?)
+}
+
+struct RegexCompiler {
+    var program: [Instruction] = []
+
+    mutating func emit(_ node: RegexNode) throws(LinearRegex.SyntaxError) {
+        guard program.count < LinearRegex.maxProgramSize else {
+            throw LinearRegex.SyntaxError(message: "the pattern is too complex (its repetitions expand past \(LinearRegex.maxProgramSize) steps)")
+        }
+        switch node {
+        case .empty: break
+        case .set(let set): program.append(.scalar(set))
+        case .lineStart: program.append(.lineStart)
+        case .lineEnd: program.append(.lineEnd)
+        case .sequence(let parts): for part in parts { try emit(part) }
+        case .alternation(let choices):
+            var jumps: [Int] = []
+            for (index, choice) in choices.enumerated() {
+                if index < choices.count - 1 {
+                    let split = program.count
+                    program.append(.split(split + 1, 0))
+                    try emit(choice)
+                    jumps.append(program.count)
+                    program.append(.jump(0))
+                    program[split] = .split(split + 1, program.count)
+                } else {
+                    try emit(choice)
+                }
+            }
+            for jump in jumps { program[jump] = .jump(program.count) }
+        case .repeated(let inner, let min, let max):
+            for _ in 0..<min { try emit(inner) }
+            if let max {
+                // Each optional copy may be skipped to the end.
+                var splits: [Int] = []
+                for _ in min..<max {
+                    splits.append(program.count)
+                    program.append(.split(program.count + 1, 0))
+                    try emit(inner)
+                }
+                for split in splits { program[split] = .split(split + 1, program.count) }
+            } else {
+                let split = program.count
+                program.append(.split(split + 1, 0))
+                try emit(inner)
+                program.append(.jump(split))
+                program[split] = .split(split + 1, program.count)
+            }
+        }
+    }
+}
