@@ -32,11 +32,20 @@ public struct LinearRegex: Sendable {
 
     /// `re.search`: whether the pattern matches anywhere in `text`.
     public func search(_ text: String) -> Bool {
+        var budget = Int.max
+        return search(text, budget: &budget)!
+    }
+
+    /// `re.search` that spends at most `budget` thread steps (shared across calls, so a request can bound the
+    /// work of a whole list); nil once it is spent.
+    public func search(_ text: String, budget: inout Int) -> Bool? {
         let scalars = Array((caseInsensitive ? text.lowercased() : text).unicodeScalars)
         var current = ThreadList(size: program.count), next = ThreadList(size: program.count)
         for position in 0...scalars.count {
             // Unanchored search: a new thread starts at every position.
             if add(0, position, scalars, &current) { return true }
+            budget -= current.items.count + 1
+            if budget < 0 { return nil }
             guard position < scalars.count else { break }
             let scalar = scalars[position]
             next.clear()

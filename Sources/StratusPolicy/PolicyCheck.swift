@@ -78,7 +78,7 @@ public struct PolicyCredentials: Sendable, Equatable {
         case "user_id": return userID
         case "project_id", "tenant_id", "tenant": return projectID
         case "user_domain_id": return userDomainID
-        case "project_domain_id": return projectDomainID
+        case "project_domain_id", "token.project.domain.id": return projectDomainID
         // Stratus issues no domain- or system-scoped tokens, so `domain_id:` and `system_scope:` checks never pass.
         default: return nil
         }

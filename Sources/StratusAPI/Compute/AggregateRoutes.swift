@@ -6,11 +6,9 @@ import StratusCore
 extension ComputeAPI {
     func registerAggregates(on router: PolicedRouter) {
         router.get("compute/v2.1/os-aggregates", .rule("os_compute_api:os-aggregates:index")) { _, context in
-            try requireAdmin(context)
             return JSONResponse.make(status: .ok, ["aggregates": .array(try await aggregates.all().map { aggregateJSON($0, context) })])
         }
         router.post("compute/v2.1/os-aggregates", .rule("os_compute_api:os-aggregates:create")) { request, context in
-            try requireAdmin(context)
             let fields = try JSONFields(body: try await request.jsonObject(limit: bodyLimit), key: "aggregate")
             try fields.rejectUnknown(["name", "availability_zone"])
             let name = try fields.requiredString("name").trimmingCharacters(in: .whitespaces)
@@ -20,11 +18,9 @@ extension ComputeAPI {
             return JSONResponse.make(status: .ok, ["aggregate": aggregateJSON(aggregate, context)])
         }
         router.get("compute/v2.1/os-aggregates/:id", .rule("os_compute_api:os-aggregates:show")) { _, context in
-            try requireAdmin(context)
             return JSONResponse.make(status: .ok, ["aggregate": aggregateJSON(try await aggregates.aggregate(try aggregateID(context)), context)])
         }
         router.put("compute/v2.1/os-aggregates/:id", .rule("os_compute_api:os-aggregates:update")) { request, context in
-            try requireAdmin(context)
             let fields = try JSONFields(body: try await request.jsonObject(limit: bodyLimit), key: "aggregate")
             try fields.rejectUnknown(["name", "availability_zone"])
             let updated = try await aggregates.update(
@@ -32,12 +28,10 @@ extension ComputeAPI {
             return JSONResponse.make(status: .ok, ["aggregate": aggregateJSON(updated, context)])
         }
         router.delete("compute/v2.1/os-aggregates/:id", .rule("os_compute_api:os-aggregates:delete")) { _, context in
-            try requireAdmin(context)
             try await aggregates.delete(try aggregateID(context))
             return JSONResponse.empty(.ok)
         }
         router.post("compute/v2.1/os-aggregates/:id/action", .action(["add_host": "os_compute_api:os-aggregates:add_host", "remove_host": "os_compute_api:os-aggregates:remove_host", "set_metadata": "os_compute_api:os-aggregates:set_metadata"])) { request, context in
-            try requireAdmin(context)
             let id = try aggregateID(context)
             let body = try JSONFields(try await request.jsonObject(limit: bodyLimit), path: "")
             guard body.object.count == 1, let name = body.object.keys.first else {
@@ -78,7 +72,6 @@ extension ComputeAPI {
             })])
         }
         router.get("compute/v2.1/os-availability-zone/detail", .rule("os_compute_api:os-availability-zone:detail")) { _, context in
-            try requireAdmin(context)
             let zones = try await zoneHosts()
             var info: [JSON] = [["zoneName": "internal", "zoneState": ["available": true], "hosts": [
                 "stratus": ["nova-conductor": ["available": true, "active": true, "updated_at": .string(Clock.iso8601Micro(Clock.now()))],

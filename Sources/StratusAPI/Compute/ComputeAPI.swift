@@ -94,14 +94,6 @@ public struct ComputeAPI: Sendable {
          "links": [["rel": "self", "href": .string(root + "/")], ["rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"]]]
     }
 
-    /// Nova's default policy for administrative actions.
-    func requireAdmin(_ context: StratusRequestContext) throws {
-        let auth = try context.requireAuth()
-        guard auth.isAdmin else {
-            throw StratusError.forbidden("Policy doesn't allow this action to be performed: it needs the admin role.")
-        }
-    }
-
     func links(_ path: String) -> JSON {
         [["rel": "self", "href": .string(root + "/" + path)], ["rel": "bookmark", "href": .string(baseURL() + "/compute/" + path)]]
     }

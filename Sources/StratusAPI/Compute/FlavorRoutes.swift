@@ -23,7 +23,6 @@ extension ComputeAPI {
             return JSONResponse.make(status: .ok, ["flavor": flavorJSON(flavor, context.microversion)])
         }
         router.post("compute/v2.1/flavors", .rule("os_compute_api:os-flavor-manage:create")) { request, context in
-            try requireAdmin(context)
             let fields = try JSONFields(body: try await request.jsonObject(limit: bodyLimit), key: "flavor")
             var allowed: Set<String> = ["name", "ram", "vcpus", "disk", "id", "OS-FLV-EXT-DATA:ephemeral", "swap",
                                         "rxtx_factor", "os-flavor-access:is_public"]
@@ -56,7 +55,6 @@ extension ComputeAPI {
             return JSONResponse.make(status: .ok, ["flavor": flavorJSON(created, context.microversion)])
         }
         router.put("compute/v2.1/flavors/:id", .rule("os_compute_api:os-flavor-manage:update")) { request, context in
-            try requireAdmin(context)
             guard context.microversion.atLeast(2, 55) else { throw StratusError(.methodNotAllowed, "Updating a flavor needs microversion 2.55.") }
             let fields = try JSONFields(body: try await request.jsonObject(limit: bodyLimit), key: "flavor")
             try fields.rejectUnknown(["description"])
@@ -67,7 +65,6 @@ extension ComputeAPI {
             return JSONResponse.make(status: .ok, ["flavor": flavorJSON(updated, context.microversion)])
         }
         router.delete("compute/v2.1/flavors/:id", .rule("os_compute_api:os-flavor-manage:delete")) { _, context in
-            try requireAdmin(context)
             try await flavors.delete(id: try context.parameters.require("id"))
             return JSONResponse.empty(.accepted)
         }
@@ -81,7 +78,6 @@ extension ComputeAPI {
             return JSONResponse.make(status: .ok, ["extra_specs": .object(flavor.extraSpecs.mapValues { .string($0) })])
         }
         router.post("compute/v2.1/flavors/:id/os-extra_specs", .rule("os_compute_api:os-flavor-extra-specs:create")) { request, context in
-            try requireAdmin(context)
             let specs = try extraSpecs(try JSONFields(body: try await request.jsonObject(limit: bodyLimit), key: "extra_specs"))
             try await flavors.setExtraSpecs(id: try context.parameters.require("id"), specs)
             return JSONResponse.make(status: .ok, ["extra_specs": .object(specs.mapValues { .string($0) })])
@@ -94,7 +90,6 @@ extension ComputeAPI {
             return JSONResponse.make(status: .ok, [key: .string(value)])
         }
         router.put("compute/v2.1/flavors/:id/os-extra_specs/:key", .rule("os_compute_api:os-flavor-extra-specs:update")) { request, context in
-            try requireAdmin(context)
             let key = try context.parameters.require("key")
             let body = try await request.jsonObject(limit: bodyLimit)
             let specs = try extraSpecs(try JSONFields(body, path: ""))
@@ -105,12 +100,10 @@ extension ComputeAPI {
             return JSONResponse.make(status: .ok, body)
         }
         router.delete("compute/v2.1/flavors/:id/os-extra_specs/:key", .rule("os_compute_api:os-flavor-extra-specs:delete")) { _, context in
-            try requireAdmin(context)
             try await flavors.deleteExtraSpec(id: try context.parameters.require("id"), key: try context.parameters.require("key"))
             return JSONResponse.empty(.ok)
         }
         router.get("compute/v2.1/flavors/:id/os-flavor-access", .rule("os_compute_api:os-flavor-access")) { _, context in
-            try requireAdmin(context)
             let id = try context.parameters.require("id")
             let flavor = try await flavors.flavor(id: id)
             guard !flavor.isPublic else { throw StratusError.notFound("Access list not available for public flavors.") }
@@ -119,7 +112,6 @@ extension ComputeAPI {
             })])
         }
         router.post("compute/v2.1/flavors/:id/action", .action(["addTenantAccess": "os_compute_api:os-flavor-access:add_tenant_access", "removeTenantAccess": "os_compute_api:os-flavor-access:remove_tenant_access"])) { request, context in
-            try requireAdmin(context)
             let id = try context.parameters.require("id")
             let body = try JSONFields(try await request.jsonObject(limit: bodyLimit), path: "")
             if let add = try body.fields("addTenantAccess") {

@@ -7,14 +7,12 @@ extension ComputeAPI {
     func registerHosts(on router: PolicedRouter) {
         guard let hostStore else { return }
         router.get("compute/v2.1/os-services", .rule("os_compute_api:os-services:list")) { request, context in
-            try requireAdmin(context)
             var list = try await hostStore.services()
             if let host = query(request, "host") { list = list.filter { $0.host == host } }
             if let binary = query(request, "binary") { list = list.filter { $0.binary == binary } }
             return JSONResponse.make(status: .ok, ["services": .array(list.map { serviceJSON($0, context) })])
         }
         router.put("compute/v2.1/os-services/:id", .rule("os_compute_api:os-services:update")) { request, context in
-            try requireAdmin(context)
             let id = try context.parameters.require("id")
             let fields = try JSONFields(try await request.jsonObject(limit: bodyLimit), path: "")
             if context.microversion.atLeast(2, 53) {
@@ -61,7 +59,6 @@ extension ComputeAPI {
             return JSONResponse.make(status: .ok, ["service": .object(body)])
         }
         router.delete("compute/v2.1/os-services/:id", .rule("os_compute_api:os-services:delete")) { _, context in
-            try requireAdmin(context)
             let id = try context.parameters.require("id")
             guard let service = try await hostStore.services().first(where: { $0.id == id }) else {
                 throw StratusError.notFound("Service \(id) could not be found.")
@@ -73,15 +70,12 @@ extension ComputeAPI {
             return JSONResponse.empty(.noContent)
         }
         router.get("compute/v2.1/os-hypervisors", .rule("os_compute_api:os-hypervisors:list")) { request, context in
-            try requireAdmin(context)
             return JSONResponse.make(status: .ok, ["hypervisors": .array(try await hypervisors(request, context, detail: false))])
         }
         router.get("compute/v2.1/os-hypervisors/detail", .rule("os_compute_api:os-hypervisors:list-detail")) { request, context in
-            try requireAdmin(context)
             return JSONResponse.make(status: .ok, ["hypervisors": .array(try await hypervisors(request, context, detail: true))])
         }
         router.get("compute/v2.1/os-hypervisors/:id", .rule("os_compute_api:os-hypervisors:show")) { request, context in
-            try requireAdmin(context)
             let id = try context.parameters.require("id")
             let all = try await hypervisors(request, context, detail: true)
             guard let found = all.first(where: { $0["id"]?.stringValue == id || $0["id"]?.intValue.map(String.init) == id }) else {
@@ -90,7 +84,6 @@ extension ComputeAPI {
             return JSONResponse.make(status: .ok, ["hypervisor": found])
         }
         router.get("compute/v2.1/os-hypervisors/:id/servers", .rule("os_compute_api:os-hypervisors:servers")) { request, context in
-            try requireAdmin(context)
             let name = try context.parameters.require("id")
             let matching = try await hypervisors(request, context, detail: false, withServers: true)
                 .filter { $0["hypervisor_hostname"]?.stringValue?.contains(name) == true }

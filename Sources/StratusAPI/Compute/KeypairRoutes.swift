@@ -6,7 +6,6 @@ import StratusCore
 extension ComputeAPI {
     func registerKeypairs(on router: PolicedRouter) {
         router.post("compute/v2.1/os-keypairs", .rule("os_compute_api:os-keypairs:create")) { request, context in
-            try requireMember(context)
             let auth = try context.requireAuth()
             let fields = try JSONFields(body: try await request.jsonObject(limit: bodyLimit), key: "keypair")
             let name = try fields.requiredString("name")
@@ -66,7 +65,6 @@ extension ComputeAPI {
             return JSONResponse.make(status: .ok, ["keypair": keypairJSON(keypair, context, detail: true)])
         }
         router.delete("compute/v2.1/os-keypairs/:name", .rule("os_compute_api:os-keypairs:delete")) { request, context in
-            try requireMember(context)
             let user = try keypairUser(request, context)
             let name = try context.parameters.require("name")
             guard try await keypairs.delete(user: user, name: name) else {

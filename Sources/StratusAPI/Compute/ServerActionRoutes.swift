@@ -15,14 +15,11 @@ extension ComputeAPI {
             }
             switch name {
             case "os-getConsoleOutput":
-                try requireMember(context)
                 return try await consoleOutput(instance, body)
             case "unlock":
-                try requireMember(context)
                 try await setLock(instance, locked: false, reason: nil, context)
                 return JSONResponse.empty(.accepted)
             case "os-resetState":
-                try requireAdmin(context)
                 try await resetState(instance, body)
                 return JSONResponse.empty(.accepted)
             default: break
@@ -65,15 +62,7 @@ extension ComputeAPI {
             return JSONResponse.make(status: .ok, ["instanceAction": actionJSON(action, context, events: true)])
         }
         router.post("compute/v2.1/os-server-external-events", .rule("os_compute_api:os-server-external-events:create")) { request, context in
-            try requireAdmin(context)
             return try await externalEvents(try await request.jsonObject(limit: bodyLimit), context)
-        }
-    }
-
-    func requireMember(_ context: StratusRequestContext) throws {
-        let auth = try context.requireAuth()
-        guard auth.isAdmin || auth.roles.contains("member") else {
-            throw StratusError.forbidden("Policy doesn't allow this action to be performed: it needs the member role.")
         }
     }
 

@@ -7,7 +7,6 @@ import StratusScheduler
 extension ComputeAPI {
     func registerServerGroups(on router: PolicedRouter) {
         router.post("compute/v2.1/os-server-groups", .rule("os_compute_api:os-server-groups:create")) { request, context in
-            try requireMember(context)
             let auth = try context.requireAuth()
             let fields = try JSONFields(body: try await request.jsonObject(limit: bodyLimit), key: "server_group")
             let name = try fields.requiredString("name")
@@ -50,7 +49,6 @@ extension ComputeAPI {
             JSONResponse.make(status: .ok, ["server_group": groupJSON(try await visibleGroup(context), context)])
         }
         router.delete("compute/v2.1/os-server-groups/:id", .rule("os_compute_api:os-server-groups:delete")) { _, context in
-            try requireMember(context)
             try await groups.delete(try await visibleGroup(context).id)
             return JSONResponse.empty(.noContent)
         }

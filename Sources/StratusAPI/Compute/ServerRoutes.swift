@@ -23,13 +23,13 @@ extension ComputeAPI {
             return JSONResponse.make(status: .accepted, ["server": .object(reply)], headers: [.location: root + "/servers/\(first.uuid)"])
         }
         router.get("compute/v2.1/servers", .rule("os_compute_api:servers:index")) { request, context in
-            let (list, next) = try await visibleServers(request, context)
+            let (list, next) = try await visibleServers(request, context, detail: false)
             var body: [String: JSON] = ["servers": .array(list.map { ["id": .string($0.uuid), "name": .string($0.name), "links": links("servers/\($0.uuid)")] })]
             if let next { body["servers_links"] = [["rel": "next", "href": .string(root + "/servers?" + next)]] }
             return JSONResponse.make(status: .ok, .object(body))
         }
         router.get("compute/v2.1/servers/detail", .rule("os_compute_api:servers:detail")) { request, context in
-            let (list, next) = try await visibleServers(request, context)
+            let (list, next) = try await visibleServers(request, context, detail: true)
             let admin = try context.requireAuth().isAdmin
             let statuses = admin ? try await hostStatuses() : [:]
             let addresses = try await addresses(of: list)

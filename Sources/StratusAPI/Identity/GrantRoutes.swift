@@ -7,13 +7,11 @@ extension IdentityAPI {
 
     func registerGrants(on router: PolicedRouter) {
         router.put(Self.grantPath, .rule("identity:create_grant")) { _, context in
-            _ = try requireAdmin(context)
             let (project, user, role) = try await grantParts(context)
             try await store.grant(roleID: role.id, userID: user.id, projectID: project.id)
             return JSONResponse.empty()
         }
         router.head(Self.grantPath, .rule("identity:check_grant")) { _, context in
-            _ = try requireAdmin(context)
             let (project, user, role) = try await grantParts(context)
             guard !(try await store.assignments(userID: user.id, projectID: project.id, roleID: role.id)).isEmpty else {
                 throw StratusError.notFound("Could not find role assignment.")
@@ -21,7 +19,6 @@ extension IdentityAPI {
             return JSONResponse.empty()
         }
         router.get(Self.grantPath, .rule("identity:check_grant")) { _, context in
-            _ = try requireAdmin(context)
             let (project, user, role) = try await grantParts(context)
             guard !(try await store.assignments(userID: user.id, projectID: project.id, roleID: role.id)).isEmpty else {
                 throw StratusError.notFound("Could not find role assignment.")
@@ -29,7 +26,6 @@ extension IdentityAPI {
             return JSONResponse.empty()
         }
         router.delete(Self.grantPath, .rule("identity:revoke_grant")) { _, context in
-            _ = try requireAdmin(context)
             let (project, user, role) = try await grantParts(context)
             try await store.revokeGrant(roleID: role.id, userID: user.id, projectID: project.id)
             return JSONResponse.empty()

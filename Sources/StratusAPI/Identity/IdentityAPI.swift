@@ -43,16 +43,6 @@ public struct IdentityAPI: Sendable {
 
     // MARK: Policy
 
-    /// Keystone's default policy for identity administration: the admin role.
-    func requireAdmin(_ context: StratusRequestContext) throws -> AuthContext {
-        let auth = try context.requireAuth()
-        guard auth.isAdmin else {
-            throw StratusError.forbidden(
-                "You are not authorized to perform the requested action: this needs the admin role.")
-        }
-        return auth
-    }
-
     /// Admin, or the caller acting on itself (`allowed` true).
     func requireAdminOr(_ context: StratusRequestContext, _ allowed: (AuthContext) -> Bool) throws -> AuthContext {
         let auth = try context.requireAuth()

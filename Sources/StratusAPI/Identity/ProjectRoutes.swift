@@ -5,7 +5,6 @@ import StratusIdentity
 extension IdentityAPI {
     func registerProjects(on router: PolicedRouter) {
         router.get("identity/v3/projects", .rule("identity:list_projects")) { request, context in
-            _ = try requireAdmin(context)
             let projects = try await store.projects(
                 name: query(request, "name"), domainID: query(request, "domain_id"),
                 enabled: try boolQuery(request, "enabled"))
@@ -13,7 +12,6 @@ extension IdentityAPI {
                 status: .ok, ["projects": .array(projects.map(render.project)), "links": render.listLinks("projects")])
         }
         router.post("identity/v3/projects", .rule("identity:create_project")) { request, context in
-            _ = try requireAdmin(context)
             let fields = try JSONFields(body: try await request.jsonObject(limit: bodyLimit), key: "project")
             try fields.rejectUnknown(["name", "domain_id", "description", "enabled", "parent_id", "is_domain", "tags", "options"])
             if try fields.bool("is_domain") == true {
@@ -30,11 +28,9 @@ extension IdentityAPI {
         }
         router.get("identity/v3/projects/:project_id", .rule("identity:get_project", target: .parameters(["target.project.id": "project_id"]))) { _, context in
             let id = try context.parameters.require("project_id")
-            _ = try requireAdminOr(context) { $0.projectID == id }
             return JSONResponse.make(status: .ok, ["project": render.project(try await store.project(id: id))])
         }
         router.patch("identity/v3/projects/:project_id", .rule("identity:update_project")) { request, context in
-            _ = try requireAdmin(context)
             var project = try await store.project(id: try context.parameters.require("project_id"))
             let fields = try JSONFields(body: try await request.jsonObject(limit: bodyLimit), key: "project")
             try fields.rejectUnknown(["name", "description", "enabled", "tags", "options"])
@@ -45,7 +41,6 @@ extension IdentityAPI {
             return JSONResponse.make(status: .ok, ["project": render.project(project)])
         }
         router.delete("identity/v3/projects/:project_id", .rule("identity:delete_project")) { _, context in
-            _ = try requireAdmin(context)
             let project = try await store.project(id: try context.parameters.require("project_id"))
             try await store.deleteProject(id: project.id)
             return JSONResponse.empty()

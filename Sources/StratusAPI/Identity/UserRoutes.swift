@@ -5,14 +5,12 @@ import StratusIdentity
 extension IdentityAPI {
     func registerUsers(on router: PolicedRouter) {
         router.get("identity/v3/users", .rule("identity:list_users")) { request, context in
-            _ = try requireAdmin(context)
             let users = try await store.users(
                 name: query(request, "name"), domainID: query(request, "domain_id"),
                 enabled: try boolQuery(request, "enabled"))
             return JSONResponse.make(status: .ok, ["users": .array(users.map(render.user)), "links": render.listLinks("users")])
         }
         router.post("identity/v3/users", .rule("identity:create_user")) { request, context in
-            _ = try requireAdmin(context)
             let fields = try JSONFields(body: try await request.jsonObject(limit: bodyLimit), key: "user")
             let domainID = try fields.string("domain_id") ?? "default"
             _ = try await existing { try await store.domain(id: domainID) }
@@ -32,11 +30,9 @@ extension IdentityAPI {
         }
         router.get("identity/v3/users/:user_id", .rule("identity:get_user", target: .parameters(["target.user.id": "user_id"]))) { _, context in
             let id = try context.parameters.require("user_id")
-            _ = try requireAdminOr(context) { $0.userID == id }
             return JSONResponse.make(status: .ok, ["user": render.user(try await store.user(id: id))])
         }
         router.patch("identity/v3/users/:user_id", .rule("identity:update_user")) { request, context in
-            _ = try requireAdmin(context)
             var user = try await store.user(id: try context.parameters.require("user_id"))
             let fields = try JSONFields(body: try await request.jsonObject(limit: bodyLimit), key: "user")
             user.name = try fields.string("name") ?? user.name
@@ -58,14 +54,12 @@ extension IdentityAPI {
             return JSONResponse.make(status: .ok, ["user": render.user(user)])
         }
         router.delete("identity/v3/users/:user_id", .rule("identity:delete_user")) { _, context in
-            _ = try requireAdmin(context)
             let user = try await store.user(id: try context.parameters.require("user_id"))
             try await store.deleteUser(id: user.id)
             return JSONResponse.empty()
         }
         router.get("identity/v3/users/:user_id/projects", .rule("identity:list_user_projects", target: .parameters(["target.user.id": "user_id"]))) { _, context in
             let id = try context.parameters.require("user_id")
-            _ = try requireAdminOr(context) { $0.userID == id }
             _ = try await store.user(id: id)
             let projectIDs = Set(try await store.assignments(userID: id).map(\.projectID))
             let projects = try await store.projects().filter { projectIDs.contains($0.id) }

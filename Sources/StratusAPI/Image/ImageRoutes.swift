@@ -45,8 +45,7 @@ extension ImageAPI {
         }
         for (action, from, to) in [("deactivate", Image.Status.active, Image.Status.deactivated), ("reactivate", .deactivated, .active)] {
             router.post("image/v2/images/:id/actions/\(action)", .rule(action)) { _, context in
-                guard try context.requireAuth().isAdmin else { throw StratusError.forbidden("You are not authorized to \(action) images.") }
-                let image = try await visibleImage(context)
+                let image = try await ownedImage(context)
                 if image.status == to { return JSONResponse.empty(.noContent) }
                 guard try await store.transition(image.id, from: [from], to: to) else {
                     throw StratusError.badRequest("Not allowed to \(action) an image in status '\(image.status.rawValue)'")

@@ -8,7 +8,6 @@ extension PlacementAPI {
 
     func registerAllocations(on router: PolicedRouter) {
         router.get("placement/allocations/:consumer", .rule("placement:allocations:list")) { _, context in
-            try authorize(context)
             let consumer = try consumerParameter(context)
             guard let record = try await store.consumer(consumer) else {
                 return JSONResponse.make(status: .ok, ["allocations": [:]])
@@ -27,7 +26,6 @@ extension PlacementAPI {
             return JSONResponse.make(status: .ok, .object(body))
         }
         router.put("placement/allocations/:consumer", .rule("placement:allocations:update")) { request, context in
-            try authorize(context)
             let consumer = try consumerParameter(context)
             let fields = try JSONFields(try await body(request), path: "")
             let parsed = try consumerAllocations(consumer, fields, version: context.microversion, listFormat: !context.microversion.atLeast(1, 12))
@@ -35,12 +33,10 @@ extension PlacementAPI {
             return JSONResponse.empty()
         }
         router.delete("placement/allocations/:consumer", .rule("placement:allocations:delete")) { _, context in
-            try authorize(context)
             try await store.deleteAllocations(consumerUUID: try consumerParameter(context))
             return JSONResponse.empty()
         }
         router.post("placement/allocations", .rule("placement:allocations:manage")) { request, context in
-            try authorize(context)
             try require(context, 1, 13)
             let fields = try JSONFields(try await body(request), path: "")
             guard !fields.object.isEmpty else { throw PlacementFault.badRequest("JSON does not validate: {} does not have enough properties") }
@@ -56,7 +52,6 @@ extension PlacementAPI {
             return JSONResponse.empty()
         }
         router.get("placement/resource_providers/:uuid/allocations", .rule("placement:resource_providers:allocations:list")) { _, context in
-            try authorize(context)
             let (generation, consumers) = try await store.allocations(onProvider: try uuidParameter(context))
             return JSONResponse.make(status: .ok, [
                 "allocations": .object(consumers.mapValues { ["resources": Self.resourcesJSON($0)] }),
@@ -64,12 +59,10 @@ extension PlacementAPI {
             ])
         }
         router.get("placement/resource_providers/:uuid/usages", .rule("placement:resource_providers:usages")) { _, context in
-            try authorize(context)
             let (generation, usage) = try await store.usages(ofProvider: try uuidParameter(context))
             return JSONResponse.make(status: .ok, ["usages": Self.resourcesJSON(usage), "resource_provider_generation": .int(generation)])
         }
         router.get("placement/usages", .rule("placement:usages", target: .parameters(["project_id": "project_id"]))) { request, context in
-            try authorize(context)
             try require(context, 1, 9)
             var allowed: Set<String> = ["project_id", "user_id"]
             if context.microversion.atLeast(1, 38) { allowed.insert("consumer_type") }

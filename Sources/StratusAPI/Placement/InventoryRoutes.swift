@@ -8,7 +8,6 @@ extension PlacementAPI {
     func registerInventories(on router: PolicedRouter) {
         let base = "placement/resource_providers/:uuid/inventories"
         router.get(base, .rule("placement:resource_providers:inventories:list")) { _, context in
-            try authorize(context)
             let (generation, inventories) = try await store.inventories(uuid: try uuidParameter(context))
             return JSONResponse.make(status: .ok, [
                 "resource_provider_generation": .int(generation),
@@ -16,7 +15,6 @@ extension PlacementAPI {
             ])
         }
         router.put(base, .rule("placement:resource_providers:inventories:update")) { request, context in
-            try authorize(context)
             let uuid = try uuidParameter(context)
             let fields = try JSONFields(try await body(request), path: "")
             try fields.rejectUnknown(["resource_provider_generation", "inventories"])
@@ -35,7 +33,6 @@ extension PlacementAPI {
             ])
         }
         router.post(base, .rule("placement:resource_providers:inventories:create")) { request, context in
-            try authorize(context)
             let uuid = try uuidParameter(context)
             let fields = try JSONFields(try await body(request), path: "")
             let resourceClass = try fields.requiredString("resource_class")
@@ -50,7 +47,6 @@ extension PlacementAPI {
                 status: .created, .object(body), headers: [.location: baseURL() + "/placement/resource_providers/\(uuid)/inventories/\(resourceClass)"])
         }
         router.delete(base, .rule("placement:resource_providers:inventories:delete")) { _, context in
-            try authorize(context)
             guard context.microversion.atLeast(1, 5) else {
                 throw StratusError(PlacementFault.code(405, "placement.undefined_code"), "The method DELETE is not supported for this resource.")
             }
@@ -58,7 +54,6 @@ extension PlacementAPI {
             return JSONResponse.empty()
         }
         router.get(base + "/:resource_class", .rule("placement:resource_providers:inventories:show")) { _, context in
-            try authorize(context)
             let uuid = try uuidParameter(context)
             let resourceClass = try context.parameters.require("resource_class")
             let (generation, inventories) = try await store.inventories(uuid: uuid)
@@ -70,7 +65,6 @@ extension PlacementAPI {
             return JSONResponse.make(status: .ok, .object(body))
         }
         router.put(base + "/:resource_class", .rule("placement:resource_providers:inventories:update")) { request, context in
-            try authorize(context)
             let uuid = try uuidParameter(context)
             let resourceClass = try context.parameters.require("resource_class")
             let fields = try JSONFields(try await body(request), path: "")
@@ -84,7 +78,6 @@ extension PlacementAPI {
             return JSONResponse.make(status: .ok, .object(body))
         }
         router.delete(base + "/:resource_class", .rule("placement:resource_providers:inventories:delete")) { _, context in
-            try authorize(context)
             try await store.deleteInventory(uuid: try uuidParameter(context), resourceClass: try context.parameters.require("resource_class"))
             return JSONResponse.empty()
         }

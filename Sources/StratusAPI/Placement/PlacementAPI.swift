@@ -42,15 +42,6 @@ public struct PlacementAPI: Sendable {
 
     // MARK: Shared helpers
 
-    /// Placement's default policy: admin or service role.
-    func authorize(_ context: StratusRequestContext) throws {
-        let auth = try context.requireAuth()
-        guard auth.isAdmin || auth.isService else {
-            throw StratusError(PlacementFault.code(403, "placement.undefined_code"),
-                               "Policy does not allow placement to be performed: admin or service role required.")
-        }
-    }
-
     /// Routes that exist only from `major.minor` answer 404 below it, as Placement does.
     func require(_ context: StratusRequestContext, _ major: Int, _ minor: Int) throws {
         guard context.microversion.atLeast(major, minor) else {

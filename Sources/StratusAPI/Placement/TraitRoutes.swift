@@ -6,12 +6,10 @@ extension PlacementAPI {
     func registerTraitsAndClasses(on router: PolicedRouter) {
         // Resource classes
         router.get("placement/resource_classes", .rule("placement:resource_classes:list")) { _, context in
-            try authorize(context)
             let names = StandardVocabulary.resourceClasses + (try await store.customResourceClasses())
             return JSONResponse.make(status: .ok, ["resource_classes": .array(names.map(classJSON))])
         }
         router.post("placement/resource_classes", .rule("placement:resource_classes:create")) { request, context in
-            try authorize(context)
             try require(context, 1, 2)
             let fields = try JSONFields(try await body(request), path: "")
             try fields.rejectUnknown(["name"])
@@ -25,7 +23,6 @@ extension PlacementAPI {
             return JSONResponse.empty(.created, headers: [.location: baseURL() + "/placement/resource_classes/\(name)"])
         }
         router.get("placement/resource_classes/:name", .rule("placement:resource_classes:show")) { _, context in
-            try authorize(context)
             let name = try context.parameters.require("name")
             guard try await store.resourceClassExists(name) else {
                 throw PlacementFault.notFound("No such resource class \(name).")
@@ -33,7 +30,6 @@ extension PlacementAPI {
             return JSONResponse.make(status: .ok, classJSON(name))
         }
         router.put("placement/resource_classes/:name", .rule("placement:resource_classes:update")) { _, context in
-            try authorize(context)
             try require(context, 1, 7)
             let name = try context.parameters.require("name")
             guard StandardVocabulary.isValidCustomName(name) else {
@@ -43,14 +39,12 @@ extension PlacementAPI {
             return JSONResponse.empty(created ? .created : .noContent, headers: [.location: baseURL() + "/placement/resource_classes/\(name)"])
         }
         router.delete("placement/resource_classes/:name", .rule("placement:resource_classes:delete")) { _, context in
-            try authorize(context)
             try await store.deleteResourceClass(try context.parameters.require("name"))
             return JSONResponse.empty()
         }
 
         // Traits
         router.get("placement/traits", .rule("placement:traits:list")) { request, context in
-            try authorize(context)
             try require(context, 1, 6)
             try checkQuery(request, allowed: ["name", "associated"])
             var names = StandardVocabulary.traits + (try await store.customTraits())
@@ -76,7 +70,6 @@ extension PlacementAPI {
             return JSONResponse.make(status: .ok, ["traits": .array(names.sorted().map { .string($0) })])
         }
         router.get("placement/traits/:name", .rule("placement:traits:show")) { _, context in
-            try authorize(context)
             try require(context, 1, 6)
             let name = try context.parameters.require("name")
             guard try await store.knownTraits([name]).contains(name) else {
@@ -85,7 +78,6 @@ extension PlacementAPI {
             return JSONResponse.empty()
         }
         router.put("placement/traits/:name", .rule("placement:traits:update")) { _, context in
-            try authorize(context)
             try require(context, 1, 6)
             let name = try context.parameters.require("name")
             guard StandardVocabulary.isValidCustomName(name) else {
@@ -95,7 +87,6 @@ extension PlacementAPI {
             return JSONResponse.empty(created ? .created : .noContent, headers: [.location: baseURL() + "/placement/traits/\(name)"])
         }
         router.delete("placement/traits/:name", .rule("placement:traits:delete")) { _, context in
-            try authorize(context)
             try require(context, 1, 6)
             try await store.deleteTrait(try context.parameters.require("name"))
             return JSONResponse.empty()
@@ -104,7 +95,6 @@ extension PlacementAPI {
         // A provider's traits
         let providerTraits = "placement/resource_providers/:uuid/traits"
         router.get(providerTraits, .rule("placement:resource_providers:traits:list")) { _, context in
-            try authorize(context)
             try require(context, 1, 6)
             let provider = try await store.provider(try uuidParameter(context))
             let traits = store.index.snapshot(provider.uuid)?.traits ?? []
@@ -113,7 +103,6 @@ extension PlacementAPI {
             ])
         }
         router.put(providerTraits, .rule("placement:resource_providers:traits:update")) { request, context in
-            try authorize(context)
             try require(context, 1, 6)
             let uuid = try uuidParameter(context)
             let fields = try JSONFields(try await body(request), path: "")
@@ -127,7 +116,6 @@ extension PlacementAPI {
             ])
         }
         router.delete(providerTraits, .rule("placement:resource_providers:traits:delete")) { _, context in
-            try authorize(context)
             try require(context, 1, 6)
             let provider = try await store.provider(try uuidParameter(context))
             _ = try await store.setTraits(uuid: provider.uuid, traits: [], generation: provider.generation)
@@ -137,7 +125,6 @@ extension PlacementAPI {
         // A provider's aggregates
         let aggregates = "placement/resource_providers/:uuid/aggregates"
         router.get(aggregates, .rule("placement:resource_providers:aggregates:list")) { _, context in
-            try authorize(context)
             try require(context, 1, 1)
             let provider = try await store.provider(try uuidParameter(context))
             let list = (store.index.snapshot(provider.uuid)?.aggregates ?? []).sorted().map { JSON.string($0) }
@@ -147,7 +134,6 @@ extension PlacementAPI {
             return JSONResponse.make(status: .ok, ["aggregates": .array(list)])
         }
         router.put(aggregates, .rule("placement:resource_providers:aggregates:update")) { request, context in
-            try authorize(context)
             try require(context, 1, 1)
             let uuid = try uuidParameter(context)
             let json = try await request.jsonValue(limit: bodyLimit)

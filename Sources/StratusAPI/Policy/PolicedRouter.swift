@@ -148,7 +148,8 @@ struct RouteGuard: Sendable {
 
     static func callerTarget(_ auth: AuthContext) -> PolicyTarget {
         var target: PolicyTarget = ["user_id": auth.userID]
-        if let project = auth.projectID { target["project_id"] = project }
+        // `owner` is Glance's name for the project an image is created in (add_image checks both).
+        if let project = auth.projectID { target["project_id"] = project; target["owner"] = project }
         return target
     }
 }
