@@ -1,0 +1,31 @@
+import StratusCore
+import Testing
+
+@Suite("Linear-time regular expressions (Nova's name filter)")
+struct LinearRegexTests {
+    @Test("Python re.search semantics for the patterns filters use", arguments: [
+        ("web", "my-web-1", true), ("^web", "my-web-1", false), ("^my", "my-web-1", true), ("1$", "my-web-1", true),
+        ("w.b", "web", true), ("we*b", "wb", true), ("we+b", "wb", false), ("colou?r", "color", true),
+        ("[0-9]{2,3}", "vm-7", false), ("[0-9]{2,3}", "vm-42", true), ("^vm-\\d+$", "vm-123", true),
+        ("^vm-\\d+$", "vm-12a", false), ("(a|b)c", "xbc", true), ("(?:ab)+$", "ababab", true), ("[^a-z]", "abc", false),
+        ("(?i)WEB", "my-web", true), ("\\.", "a.b", true), ("\\.", "ab", false), ("", "anything", true),
+        ("(?P<n>x)y", "xy", true), ("a{2}", "a", false), ("\\w+-\\s?", "x- ", true), ("ä", "bär", true),
+    ])
+    func semantics(pattern: String, text: String, matches: Bool) throws {
+        #expect(try LinearRegex(pattern).search(text) == matches)
+    }
+
+    @Test("backtracking-only features and broken patterns are refused", arguments: ["(a", "a)", "*a", "(\\w)\\1", "(?=a)", "[a-", "a{3,2}", "a{1001}", "a**"])
+    func refused(pattern: String) {
+        #expect(throws: LinearRegex.SyntaxError.self) { try LinearRegex(pattern) }
+    }
+
+    @Test("a pattern that is exponential for a backtracking engine is linear here, and a budget ends long work")
+    func noRunaway() throws {
+        let evil = try LinearRegex(".*.*.*.*.*.*.*!x")
+        #expect(evil.search(String(repeating: "a", count: 30)) == false)
+        #expect(try LinearRegex("(a*)*b").search(String(repeating: "a", count: 5000)) == false)
+        var budget = 1000
+        #expect(evil.search(String(repeating: "a", count: 5000), budget: &budget) == nil)
+    }
+}
