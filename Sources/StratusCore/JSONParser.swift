@@ -113,6 +113,8 @@ struct JSONParser {
             case 0x74: out.append(0x09)
             case 0x75:
                 var scalar = try hex4()
+                // PostgreSQL TEXT cannot hold NUL, and cutting a name short at it is worse: refuse it everywhere.
+                guard scalar != 0 else { throw fail("a NUL character (\\u0000) is not allowed in a string") }
                 if (0xD800...0xDBFF).contains(scalar) {
                     guard i + 1 < bytes.count, bytes[i] == 0x5C, bytes[i + 1] == 0x75 else { throw fail("lone surrogate") }
                     i += 2

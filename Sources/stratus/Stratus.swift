@@ -13,7 +13,7 @@ struct Stratus: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stratus",
         abstract: "An OpenStack-compatible compute cloud in one binary.",
-        subcommands: [Up.self, DB.self, Bench.self, Version.self])
+        subcommands: [Up.self, DB.self, Policy.self, Bench.self, Version.self])
 }
 
 /// Options every command that touches the cloud's state shares.
@@ -241,6 +241,27 @@ extension Stratus {
                         try await bench.run(storage: $0, logger: logger)
                     }
                     print(report.encodedString())
+                }
+            }
+        }
+    }
+
+    struct Policy: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Policy tools.", subcommands: [List.self])
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Print every policy rule with its default, the override in force and the routes that check it.")
+            @OptionGroup var common: CommonOptions
+            @Option(help: "yaml (as oslopolicy-sample-generator) or markdown (docs/security.md's table).") var format: String = "yaml"
+
+            func run() async throws {
+                try await reportingErrors {
+                    guard let format = PolicyCatalog.Format(rawValue: format) else { throw ValidationError("--format yaml|markdown") }
+                    var logger = makeLogger(nil)
+                    logger.logLevel = .error
+                    print(try await PolicyCatalog.render(try common.resolve(), format: format, logger: logger))
                 }
             }
         }
