@@ -116,7 +116,7 @@ extension Stratus {
 
     struct Bench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Benchmarks that print JSON.", subcommands: [QueueCommand.self, PlacementCommand.self, BootCommand.self, SchedulerCommand.self, IPAMCommand.self,
+            abstract: "Benchmarks that print JSON.", subcommands: [QueueCommand.self, RegexCommand.self, PlacementCommand.self, BootCommand.self, SchedulerCommand.self, IPAMCommand.self,
                           QEMUBootCommand.self])
 
         struct BootCommand: AsyncParsableCommand {
@@ -163,6 +163,34 @@ extension Stratus {
                     var logger = makeLogger(nil)
                     logger.logLevel = .error
                     print(try await SchedulerBenchmark(hosts: hosts, decisions: decisions).run(logger: logger).encodedString())
+                }
+            }
+        }
+
+        struct RegexCommand: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "regex", abstract: "Worst-case cost of the server name filter: hostile patterns over many long names.")
+            @Option(help: "Server names to filter.") var names: Int = 1000
+            @Option(help: "Characters per name (Nova allows 255).") var length: Int = 255
+
+            func run() async throws {
+                try await reportingErrors {
+                    let list = (0..<names).map { String(repeating: "a", count: max(1, length - 6)) + String(format: "%06d", $0) }
+                    var results: [JSON] = []
+                    for pattern in [".*.*.*.*.*.*.*!x", "(a*)*b", "(a|aa)+$!", "(.*a){20}!", "a{0,1000}b", "[a-z0-9]*-?[a-z0-9]*z"] {
+                        let regex = try LinearRegex(pattern)
+                        var budget = 30_000_000
+                        let start = ContinuousClock.now
+                        var matched = 0, exhausted = false
+                        for name in list {
+                            guard let found = regex.search(name, budget: &budget) else { exhausted = true; break }
+                            if found { matched += 1 }
+                        }
+                        results.append(["pattern": .string(pattern), "names": .int(names), "length": .int(length),
+                                        "ms": .number((ContinuousClock.now - start).inMilliseconds), "matched": .int(matched),
+                                        "budget_exhausted": .bool(exhausted)])
+                    }
+                    print(JSON.object(["bench": "regex", "results": .array(results)]).encodedString())
                 }
             }
         }
