@@ -13,6 +13,9 @@ public struct LinearRegex: Sendable {
     /// Longest pattern accepted, and the largest compiled program (counted repetition expands the program).
     public static let maxPatternLength = 1024
     public static let maxProgramSize = 20_000
+    /// VM steps one request may spend on a filter over its whole list: ample for real patterns (a 3-character
+    /// literal over 1,000 names of 20 characters is ~40 thousand), a bound on hostile ones (stratus bench regex).
+    public static let requestBudget = 3_000_000
 
     let program: [Instruction]
     let caseInsensitive: Bool

@@ -179,7 +179,7 @@ extension Stratus {
                     var results: [JSON] = []
                     for pattern in [".*.*.*.*.*.*.*!x", "(a*)*b", "(a|aa)+$!", "(.*a){20}!", "a{0,1000}b", "[a-z0-9]*-?[a-z0-9]*z"] {
                         let regex = try LinearRegex(pattern)
-                        var budget = 30_000_000
+                        var budget = LinearRegex.requestBudget
                         let start = ContinuousClock.now
                         var matched = 0, exhausted = false
                         for name in list {

@@ -75,10 +75,6 @@ extension ComputeAPI {
         return (page.items, page.next)
     }
 
-    /// Thread steps a name filter may spend per request: bounds the worst pattern over the longest list to a few
-    /// hundred milliseconds (stratus bench regex).
-    static let nameFilterBudget = 30_000_000
-
     /// Nova's `name` filter: a Python regular expression searched in each name, run in linear time within a budget.
     static func filterByName(_ list: [Instance], pattern: String) throws -> [Instance] {
         let regex: LinearRegex
@@ -87,7 +83,7 @@ extension ComputeAPI {
         } catch {
             throw StratusError.badRequest("Invalid input for query parameter name: not a supported regular expression (\(error.message)).")
         }
-        var budget = nameFilterBudget
+        var budget = LinearRegex.requestBudget
         return try list.filter { instance in
             guard let found = regex.search(instance.name, budget: &budget) else {
                 throw StratusError.badRequest("Invalid input for query parameter name: the pattern is too expensive to evaluate over this many servers.")
