@@ -90,6 +90,7 @@ public enum AllInOneCloud {
             let routes = RouteTable()
             let router = makeRouter(config: config, identity: identity, catalog: catalog, placement: placement, compute: compute,
                                     policy: policy, routes: routes)
+            try PolicySetup.checkRoutes(routes.routes, against: policy)
             let limits = PolicySetup.connectionLimits(config)
             let connections = ConnectionCounter()
             let conductor = Conductor(

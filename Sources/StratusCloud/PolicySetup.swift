@@ -23,6 +23,15 @@ enum PolicySetup {
         }
     }
 
+    /// A route naming a rule the registry does not have would refuse everyone silently: stop the start instead.
+    static func checkRoutes(_ routes: [RouteEntry], against policy: PolicyEnforcer) throws {
+        for route in routes {
+            for rule in route.rules.values where !policy.isRegistered(rule) {
+                throw ConfigError("route \(route) names the policy rule \(rule), which is not registered")
+            }
+        }
+    }
+
     static func connectionLimits(_ config: CloudConfig) -> ConnectionLimits {
         let c = config.configuration
         func seconds(_ key: String) -> Duration { .milliseconds(Int64(c.double("api", key) * 1000)) }

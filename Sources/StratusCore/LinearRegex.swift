@@ -44,9 +44,11 @@ public struct LinearRegex: Sendable {
     public func search(_ text: String, budget: inout Int) -> Bool? {
         let scalars = Array((caseInsensitive ? text.lowercased() : text).unicodeScalars)
         var current = ThreadList(size: program.count), next = ThreadList(size: program.count)
+        var stack: [Int] = []
+        stack.reserveCapacity(program.count)
         for position in 0...scalars.count {
             // Unanchored search: a new thread starts at every position.
-            if add(0, position, scalars, &current) { return true }
+            if add(0, position, scalars, &current, &stack) { return true }
             budget -= current.items.count + 1
             if budget < 0 { return nil }
             guard position < scalars.count else { break }
@@ -54,7 +56,7 @@ public struct LinearRegex: Sendable {
             next.clear()
             for pc in current.items {
                 if case .scalar(let set) = program[pc], set.contains(scalar, caseInsensitive: caseInsensitive) {
-                    if add(pc + 1, position + 1, scalars, &next) { return true }
+                    if add(pc + 1, position + 1, scalars, &next, &stack) { return true }
                 }
             }
             swap(&current, &next)
@@ -63,8 +65,9 @@ public struct LinearRegex: Sendable {
     }
 
     /// Follows jumps, splits and assertions from `pc`; true once a thread reaches `match`.
-    private func add(_ start: Int, _ position: Int, _ text: [Unicode.Scalar], _ list: inout ThreadList) -> Bool {
-        var stack = [start]
+    private func add(_ start: Int, _ position: Int, _ text: [Unicode.Scalar], _ list: inout ThreadList, _ stack: inout [Int]) -> Bool {
+        stack.removeAll(keepingCapacity: true)
+        stack.append(start)
         while let pc = stack.popLast() {
             guard list.insert(pc) else { continue }
             switch program[pc] {

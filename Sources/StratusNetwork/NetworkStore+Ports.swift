@@ -104,12 +104,18 @@ extension NetworkStore {
         try await ports(where: device == nil ? nil : "device_id", device ?? "")
     }
 
+    /// The ports of one project, selected in the query.
+    public func ports(project: String) async throws -> [Port] {
+        try await ports(where: "project_id", project)
+    }
+
     func ports(where column: String?, _ value: String) async throws -> [Port] {
         try await storage.read { sql in
             let rows: [any SQLRow]
             switch column {
             case "id": rows = try await sql.raw("SELECT * FROM net_ports WHERE id = \(bind: value)").all()
             case "device_id": rows = try await sql.raw("SELECT * FROM net_ports WHERE device_id = \(bind: value) ORDER BY created_at").all()
+            case "project_id": rows = try await sql.raw("SELECT * FROM net_ports WHERE project_id = \(bind: value) ORDER BY created_at").all()
             default: rows = try await sql.raw("SELECT * FROM net_ports ORDER BY created_at").all()
             }
             var addresses: [String: [Port.FixedIP]] = [:]

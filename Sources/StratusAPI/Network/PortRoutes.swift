@@ -39,7 +39,8 @@ extension NetworkAPI {
         }
         router.get("network/v2.0/ports", .rule("get_port")) { request, context in
             let auth = try context.requireAuth()
-            let list = try await store.ports().filter { auth.isAdmin || $0.projectID == auth.projectID }
+            // The caller's project bounds the query itself; admins see every project's ports.
+            let list = try await auth.isAdmin ? store.ports() : store.ports(project: try ownProject(auth))
             return JSONResponse.make(status: .ok, ["ports": .array(filtered(list.map(portJSON), request))])
         }
         router.get("network/v2.0/ports/:id", .rule("get_port")) { _, context in
