@@ -41,17 +41,6 @@ public struct IdentityAPI: Sendable {
         router.get("identity/v3", .open) { _, _ in JSONResponse.make(status: .ok, ["version": versionJSON()]) }
     }
 
-    // MARK: Policy
-
-    /// Admin, or the caller acting on itself (`allowed` true).
-    func requireAdminOr(_ context: StratusRequestContext, _ allowed: (AuthContext) -> Bool) throws -> AuthContext {
-        let auth = try context.requireAuth()
-        guard auth.isAdmin || allowed(auth) else {
-            throw StratusError.forbidden("You are not authorized to perform the requested action.")
-        }
-        return auth
-    }
-
     func boolQuery(_ request: Request, _ name: String) throws -> Bool? {
         guard let text = request.uri.queryParameters[Substring(name)] else { return nil }
         switch text.lowercased() {
