@@ -19,8 +19,13 @@ public struct StratusRequestContext: RequestContext {
     /// The rules in force, set by the route's guard before the handler runs.
     public var policy: PolicyEnforcer?
 
+    /// True once the client's connection has closed: long work (a regex filter over a long list) stops then.
+    public let clientGone: @Sendable () -> Bool
+
     public init(source: Source) {
         self.coreContext = .init(source: source)
+        let channel = source.channel
+        self.clientGone = { !channel.isActive }
     }
 
     /// The caller's identity, or Keystone's 401 when the request carried no valid token.

@@ -33,7 +33,7 @@ extension ComputeAPI {
         let project = allProjects ? (one("project_id") ?? one("tenant_id")) : ownProject
         var list = try await servers!.list(projectID: project)
 
-        if let name = one("name") { list = try Self.filterByName(list, pattern: name) }
+        if let name = one("name") { list = try Self.filterByName(list, pattern: name, clientGone: context.clientGone) }
         if let status = one("status")?.uppercased() {
             let known = ["ACTIVE", "BUILD", "DELETED", "ERROR", "HARD_REBOOT", "PAUSED", "REBOOT", "SHUTOFF", "SUSPENDED",
                          "RESCUE", "VERIFY_RESIZE", "SHELVED", "SHELVED_OFFLOADED", "SOFT_DELETED", "MIGRATING", "RESIZE", "UNKNOWN"]
@@ -76,7 +76,7 @@ extension ComputeAPI {
     }
 
     /// Nova's `name` filter: a Python regular expression searched in each name, run in linear time within a budget.
-    static func filterByName(_ list: [Instance], pattern: String) throws -> [Instance] {
+    static func filterByName(_ list: [Instance], pattern: String, clientGone: () -> Bool) throws -> [Instance] {
         let regex: LinearRegex
         do {
             regex = try LinearRegex(pattern)
@@ -84,7 +84,13 @@ extension ComputeAPI {
             throw StratusError.badRequest("Invalid input for query parameter name: not a supported regular expression (\(error.message)).")
         }
         var budget = LinearRegex.requestBudget
+        var checked = 0
         return try list.filter { instance in
+            checked += 1
+            if checked % 64 == 0 && clientGone() {
+                throw StratusError(.init(status: 499, faultName: "clientClosedRequest", title: "Client Closed Request"),
+                                   "The client closed the connection; the name filter was stopped.")
+            }
             guard let found = regex.search(instance.name, budget: &budget) else {
                 throw StratusError.badRequest("Invalid input for query parameter name: the pattern is too expensive to evaluate over this many servers.")
             }
