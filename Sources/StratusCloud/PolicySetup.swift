@@ -41,6 +41,7 @@ enum PolicySetup {
         limits.bodyChunkTimeout = seconds("body_chunk_timeout")
         limits.bodyTimeout = seconds("body_timeout")
         limits.maxConnections = c.int("api", "max_connections")
+        limits.maxBufferedBody = c.int("oslo_middleware", "max_request_body_size")
         return limits
     }
 }

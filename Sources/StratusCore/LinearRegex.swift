@@ -27,6 +27,11 @@ public struct LinearRegex: Sendable {
         var parser = RegexParser(Array(pattern.unicodeScalars))
         let node = try parser.parseAll()
         caseInsensitive = parser.caseInsensitive
+        // Counted repetition multiplies: size the program before building it, so no pattern can make the
+        // compiler itself run long.
+        guard RegexCompiler.size(node) <= Self.maxProgramSize else {
+            throw SyntaxError(message: "the pattern is too complex (its repetitions expand past \(Self.maxProgramSize) steps)")
+        }
         var compiler = RegexCompiler()
         try compiler.emit(node)
         compiler.program.append(.match)
@@ -42,34 +47,39 @@ public struct LinearRegex: Sendable {
     /// `re.search` that spends at most `budget` thread steps (shared across calls, so a request can bound the
     /// work of a whole list); nil once it is spent.
     public func search(_ text: String, budget: inout Int) -> Bool? {
-        let scalars = Array((caseInsensitive ? text.lowercased() : text).unicodeScalars)
+        let scalars = Array(text.unicodeScalars)
+        // Setting up the thread lists costs a pass over the program.
+        budget -= program.count
+        if budget < 0 { return nil }
         var current = ThreadList(size: program.count), next = ThreadList(size: program.count)
         var stack: [Int] = []
         stack.reserveCapacity(program.count)
         for position in 0...scalars.count {
             // Unanchored search: a new thread starts at every position.
-            if add(0, position, scalars, &current, &stack) { return true }
-            budget -= current.items.count + 1
-            if budget < 0 { return nil }
+            if add(0, position, scalars, &current, &stack, &budget) { return true }
             guard position < scalars.count else { break }
             let scalar = scalars[position]
             next.clear()
             for pc in current.items {
                 if case .scalar(let set) = program[pc], set.contains(scalar, caseInsensitive: caseInsensitive) {
-                    if add(pc + 1, position + 1, scalars, &next, &stack) { return true }
+                    if add(pc + 1, position + 1, scalars, &next, &stack, &budget) { return true }
                 }
             }
             swap(&current, &next)
+            if budget < 0 { return nil }
         }
-        return false
+        return budget < 0 ? nil : false
     }
 
     /// Follows jumps, splits and assertions from `pc`; true once a thread reaches `match`.
-    private func add(_ start: Int, _ position: Int, _ text: [Unicode.Scalar], _ list: inout ThreadList, _ stack: inout [Int]) -> Bool {
+    /// Every state visited costs one step of `budget`.
+    private func add(_ start: Int, _ position: Int, _ text: [Unicode.Scalar], _ list: inout ThreadList, _ stack: inout [Int],
+                     _ budget: inout Int) -> Bool {
         stack.removeAll(keepingCapacity: true)
         stack.append(start)
         while let pc = stack.popLast() {
             guard list.insert(pc) else { continue }
+            budget -= 1
             switch program[pc] {
             case .match: return true
             case .jump(let target): stack.append(target)
@@ -132,9 +142,14 @@ struct ScalarSet: Sendable {
         if anyButNewline { return scalar != "\n" }
         var found = items.contains { $0.matches(scalar) }
         if !found && caseInsensitive {
-            // The text was lowercased; the pattern's own letters may be upper case.
-            let upper = String(scalar).uppercased().unicodeScalars
-            if upper.count == 1, let other = upper.first { found = items.contains { $0.matches(other) } }
+            // Python's IGNORECASE: the scalar's single-scalar lower, upper and title case forms match too.
+            for form in [scalar.properties.lowercaseMapping, scalar.properties.uppercaseMapping, scalar.properties.titlecaseMapping] {
+                let scalars = form.unicodeScalars
+                if scalars.count == 1, let other = scalars.first, other != scalar, items.contains(where: { $0.matches(other) }) {
+                    found = true
+                    break
+                }
+            }
         }
         return found != negated
     }
@@ -145,8 +160,15 @@ extension ScalarSet.Item {
         switch self {
         case .range(let low, let high): return scalar.value >= low && scalar.value <= high
         case .digit: return scalar.properties.numericType == .decimal
-        case .word: return scalar == "_" || scalar.properties.isAlphabetic || scalar.properties.numericType != nil
-        case .space: return scalar.properties.isWhitespace
+        // Python's str.isalnum() and "_": letters and numbers, not combining marks.
+        case .word:
+            switch scalar.properties.generalCategory {
+            case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
+                 .decimalNumber, .letterNumber, .otherNumber: return true
+            default: return scalar == "_"
+            }
+        // Python's str.isspace(): Unicode white space plus the separators U+001C…U+001F.
+        case .space: return scalar.properties.isWhitespace || (0x1C...0x1F).contains(scalar.value)
         case .notDigit: return !Self.digit.matches(scalar)
         case .notWord: return !Self.word.matches(scalar)
         case .notSpace: return !Self.space.matches(scalar)
@@ -165,6 +187,20 @@ indirect enum RegexNode {
 
 struct RegexCompiler {
     var program: [Instruction] = []
+
+    /// Instructions `node` compiles to (at least one per node, so empty repetitions are counted too), saturating.
+    static func size(_ node: RegexNode) -> Int {
+        let cap = LinearRegex.maxProgramSize + 1
+        switch node {
+        case .empty, .set, .lineStart, .lineEnd: return 1
+        case .sequence(let parts): return min(cap, parts.reduce(1) { min(cap, $0 + size($1)) })
+        case .alternation(let choices): return min(cap, choices.reduce(1) { min(cap, $0 + size($1) + 2) })
+        case .repeated(let inner, let min, let max):
+            let copies = Swift.max(min, max ?? min) + 1
+            let (product, overflow) = size(inner).multipliedReportingOverflow(by: copies + 1)
+            return overflow ? cap : Swift.min(cap, product)
+        }
+    }
 
     mutating func emit(_ node: RegexNode) throws(LinearRegex.SyntaxError) {
         guard program.count < LinearRegex.maxProgramSize else {

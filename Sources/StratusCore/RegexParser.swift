@@ -67,7 +67,8 @@ struct RegexParser {
                 position += 1
                 high = number()
             }
-            guard peek == "}", low != nil || high != nil else {
+            // `{,}` and `{,n}` count from zero, as in Python; `{}` or `{x` are literal text.
+            guard peek == "}", low != nil || high != nil || scalars[position - 1] == "," else {
                 position = start
                 return nil
             }
@@ -188,7 +189,9 @@ struct RegexParser {
         case "r": return single(13)
         case "f": return single(12)
         case "v": return single(11)
-        case "0": return single(0)
+        case "0":
+            if let next = peek, ("0"..."7").contains(next) { throw fail("octal escapes are not supported") }
+            return single(0)
         case "1"..."9": throw fail("backreferences are not supported")
         case "A", "Z", "b", "B": throw fail("the anchor \\\(scalar) is not supported")
         default:

@@ -106,9 +106,14 @@ public struct AuthContext: Sendable, Equatable {
         self.expiresAt = expiresAt
     }
 
+    /// What the policy's admin rule (`context_is_admin`, identity's `admin_required`) says of this caller, once the
+    /// route's guard has asked; handlers' "admin sees every project" decisions follow it, so an operator who
+    /// redefines the admin rule redefines those too.
+    public var policyAdmin: Bool?
+
     public func hasRole(_ name: String) -> Bool { roles.contains(name) }
-    /// Keystone's and Nova's default policy treat the admin role as cloud admin.
-    public var isAdmin: Bool { hasRole("admin") }
+    /// The cloud admin: as the policy's admin rule decides, or (before any policy ran) the admin role.
+    public var isAdmin: Bool { policyAdmin ?? hasRole("admin") }
     public var isService: Bool { hasRole("service") }
 }
 

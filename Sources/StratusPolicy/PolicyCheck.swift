@@ -106,7 +106,7 @@ extension PolicyCheck {
             return mine == theirs
         case .matchesLiteral(let credential, let value):
             guard let mine = credentials.value(credential) else { return false }
-            return mine.lowercased() == value.lowercased()
+            return mine == value
         case .targetEquals(let key, let value):
             return target[key] == value
         case .not(let inner):

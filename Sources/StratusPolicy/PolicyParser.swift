@@ -2,8 +2,10 @@
 /// `'literal':%(TARGET)s`, combined with `not`, `and`, `or` (that precedence) and parentheses. An empty string passes.
 public enum PolicyParser {
     public static func parse(_ text: String) throws(PolicyError) -> PolicyCheck {
+        // Only the empty string always passes (oslo.policy); blank text is a mistake, not "allow everyone".
+        if text.isEmpty { return .always }
         var parser = Parser(tokens: try tokenize(text), source: text)
-        guard !parser.tokens.isEmpty else { return .always }
+        guard !parser.tokens.isEmpty else { throw PolicyError.syntax(text, "a check of only white space") }
         let check = try parser.orExpression()
         guard parser.position == parser.tokens.count else {
             throw PolicyError.syntax(text, "unexpected '\(parser.tokens[parser.position].text)'")

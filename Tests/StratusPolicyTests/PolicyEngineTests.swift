@@ -26,7 +26,7 @@ struct PolicyEngineTests {
         #expect(try PolicyParser.parse("((rule:a))") == .rule("a"))
     }
 
-    @Test("bad syntax is refused with the reason", arguments: ["role:admin or", "(role:admin", "role:admin)", "admin", "and role:x", "role:"])
+    @Test("bad syntax is refused with the reason", arguments: ["role:admin or", "(role:admin", "role:admin)", "admin", "and role:x", "role:", " "])
     func badSyntax(text: String) {
         #expect(throws: PolicyError.self) { try PolicyParser.parse(text) }
     }
@@ -38,6 +38,10 @@ struct PolicyEngineTests {
         #expect(enforcer.allows("own", Self.member, ["project_id": "p1"]))
         #expect(!enforcer.allows("own", Self.member, ["project_id": "p2"]))
         #expect(!enforcer.allows("not registered", Self.admin, [:]))
+        // Literal comparisons are exact, as oslo's GenericCheck; only role names ignore case.
+        let literal = try PolicyEnforcer(rules: [PolicyRule("me", "user_id:U1", ""), PolicyRule("role", "role:MEMBER", "")])
+        #expect(!literal.allows("me", Self.member, [:]))
+        #expect(literal.allows("role", Self.member, [:]))
     }
 
     @Test("OpenStack's defaults: readers read, members write, admins administer, services talk to placement")

@@ -91,6 +91,10 @@ struct RouteGuard: Sendable {
         try RequestText.checkQuery(request.uri.query)
         context.coreContext.parameters = try RequestText.decodedParameters(context.parameters)
         context.policy = enforcer
+        if let auth = context.auth {
+            let adminRule = request.uri.path.hasPrefix("/identity") ? "admin_required" : "context_is_admin"
+            context.auth?.policyAdmin = enforcer.allows(adminRule, auth.policyCredentials, Self.callerTarget(auth))
+        }
         switch access {
         case .open:
             break
@@ -109,9 +113,18 @@ struct RouteGuard: Sendable {
             }
             let buffer = try await request.collectBody(limit: bodyLimit)
             request.body = RequestBody(buffer: buffer)
-            if case .object(let fields)? = try? JSON.parse(bytes: Array(buffer.readableBytesView)), fields.count == 1,
-               let rule = rules[fields.keys.first!], !enforcer.allows(rule, auth.policyCredentials, target)
-            {
+            // Exactly one known action, or no handler runs: a second key must not ride on the first one's rule.
+            let json: JSON
+            do {
+                json = try JSON.parse(bytes: Array(buffer.readableBytesView))
+            } catch {
+                throw StratusError.badRequest("Malformed request body: the body is not valid JSON.")
+            }
+            guard case .object(let fields) = json, fields.count == 1, let action = fields.keys.first else {
+                throw StratusError.badRequest("The action body must be a JSON object naming exactly one action.")
+            }
+            guard let rule = rules[action] else { throw StratusError.badRequest("Action \(action) is not supported.") }
+            guard enforcer.allows(rule, auth.policyCredentials, target) else {
                 throw PolicyDenial.error(rule: rule, path: request.uri.path)
             }
         }

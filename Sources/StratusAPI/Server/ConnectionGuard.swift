@@ -17,6 +17,9 @@ public struct ConnectionLimits: Sendable {
     public var bodyTimeout: Duration = .seconds(300)
     /// `[api] max_connections`: connections beyond it get 503 and are closed.
     public var maxConnections = 1000
+    /// `[oslo_middleware] max_request_body_size`: bodies declared larger (streamed image uploads) are bounded by
+    /// `bodyChunkTimeout` only, not by `bodyTimeout`.
+    public var maxBufferedBody = 114_688
 
     public init() {}
 }
@@ -49,10 +52,14 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
     private var counted = false
     private var refused = false
     private var timer: Scheduled<Void>?
-    /// Set while a request body is being read: when it started.
+    /// Requests whose head arrived and whose response has not ended (HTTP/1.1 pipelining can make it more than one).
+    private var inFlight = 0
+    /// Set while a request body is being read: when it started, and whether the whole-body deadline applies.
     private var bodyStarted: NIODeadline?
-    private var requestEnded = true
-    private var responseEnded = true
+    private var bodyDeadlineApplies = false
+    /// The application asked for more bytes and has not had them yet. A body's pause counts only then: while the
+    /// server itself is not reading (back-pressure), the client is not to blame.
+    private var readOutstanding = false
 
     public init(limits: ConnectionLimits, counter: ConnectionCounter) {
         self.limits = limits
@@ -63,20 +70,31 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
         guard !counted else { return }
         counted = true
         admitted = counter.acquire(max: limits.maxConnections)
-        arm(context, after: limits.headerTimeout)
+        // A connection over the cap gets its 503 as soon as it speaks, and little time to do so.
+        arm(context, after: admitted ? limits.headerTimeout : min(limits.headerTimeout, .seconds(1)))
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
+        cancelTimer()
         releaseSlot()
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
+        cancelTimer()
         releaseSlot()
         context.fireChannelInactive()
+    }
+
+    public func read(context: ChannelHandlerContext) {
+        readOutstanding = true
+        if bodyStarted != nil && timer == nil { arm(context, after: limits.bodyChunkTimeout) }
+        context.read()
+    }
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        readOutstanding = false
+        if bodyStarted != nil { cancelTimer() }
+        context.fireChannelReadComplete()
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -88,29 +106,37 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
                               StratusError(.serviceUnavailable, "The server has too many open connections; try again shortly."))
             }
             if let coding = head.headerFields[.transferEncoding], coding.lowercased().trimmingCharacters() != "chunked" {
-                return refuse(context, .notImplemented, path: head.path ?? "/", StratusError(
-                    .init(status: 501, faultName: "notImplemented", title: "Not Implemented"),
-                    "Transfer-Encoding '\(coding)' is not supported; only chunked is."))
+                // Only safe to answer from here when nothing else is being answered on this connection.
+                if inFlight == 0 {
+                    return refuse(context, .notImplemented, path: head.path ?? "/", StratusError(
+                        .init(status: 501, faultName: "notImplemented", title: "Not Implemented"),
+                        "Transfer-Encoding '\(coding)' is not supported; only chunked is."))
+                }
+                context.close(promise: nil)
+                return
             }
-            requestEnded = false
-            responseEnded = false
+            inFlight += 1
             bodyStarted = .now()
+            // Large declared bodies (image uploads) stream for as long as they keep moving; buffered ones must also
+            // arrive whole within body_timeout.
+            let length = head.headerFields[.contentLength].flatMap { Int($0) }
+            bodyDeadlineApplies = length.map { $0 <= limits.maxBufferedBody } ?? true
             arm(context, after: limits.bodyChunkTimeout)
         case .body:
-            arm(context, after: limits.bodyChunkTimeout)
+            if readOutstanding { arm(context, after: limits.bodyChunkTimeout) } else { cancelTimer() }
         case .end:
-            requestEnded = true
             bodyStarted = nil
             cancelTimer()
-            if responseEnded { arm(context, after: limits.keepAliveTimeout) }
+            // The response may have been sent before the body was read (a 401 or 413).
+            if inFlight == 0 { arm(context, after: limits.keepAliveTimeout) }
         }
         context.fireChannelRead(data)
     }
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = unwrapOutboundIn(data) {
-            responseEnded = true
-            if requestEnded { arm(context, after: limits.keepAliveTimeout) }
+            inFlight = max(0, inFlight - 1)
+            if inFlight == 0 && bodyStarted == nil { arm(context, after: limits.keepAliveTimeout) }
         }
         context.write(data, promise: promise)
     }
@@ -119,7 +145,7 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
     private func arm(_ context: ChannelHandlerContext, after delay: Duration) {
         cancelTimer()
         var deadline = NIODeadline.now() + TimeAmount(delay)
-        if let bodyStarted { deadline = min(deadline, bodyStarted + TimeAmount(limits.bodyTimeout)) }
+        if let bodyStarted, bodyDeadlineApplies { deadline = min(deadline, bodyStarted + TimeAmount(limits.bodyTimeout)) }
         let loop = context.eventLoop.assumeIsolatedUnsafeUnchecked()
         timer = loop.scheduleTask(deadline: deadline) { [weak self] in
             self?.timer = nil
