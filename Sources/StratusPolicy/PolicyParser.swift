@@ -60,21 +60,22 @@ public enum PolicyParser {
         var position = 0
 
         mutating func orExpression() throws(PolicyError) -> PolicyCheck {
-            var parts = [try andExpression()]
-            while position < tokens.count, tokens[position] == .or {
-                position += 1
-                parts.append(try andExpression())
-            }
-            return parts.count == 1 ? parts[0] : .or(parts)
+            try chain(.or, { (parser: inout Parser) throws(PolicyError) in try parser.andExpression() }, PolicyCheck.or)
         }
 
         mutating func andExpression() throws(PolicyError) -> PolicyCheck {
-            var parts = [try notExpression()]
-            while position < tokens.count, tokens[position] == .and {
+            try chain(.and, { (parser: inout Parser) throws(PolicyError) in try parser.notExpression() }, PolicyCheck.and)
+        }
+
+        /// `operand (separator operand)*`, one operand standing for itself.
+        mutating func chain(_ separator: Token, _ operand: (inout Parser) throws(PolicyError) -> PolicyCheck,
+                            _ combine: ([PolicyCheck]) -> PolicyCheck) throws(PolicyError) -> PolicyCheck {
+            var parts = [try operand(&self)]
+            while position < tokens.count, tokens[position] == separator {
                 position += 1
-                parts.append(try notExpression())
+                parts.append(try operand(&self))
             }
-            return parts.count == 1 ? parts[0] : .and(parts)
+            return parts.count == 1 ? parts[0] : combine(parts)
         }
 
         mutating func notExpression() throws(PolicyError) -> PolicyCheck {
