@@ -17,7 +17,7 @@ public enum PolicyCatalog {
 
     public static func render(_ config: CloudConfig, format: Format, logger: Logger) async throws -> String {
         let policy = try PolicySetup.enforcer(config)
-        let routes = try await routeTable(config, logger: logger)
+        let routes = try await routeTable(config, policy: policy, logger: logger)
         var operations: [String: [String]] = [:]
         for route in routes {
             for (action, rule) in route.rules {
@@ -56,7 +56,7 @@ public enum PolicyCatalog {
     }
 
     /// The routes of the listener, registered against a throwaway database that is never migrated or queried.
-    static func routeTable(_ config: CloudConfig, logger: Logger) async throws -> [RouteEntry] {
+    static func routeTable(_ config: CloudConfig, policy: PolicyEnforcer, logger: Logger) async throws -> [RouteEntry] {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("stratus-policy-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -68,7 +68,7 @@ public enum PolicyCatalog {
                                        hosts: HostStore(storage: storage), queue: queue)
             let table = RouteTable()
             _ = AllInOneCloud.makeRouter(config: config, identity: identity, catalog: catalog, placement: PlacementStore(storage: storage),
-                                         compute: compute, policy: try PolicySetup.enforcer(config), routes: table)
+                                         compute: compute, policy: policy, routes: table)
             return table.routes
         }
     }

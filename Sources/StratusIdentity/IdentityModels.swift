@@ -114,7 +114,6 @@ public struct AuthContext: Sendable, Equatable {
     public func hasRole(_ name: String) -> Bool { roles.contains(name) }
     /// The cloud admin: as the policy's admin rule decides, or (before any policy ran) the admin role.
     public var isAdmin: Bool { policyAdmin ?? hasRole("admin") }
-    public var isService: Bool { hasRole("service") }
 }
 
 /// Role names Keystone's bootstrap creates, and what each implies (admin ⇒ member ⇒ reader).

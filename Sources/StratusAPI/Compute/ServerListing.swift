@@ -29,8 +29,7 @@ extension ComputeAPI {
             try context.authorize("os_compute_api:servers:\(detail ? "detail" : "index"):get_all_tenants",
                                   target: ["project_id": auth.projectID ?? ""], path: request.uri.path)
         }
-        guard let ownProject = auth.projectID else { throw StratusError.forbidden("Listing servers needs a project-scoped token.") }
-        let project = allProjects ? (one("project_id") ?? one("tenant_id")) : ownProject
+        let project = allProjects ? (one("project_id") ?? one("tenant_id")) : try auth.requireProjectID()
         var list = try await servers!.list(projectID: project)
 
         if let name = one("name") { list = try Self.filterByName(list, pattern: name, clientGone: context.clientGone) }

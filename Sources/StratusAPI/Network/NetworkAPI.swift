@@ -50,12 +50,6 @@ public struct NetworkAPI: Sendable {
         return network
     }
 
-    /// The caller's project; the route guard already refused unscoped tokens, this keeps a nil from ever meaning "all".
-    func ownProject(_ auth: AuthContext) throws -> String {
-        guard let project = auth.projectID else { throw StratusError.forbidden("This request needs a project-scoped token.") }
-        return project
-    }
-
     func requireOwner(_ projectID: String, _ auth: AuthContext, _ what: String) throws {
         guard auth.isAdmin || projectID == auth.projectID else {
             throw StratusError.forbidden("(rule:\(what)) is disallowed by policy")

@@ -40,7 +40,7 @@ extension NetworkAPI {
         router.get("network/v2.0/ports", .rule("get_port")) { request, context in
             let auth = try context.requireAuth()
             // The caller's project bounds the query itself; admins see every project's ports.
-            let list = try await auth.isAdmin ? store.ports() : store.ports(project: try ownProject(auth))
+            let list = try await auth.isAdmin ? store.ports() : store.ports(project: try auth.requireProjectID())
             return JSONResponse.make(status: .ok, ["ports": .array(filtered(list.map(portJSON), request))])
         }
         router.get("network/v2.0/ports/:id", .rule("get_port")) { _, context in

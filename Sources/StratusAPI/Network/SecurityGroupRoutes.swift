@@ -8,7 +8,7 @@ extension NetworkAPI {
         router.get("network/v2.0/security-groups", .rule("get_security_group")) { request, context in
             let auth = try context.requireAuth()
             try await store.ensureDefaultGroup(project: auth.projectID ?? "")
-            let groups = try await store.securityGroups(project: auth.isAdmin ? nil : try ownProject(auth))
+            let groups = try await store.securityGroups(project: auth.isAdmin ? nil : try auth.requireProjectID())
             return JSONResponse.make(status: .ok, ["security_groups": .array(filtered(groups.map(groupJSON), request))])
         }
         router.post("network/v2.0/security-groups", .rule("create_security_group")) { request, context in
@@ -31,7 +31,7 @@ extension NetworkAPI {
         }
         router.get("network/v2.0/security-group-rules", .rule("get_security_group_rule")) { request, context in
             let auth = try context.requireAuth()
-            let rules = try await store.securityGroups(project: auth.isAdmin ? nil : try ownProject(auth)).flatMap(\.rules)
+            let rules = try await store.securityGroups(project: auth.isAdmin ? nil : try auth.requireProjectID()).flatMap(\.rules)
             return JSONResponse.make(status: .ok, ["security_group_rules": .array(filtered(rules.map(ruleJSON), request))])
         }
         router.post("network/v2.0/security-group-rules", .rule("create_security_group_rule")) { request, context in
@@ -67,7 +67,7 @@ extension NetworkAPI {
         router.delete("network/v2.0/security-group-rules/:id", .rule("delete_security_group_rule")) { _, context in
             let auth = try context.requireAuth()
             let id = try context.parameters.require("id")
-            let rules = try await store.securityGroups(project: auth.isAdmin ? nil : try ownProject(auth)).flatMap(\.rules)
+            let rules = try await store.securityGroups(project: auth.isAdmin ? nil : try auth.requireProjectID()).flatMap(\.rules)
             guard rules.contains(where: { $0.id == id }), try await store.deleteRule(id) else { throw NetworkError.notFound("SecurityGroupRule", id) }
             return JSONResponse.empty(.noContent)
         }
@@ -75,7 +75,7 @@ extension NetworkAPI {
 
     func visibleGroup(_ id: String, _ context: StratusRequestContext) async throws -> SecurityGroup {
         let auth = try context.requireAuth()
-        guard let group = try await store.securityGroups(project: auth.isAdmin ? nil : try ownProject(auth)).first(where: { $0.id == id }) else {
+        guard let group = try await store.securityGroups(project: auth.isAdmin ? nil : try auth.requireProjectID()).first(where: { $0.id == id }) else {
             throw NetworkError.notFound("SecurityGroup", id)
         }
         return group

@@ -168,6 +168,13 @@ struct RouteGuard: Sendable {
 }
 
 extension AuthContext {
+    /// The caller's project. The route guard already refused unscoped tokens outside identity; this keeps a nil
+    /// project from ever meaning "every project" in a query.
+    public func requireProjectID() throws -> String {
+        guard let projectID else { throw StratusError.forbidden("This request needs a project-scoped token.") }
+        return projectID
+    }
+
     /// The caller as oslo.policy's credential dictionary sees it.
     public var policyCredentials: PolicyCredentials {
         PolicyCredentials(userID: userID, projectID: projectID, userDomainID: userDomainID, projectDomainID: projectDomainID,

@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import NIOCore
 import NIOHTTPTypes
@@ -105,7 +106,7 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
                 return refuse(context, .serviceUnavailable, path: head.path ?? "/",
                               StratusError(.serviceUnavailable, "The server has too many open connections; try again shortly."))
             }
-            if let coding = head.headerFields[.transferEncoding], coding.lowercased().trimmingCharacters() != "chunked" {
+            if let coding = head.headerFields[.transferEncoding], coding.lowercased().trimmingCharacters(in: .whitespaces) != "chunked" {
                 // Only safe to answer from here when nothing else is being answered on this connection.
                 if inFlight == 0 {
                     return refuse(context, .notImplemented, path: head.path ?? "/", StratusError(
@@ -177,11 +178,5 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(context.channel.allocator.buffer(bytes: body))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
-    }
-}
-
-extension String {
-    fileprivate func trimmingCharacters() -> String {
-        String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
     }
 }
