@@ -45,7 +45,10 @@ extension Conductor {
         let states = Dictionary(try await hostStates().map { ($0.host, $0.up) }, uniquingKeysWith: { a, _ in a })
         for instance in try await instances.inFlight() {
             let age = now - instance.updatedAt
-            if instance.vmState == .building {
+            if instance.taskState == .deleting {
+                // A delete wins over everything, a build too: a stuck one is sent again, never turned into ERROR.
+                if age > settings.buildTimeout { try await delete(instance.uuid, requestID: Identifier.requestID()) }
+            } else if instance.vmState == .building {
                 if instance.taskState == .spawning, let host = instance.host, states[host] == false, age > settings.serviceDownTime {
                     try await spawnFailed(["instance": .string(instance.uuid), "host": .string(host),
                                            "error": .string("compute host \(host) is down"), "started": .number(instance.updatedAt)],
@@ -59,15 +62,13 @@ extension Conductor {
                         try await queue.cast(topic: "compute.\(host)", payload: ["op": "destroy_orphan", "instance": .string(instance.uuid)])
                     }
                 }
-            } else if age > settings.buildTimeout, instance.taskState != .deleting {
+            } else if age > settings.buildTimeout {
                 try await queue.storage.transaction { tx in
                     guard var current = try await instances.instance(instance.uuid, in: tx), current.updatedAt == instance.updatedAt else { return }
                     logger.warning("clearing task state \(current.taskState?.rawValue ?? "") of \(current.uuid): no progress for \(Int(age)) s")
                     current.taskState = nil
                     try await instances.save(current, in: tx)
                 }
-            } else if age > settings.buildTimeout {
-                try await delete(instance.uuid, requestID: Identifier.requestID())  // send the destroy again
             }
         }
     }

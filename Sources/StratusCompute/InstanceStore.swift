@@ -45,8 +45,12 @@ public struct InstanceStore: Sendable {
         ).run()
     }
 
+    /// The instance, locked for the rest of the transaction: every caller reads it to write it back, and on
+    /// PostgreSQL an unlocked read lets a concurrent writer's change be overwritten by this one's stale copy
+    /// (a build's placement undoing the reconciler's ERROR). SQLite has one writer at a time already.
     public func instance(_ uuid: String, in tx: Transaction) async throws -> Instance? {
-        try await tx.sql.raw("SELECT * FROM compute_instances WHERE uuid = \(bind: uuid)").first().map(Self.instance)
+        let lock: SQLQueryString = tx.engine == .postgresql ? " FOR UPDATE" : ""
+        return try await tx.sql.raw("SELECT * FROM compute_instances WHERE uuid = \(bind: uuid)" + lock).first().map(Self.instance)
     }
 
     public func instance(_ uuid: String) async throws -> Instance? {
