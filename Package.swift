@@ -25,13 +25,21 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.0"),
         .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.14.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.25.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.25.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.29.0"),
     ],
     targets: [
         .target(
             name: "StratusCore",
             dependencies: [
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "StratusMessages",
+            dependencies: ["StratusCore"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -116,6 +124,7 @@ let package = Package(
                 "StratusPlacement",
                 "StratusScheduler",
                 "StratusNetwork",
+                "StratusMessages",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SQLKit", package: "sql-kit"),
@@ -132,7 +141,11 @@ let package = Package(
             name: "StratusComputeAgent",
             dependencies: [
                 "StratusCore",
-                "StratusQueue",
+                "StratusMessages",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -153,6 +166,7 @@ let package = Package(
                 "StratusNetwork",
                 "StratusQueue",
                 "StratusPolicy",
+                "StratusMessages",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -247,7 +261,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StratusComputeTests",
-            dependencies: ["StratusCompute", "StratusTesting", "StratusCloud"],
+            dependencies: ["StratusCompute", "StratusTesting", "StratusCloud", "StratusQueue"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -48,7 +48,8 @@ public enum AllInOneCloud {
         + ComputeSchema.migrations + ImageSchema.migrations + NetworkSchema.migrations
 
     /// Prepares the data dir and database, bootstraps identity, then serves until cancelled or signalled.
-    /// `onReady` runs once the listener is bound and `clouds.yaml` is written.
+    /// `onReady` runs once the listener is bound, `clouds.yaml` is written and the local compute hosts are
+    /// registered (they reach the control plane over HTTP, as remote hosts would).
     public static func run(
         _ config: CloudConfig, logger: Logger, handleSignals: Bool = true,
         onReady: @escaping @Sendable (ReadyCloud) async -> Void
@@ -60,87 +61,53 @@ public enum AllInOneCloud {
         let maxConnections = config.configuration.int("database", "max_pool_size")
         try await Storage.withStorage(config.databaseURL, maxConnections: maxConnections, logger: logger) { storage in
             try await Migrator.apply(migrations, to: storage, logger: logger)
-            // Secrets are written only once the database is known good, so a failed start leaves nothing behind.
-            let credentials = try BootstrapCredentials.loadOrCreate(in: config.dataDir)
-            let tokenKey = try TokenCodec.loadOrCreateKey(in: config.tokenKeyDirectory)
-            let identity = IdentityService(storage: storage, tokenKey: tokenKey, settings: identitySettings(config))
-            let created = try await IdentityBootstrap(identity: identity).run(
-                adminPassword: credentials.adminPassword, demoPassword: credentials.demoPassword)
-            for account in created { logger.info("bootstrapped user \(account.userName) in project \(account.projectName)") }
-
-            let catalog = ServiceCatalog(
-                baseURL: "http://\(config.bindHost):\(config.port)",
-                region: config.configuration.string("identity", "region_name"),
-                services: [
-                    .init(type: "identity", name: "keystone", path: "/identity"),
-                    .init(type: "placement", name: "placement", path: "/placement"),
-                    .init(type: "compute", name: "nova", path: "/compute/v2.1"),
-                    .init(type: "image", name: "glance", path: "/image"),
-                    .init(type: "network", name: "neutron", path: "/network"),
-                ])
-            let flavors = FlavorStore(storage: storage)
-            try await flavors.ensureDefaults()
-            let adminProject = try await identity.store.project(name: "admin", domainID: "default")
-            try await defaultNetworks(NetworkStore(storage: storage), adminProject: adminProject.id, logger: logger)
-            let placement = PlacementStore(storage: storage, batching: true)
-            try await placement.loadIndex()
-            let queue = Queue(storage: storage, settings: config.queueSettings)
-            let compute = ComputeParts(
-                flavors: flavors, instances: InstanceStore(storage: storage), hosts: HostStore(storage: storage), queue: queue)
-            let routes = RouteTable()
-            let router = makeRouter(config: config, identity: identity, catalog: catalog, placement: placement, compute: compute,
-                                    policy: policy, routes: routes)
-            try PolicySetup.checkRoutes(routes.routes, against: policy)
-            let limits = PolicySetup.connectionLimits(config)
-            let connections = ConnectionCounter()
-            let conductor = Conductor(
-                instances: compute.instances, hosts: compute.hosts, placement: placement, queue: queue,
-                scheduler: try scheduler(config), settings: conductorSettings(config), logger: logger)
-            let reconcileEvery = Duration.seconds(config.configuration.int("conductor", "reconcile_interval"))
-            let imageStore = ImageStore(storage: storage)
-            let imageFiles = ImageFiles(directory: config.imageDirectory, sizeCap: config.configuration.int("image", "image_size_cap"))
-            if let tiny = config.tinyGuestDirectory {
-                try await TinyGuest.register(from: tiny, store: imageStore, files: imageFiles, owner: adminProject.id, logger: logger)
-            }
-            let hosts = try await ComputeHosts.make(config, queue: queue, images: imageStore, files: imageFiles, logger: logger)
-            let agents = hosts.agents
+            let prepared = try await ControlPlane.bootstrap(config, storage: storage, logger: logger)
+            let credentials = prepared.credentials
+            let (parts, router) = try await ControlPlane.parts(config, storage: storage, identity: prepared.identity, policy: policy, logger: logger)
+            let listening = OneShot<String>()
+            let registered = OneShot<Void>()
+            // The local hosts use the service user over loopback, exactly as `stratus compute` on another machine.
+            let client = ControlPlaneClient(
+                credentials: ServiceCredentials(authURL: "", username: IdentityBootstrap.serviceUser, password: credentials.servicePassword),
+                logger: logger, authURL: { await listening.value() })
+            let hosts = try await ComputeHosts.make(config, client: client, logger: logger)
+            let runner = hosts.runner(config, client: client, logger: logger) { registered.fulfil(()) }
             let cloudsFile = config.dataDir + "/clouds.yaml"
-            let publicEndpoint = config.configuration.string("api", "public_endpoint")
-
-            let app = Application(
-                router: router,
-                server: .http1(configuration: .init(
-                    additionalChannelHandlers: [ConnectionGuard(limits: limits, counter: connections)])),
-                configuration: .init(address: .hostname(config.bindHost, port: config.port), serverName: nil),
-                onServerRunning: { channel in
-                    let port = channel.localAddress?.port ?? config.port
-                    catalog.baseURL = publicEndpoint.isEmpty ? "http://\(config.bindHost):\(port)" : publicEndpoint
-                    do {
-                        try credentials.writeCloudsFile(to: cloudsFile, authURL: catalog.identityURL, region: catalog.region)
-                    } catch {
-                        logger.error("\(error)")
-                    }
-                    await onReady(ReadyCloud(
-                        baseURL: catalog.baseURL, authURL: catalog.identityURL, cloudsFile: cloudsFile,
-                        credentials: credentials, storage: storage, identity: identity, placement: placement,
-                        fakeDrivers: hosts.fakeDrivers, qemuDriver: hosts.qemu, computeHosts: agents.map(\.host),
-                        schedulerMetrics: conductor.metrics, routes: routes.routes, policy: policy,
-                        openConnections: connections))
-                },
-                logger: logger)
+            let app = parts.application(router, config, logger: logger) { _ in
+                let identityURL = parts.catalog.identityURL
+                do {
+                    try credentials.writeCloudsFile(to: cloudsFile, authURL: identityURL, region: parts.catalog.region)
+                    try credentials.writeAgentConfig(to: config.dataDir + "/compute-agent.conf", authURL: identityURL)
+                } catch {
+                    logger.error("\(error)")
+                }
+                listening.fulfil(identityURL)
+            }
+            let ready = ReadyReporter {
+                let authURL = await listening.value()
+                await registered.value()
+                await onReady(ReadyCloud(
+                    baseURL: parts.catalog.baseURL, authURL: authURL, cloudsFile: cloudsFile,
+                    credentials: credentials, storage: storage, identity: prepared.identity, placement: parts.placement,
+                    fakeDrivers: hosts.fakeDrivers, qemuDriver: hosts.qemu, computeHosts: hosts.agents.map(\.host),
+                    schedulerMetrics: parts.conductor.metrics, routes: parts.routes.routes, policy: policy,
+                    openConnections: parts.connections))
+            }
             let group = ServiceGroup(
                 configuration: .init(
-                    services: [
-                        .init(service: app), .init(service: PeriodicService(every: .seconds(60)) {
-                            // Finished messages are deleted after an hour so the table stays small; dead letters stay.
-                            do { try await queue.purgeDone(olderThan: 3600) } catch { logger.warning("queue purge failed: \(error)") }
-                        }),
-                        .init(service: placement.batcher!),
-                        .init(service: conductor.reconciler(interval: reconcileEvery)),
-                    ] + conductor.consumers().map { .init(service: $0) } + agents.map { .init(service: $0) },
+                    services: [.init(service: app), .init(service: ready, successTerminationBehavior: .ignore)]
+                        + parts.placementServices(logger: logger).map { .init(service: $0) }
+                        + parts.conductorServices(config, logger: logger).map { .init(service: $0) }
+                        + [.init(service: runner, successTerminationBehavior: .ignore)],
                     gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
                     logger: logger))
-            try await group.run()
+            do {
+                try await group.run()
+            } catch {
+                await client.shutdown()
+                throw error
+            }
+            await client.shutdown()
         }
     }
 
@@ -184,6 +151,7 @@ public enum AllInOneCloud {
             bodyLimit: bodyLimit, instanceNameTemplate: config.configuration.string("DEFAULT", "instance_name_template"),
             serviceDownTime: config.configuration.double("DEFAULT", "service_down_time"), baseURL: { catalog.baseURL }
         ).register(on: router)
+        AgentAPI(queue: compute.queue, instances: compute.instances, hosts: compute.hosts, bodyLimit: bodyLimit).register(on: router)
         return base
     }
 }

@@ -1,10 +1,13 @@
 import Foundation
 import StratusCore
+import StratusIdentity
 
 /// The bootstrap accounts' passwords (kept 0600 in the data dir) and the `clouds.yaml` written from them.
 public struct BootstrapCredentials: Sendable, Codable, Equatable {
     public var adminPassword: String
     public var demoPassword: String
+    /// The compute agents' service user (`nova` in project `service`); added to older files on first read.
+    public var servicePassword: String
 
     static func generatePassword() -> String {
         let alphabet = Array("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
@@ -16,15 +19,32 @@ public struct BootstrapCredentials: Sendable, Codable, Equatable {
     public static func loadOrCreate(in dataDir: String) throws -> BootstrapCredentials {
         let path = dataDir + "/credentials.json"
         if let data = FileManager.default.contents(atPath: path) {
-            do { return try JSONDecoder().decode(BootstrapCredentials.self, from: data) } catch {
+            let saved: Saved
+            do { saved = try JSONDecoder().decode(Saved.self, from: data) } catch {
                 throw ConfigError("\(path) is corrupt (\(error)); remove it to generate new bootstrap passwords")
             }
+            let credentials = BootstrapCredentials(adminPassword: saved.adminPassword, demoPassword: saved.demoPassword,
+                                                   servicePassword: saved.servicePassword ?? generatePassword())
+            if saved.servicePassword == nil { try credentials.save(to: path) }
+            return credentials
         }
-        let credentials = BootstrapCredentials(adminPassword: generatePassword(), demoPassword: generatePassword())
-        let data = try JSONEncoder().encode(credentials)
+        let credentials = BootstrapCredentials(adminPassword: generatePassword(), demoPassword: generatePassword(),
+                                               servicePassword: generatePassword())
+        try credentials.save(to: path)
+        return credentials
+    }
+
+    /// The file as earlier versions wrote it too (without the service password).
+    private struct Saved: Decodable {
+        var adminPassword: String
+        var demoPassword: String
+        var servicePassword: String?
+    }
+
+    func save(to path: String) throws {
+        let data = try JSONEncoder().encode(self)
         guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600])
         else { throw ConfigError("cannot write \(path)") }
-        return credentials
     }
 
     /// `clouds.yaml` with `stratus-admin` and `stratus-demo`, as openstacksdk and the CLI read it.
@@ -47,6 +67,28 @@ public struct BootstrapCredentials: Sendable, Codable, Equatable {
         }
         return "clouds:\n" + cloud("stratus-admin", "admin", "admin", adminPassword)
             + cloud("stratus-demo", "demo", "demo", demoPassword)
+    }
+
+    /// The compute agents' credentials file: `[service_user]` with keystoneauth's option names, which
+    /// `stratus compute --config FILE` reads.
+    public func agentConfig(authURL: String) -> String {
+        """
+        # Written by stratus: the compute agents' service user. Agents need nothing else to reach the control plane.
+        [service_user]
+        auth_url = \(authURL)
+        username = \(IdentityBootstrap.serviceUser)
+        password = \(servicePassword)
+        project_name = service
+        user_domain_name = Default
+        project_domain_name = Default
+
+        """
+    }
+
+    public func writeAgentConfig(to path: String, authURL: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: Data(agentConfig(authURL: authURL).utf8),
+                                             attributes: [.posixPermissions: 0o600])
+        else { throw ConfigError("cannot write \(path)") }
     }
 
     public func writeCloudsFile(to path: String, authURL: String, region: String) throws {

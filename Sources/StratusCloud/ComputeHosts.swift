@@ -2,11 +2,9 @@ import Foundation
 import Logging
 import StratusComputeAgent
 import StratusCore
-import StratusImage
-import StratusQueue
 
-/// The compute hosts `stratus up` runs in its own process: one QEMU host (this machine) when QEMU is installed,
-/// or fake hosts — chosen by `[DEFAULT] compute_driver` / `--driver`.
+/// The compute hosts one process runs: one QEMU host (this machine) when QEMU is installed, or fake hosts —
+/// chosen by `[DEFAULT] compute_driver` / `--driver`. They reach the control plane only through `client`.
 struct ComputeHosts: Sendable {
     var agents: [ComputeAgent]
     var qemu: QEMUDriver?
@@ -23,7 +21,7 @@ struct ComputeHosts: Sendable {
         }
     }
 
-    static func make(_ config: CloudConfig, queue: Queue, images: ImageStore, files: ImageFiles, logger: Logger) async throws -> ComputeHosts {
+    static func make(_ config: CloudConfig, client: ControlPlaneClient, logger: Logger) async throws -> ComputeHosts {
         let c = config.configuration
         let choice = c.string("DEFAULT", "compute_driver")
         let binary = c.string("qemu", "binary")
@@ -34,7 +32,7 @@ struct ComputeHosts: Sendable {
                     without any real guest. Install qemu-system-x86 and qemu-utils (scripts/up does) for real VMs. *****
                     """)
             }
-            let agents = fakeAgents(config, queue: queue, logger: logger)
+            let agents = fakeAgents(config)
             if !agents.isEmpty {
                 logger.warning("compute hosts use the FAKE driver: servers become ACTIVE without any real guest (\(agents.count) hosts)")
             }
@@ -53,27 +51,56 @@ struct ComputeHosts: Sendable {
             settings.accelerator = await HostProbe.accelerator(
                 binary: binary, kernel: kernel, cacheFile: config.instancesPath + "/accelerator")
         }
-        let driver = try await QEMUDriver.start(settings: settings, source: LocalImageSource(store: images, files: files))
-        let configuredHost = c.string("DEFAULT", "host")
-        let host = configuredHost.isEmpty ? ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost" : configuredHost
+        // Images come through the Image API, as on a host of its own; the cache verifies every byte.
+        let driver = try await QEMUDriver.start(settings: settings, source: HTTPImageSource(client: client))
+        let host = config.computeHost
         logger.info("compute host \(host): QEMU \(driver.hypervisorVersion) with \(settings.accelerator.rawValue.uppercased()), guests in \(settings.instancesPath)")
-        let agent = ComputeAgent(
-            host: host, driver: driver, queue: queue, logger: logger,
-            powerSyncInterval: .seconds(c.int("DEFAULT", "sync_power_state_interval")),
-            maintenanceInterval: .seconds(c.int("image_cache", "manager_interval")))
-        return ComputeHosts(agents: [agent], qemu: driver)
+        return ComputeHosts(agents: [ComputeAgent(host: host, driver: driver)], qemu: driver)
     }
 
-    /// Fake hosts `fake-1` … `fake-N`.
-    static func fakeAgents(_ config: CloudConfig, queue: Queue, logger: Logger) -> [ComputeAgent] {
+    /// Fake hosts `fake-1` … `fake-N` (`[DEFAULT] host` names them `HOST-1` … when set).
+    static func fakeAgents(_ config: CloudConfig) -> [ComputeAgent] {
         let count = config.configuration.int("fake_driver", "host_count")
         let resources = HostResources(
             vcpus: config.configuration.int("fake_driver", "vcpus"), memoryMB: config.configuration.int("fake_driver", "memory_mb"),
             localGB: config.configuration.int("fake_driver", "local_gb"))
         let delay = Duration.milliseconds(config.configuration.int("fake_driver", "spawn_delay_ms"))
+        let configured = config.configuration.string("DEFAULT", "host")
+        let prefix = configured.isEmpty ? "fake" : configured
         return (0..<count).map { i in
-            ComputeAgent(host: "fake-\(i + 1)", driver: FakeDriver(resources: resources, spawnDelay: delay), queue: queue, logger: logger,
-                         powerSyncInterval: .seconds(config.configuration.int("DEFAULT", "sync_power_state_interval")))
+            ComputeAgent(host: "\(prefix)-\(i + 1)", driver: FakeDriver(resources: resources, spawnDelay: delay))
         }
+    }
+
+    /// The agents' loop over the HTTP channel, with Nova's intervals.
+    func runner(_ config: CloudConfig, client: ControlPlaneClient, logger: Logger,
+                onRegistered: @escaping @Sendable () async -> Void = {}) -> AgentRunner {
+        var settings = AgentRunner.Settings()
+        settings.heartbeatInterval = .seconds(config.configuration.int("DEFAULT", "report_interval"))
+        settings.powerSyncInterval = .seconds(config.configuration.int("DEFAULT", "sync_power_state_interval"))
+        settings.maintenanceInterval = .seconds(config.configuration.int("image_cache", "manager_interval"))
+        settings.concurrency = config.configuration.int("compute", "agent_concurrency")
+        settings.leaseExtendInterval = .milliseconds(Int(max(1, config.configuration.double("queue", "lease_seconds") / 3) * 1000))
+        return AgentRunner(agents: agents, settings: settings, logger: logger, onRegistered: onRegistered) {
+            HTTPAgentChannel(client: client)
+        }
+    }
+}
+
+extension CloudConfig {
+    /// `[DEFAULT] host`, else this machine's short hostname.
+    var computeHost: String {
+        let configured = configuration.string("DEFAULT", "host")
+        return configured.isEmpty ? ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost" : configured
+    }
+
+    /// The agents' service user from `[service_user]`.
+    var serviceCredentials: ServiceCredentials {
+        let c = configuration
+        return ServiceCredentials(
+            authURL: c.string("service_user", "auth_url"), username: c.string("service_user", "username"),
+            password: c.string("service_user", "password"), projectName: c.string("service_user", "project_name"),
+            userDomainName: c.string("service_user", "user_domain_name"), projectDomainName: c.string("service_user", "project_domain_name"),
+            caFile: c.string("service_user", "cafile"))
     }
 }

@@ -1,4 +1,5 @@
 import StratusCore
+import StratusMessages
 import StratusPlacement
 import StratusScheduler
 
@@ -47,13 +48,11 @@ extension Conductor {
                     instanceUUID: uuid, action: "create", event: "conductor_schedule_and_build_instances", start: started,
                     result: "Success", host: host.host,
                     details: "chose \(host.host) of \(decision.ordered.count) hosts; \(decision.summary)", in: tx)
-                try await queue.enqueue(topic: "compute.\(host.host)", payload: [
-                    "op": "spawn", "instance": .string(uuid), "name": .string(current.instanceName),
-                    "hostname": .string(current.hostname), "vcpus": .int(current.flavor.vcpus), "memory_mb": .int(current.flavor.memoryMB),
-                    "root_gb": .int(current.flavor.rootGB), "image_ref": .string(current.imageRef),
-                    "tried": .array((tried.union([host.host])).sorted().map { .string($0) }),
-                    "ports": .array(ports.map(\.json)),
-                ], requestID: requestID, in: tx)
+                let spawn = SpawnRequest(
+                    instanceUUID: uuid, instanceName: current.instanceName, vcpus: current.flavor.vcpus,
+                    memoryMB: current.flavor.memoryMB, rootGB: current.flavor.rootGB, imageRef: current.imageRef,
+                    hostname: current.hostname, ports: ports.map { SpawnPort(id: $0.port.id, mac: $0.port.macAddress) })
+                try await queue.send(.spawn(spawn), to: host.host, requestID: requestID, in: tx)
                 return true
             }
             // Deleted (or already placed by a duplicate delivery) while we were claiming: give the room back.
@@ -122,12 +121,12 @@ extension Conductor {
         return hosts
     }
 
-    func spawned(_ payload: JSON, requestID: String) async throws {
-        let uuid = payload["instance"]?.stringValue ?? ""
-        let host = payload["host"]?.stringValue
-        if let current = try await instances.instance(uuid), current.deleted, let host {
+    func spawned(_ outcome: SpawnOutcome, requestID: String) async throws {
+        let uuid = outcome.instanceUUID
+        let host = outcome.host
+        if let current = try await instances.instance(uuid), current.deleted {
             // Deleted while it was spawning: remove the guest that just appeared.
-            try await queue.cast(topic: "compute.\(host)", payload: ["op": "destroy", "instance": .string(uuid)], requestID: requestID)
+            try await queue.send(.destroy(InstanceRef(instanceUUID: uuid)), to: host, requestID: requestID)
             return
         }
         try await queue.storage.transaction { tx in
@@ -140,17 +139,17 @@ extension Conductor {
             try await instances.save(instance, in: tx)
             try await instances.recordEvent(
                 instanceUUID: uuid, action: "create", event: "compute__do_build_and_run_instance",
-                start: payload["started"]?.doubleValue ?? Clock.now(),
+                start: outcome.started,
                 result: "Success", host: host, finishAction: true, in: tx)
         }
     }
 
     /// The host could not spawn: release its claim and try another host, up to `max_attempts`.
-    func spawnFailed(_ payload: JSON, requestID: String) async throws {
-        let uuid = payload["instance"]?.stringValue ?? ""
-        let host = payload["host"]?.stringValue ?? ""
-        let error = payload["error"]?.stringValue ?? "unknown error"
-        let started = payload["started"]?.doubleValue ?? Clock.now()
+    func spawnFailed(_ outcome: SpawnOutcome, requestID: String) async throws {
+        let uuid = outcome.instanceUUID
+        let host = outcome.host
+        let error = outcome.error ?? "the host gave no reason"
+        let started = outcome.started
         guard let instance = try await instances.instance(uuid), !instance.deleted, instance.vmState == .building,
               instance.host == host, instance.taskState == .spawning else { return }
         try? await placement.deleteAllocations(consumerUUID: uuid)

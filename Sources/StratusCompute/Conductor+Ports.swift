@@ -8,10 +8,6 @@ extension Conductor {
     struct BoundPort: Sendable {
         var port: Port
         var createdByBuild: Bool
-        var json: JSON {
-            ["id": .string(port.id), "mac": .string(port.macAddress), "network_id": .string(port.networkID),
-             "ips": .array(port.fixedIPs.map { .string($0.ipAddress) })]
-        }
     }
 
     /// Creates a port on each requested network (or takes over each requested port) for the instance, bound to

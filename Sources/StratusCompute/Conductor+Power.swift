@@ -1,27 +1,40 @@
 import StratusCore
+import StratusMessages
+import StratusQueue
 
 /// Power changes: stop, start, reboot, pause/unpause, suspend/resume, sent to the instance's host; the host's
 /// answer sets the resulting state.
 extension Conductor {
     /// What each power action leaves the instance as, and the event Nova records for it.
-    static let powerOutcomes: [String: (vm: VMState, power: PowerState, event: String, record: String)] = [
-        "stop": (.stopped, .shutdown, "compute_stop_instance", "stop"),
-        "start": (.active, .running, "compute_start_instance", "start"),
-        "reboot_soft": (.active, .running, "compute_reboot_instance", "reboot"),
-        "reboot_hard": (.active, .running, "compute_reboot_instance", "reboot"),
-        "pause": (.paused, .paused, "compute_pause_instance", "pause"),
-        "unpause": (.active, .running, "compute_unpause_instance", "unpause"),
-        "suspend": (.suspended, .suspended, "compute_suspend_instance", "suspend"),
-        "resume": (.active, .running, "compute_resume_instance", "resume"),
-    ]
+    static func outcome(of action: PowerAction) -> (vm: VMState, power: PowerState, event: String, record: String) {
+        switch action {
+        case .stop: return (.stopped, .shutdown, "compute_stop_instance", "stop")
+        case .start: return (.active, .running, "compute_start_instance", "start")
+        case .rebootSoft, .rebootHard: return (.active, .running, "compute_reboot_instance", "reboot")
+        case .pause: return (.paused, .paused, "compute_pause_instance", "pause")
+        case .unpause: return (.active, .running, "compute_unpause_instance", "unpause")
+        case .suspend: return (.suspended, .suspended, "compute_suspend_instance", "suspend")
+        case .resume: return (.active, .running, "compute_resume_instance", "resume")
+        }
+    }
+
+    /// The power action an API request names (`reboot` with its `type`); nil for anything else, never a guess.
+    static func powerAction(op: String, rebootType: String?) -> PowerAction? {
+        switch op {
+        case "reboot": return rebootType == "HARD" ? .rebootHard : .rebootSoft
+        case "stop", "start", "pause", "unpause", "suspend", "resume": return PowerAction(rawValue: op)
+        default: return nil
+        }
+    }
 
     /// Sends a power change to the instance's host; an instance without a host cannot change power (the API's
     /// state checks keep most of these out), so its task state is simply cleared.
     func power(_ payload: JSON, requestID: String) async throws {
         let uuid = payload["instance"]?.stringValue ?? ""
         guard let instance = try await instances.instance(uuid), !instance.deleted else { return }
-        let op = payload["op"]?.stringValue ?? ""
-        let action = op == "reboot" ? (payload["type"]?.stringValue == "HARD" ? "reboot_hard" : "reboot_soft") : op
+        guard let action = Self.powerAction(op: payload["op"]?.stringValue ?? "", rebootType: payload["type"]?.stringValue) else {
+            throw QueueError.rejected("unknown power request \(payload.encodedString())")
+        }
         guard let host = instance.host else {
             try await queue.storage.transaction { tx in
                 guard var current = try await instances.instance(uuid, in: tx) else { return }
@@ -30,15 +43,14 @@ extension Conductor {
             }
             return
         }
-        try await queue.cast(topic: "compute.\(host)", payload: ["op": "power", "instance": .string(uuid), "action": .string(action)],
-                             requestID: requestID)
+        try await queue.send(.power(PowerRequest(instanceUUID: uuid, action: action)), to: host, requestID: requestID)
     }
 
-    func powerDone(_ payload: JSON) async throws {
-        let uuid = payload["instance"]?.stringValue ?? ""
-        guard let outcome = Self.powerOutcomes[payload["action"]?.stringValue ?? ""] else { return }
-        let error = payload["error"]?.stringValue
-        let started = payload["started"]?.doubleValue ?? Clock.now()
+    func powerDone(_ done: PowerOutcome) async throws {
+        let uuid = done.instanceUUID
+        let outcome = Self.outcome(of: done.action)
+        let error = done.error
+        let started = done.started
         try await queue.storage.transaction { tx in
             guard var instance = try await instances.instance(uuid, in: tx), !instance.deleted else { return }
             instance.taskState = nil
@@ -49,7 +61,7 @@ extension Conductor {
             try await instances.save(instance, in: tx)
             try await instances.recordEvent(
                 instanceUUID: uuid, action: outcome.record, event: outcome.event, start: started, result: error == nil ? "Success" : "Error",
-                host: payload["host"]?.stringValue, details: error, finishAction: true, in: tx)
+                host: done.host, details: error, finishAction: true, in: tx)
         }
     }
 }

@@ -1,18 +1,19 @@
 import Logging
 import StratusQueue
 import StratusCore
+import StratusMessages
 
 /// Reconciliation: what the hosts report against what the database says, and workflows that stopped moving.
 extension Conductor {
     /// A host's periodic report of its guests (uuid → powered on). Guests that stopped behind our back become
     /// SHUTOFF with an action saying so; guests of deleted servers are destroyed.
-    func powerSync(_ payload: JSON) async throws {
-        let host = payload["host"]?.stringValue ?? ""
-        guard case .object(let reported)? = payload["guests"] else { return }
+    func powerSync(_ sync: PowerSync) async throws {
+        let host = sync.host
+        let reported = sync.guests
         let known = try await instances.list(host: host)
         let knownIDs = Set(known.map(\.uuid))
         for instance in known where instance.taskState == nil {
-            let poweredOn = reported[instance.uuid]?.boolValue ?? false
+            let poweredOn = reported[instance.uuid] ?? false
             guard [.active, .paused, .suspended].contains(instance.vmState), !poweredOn else { continue }
             try await queue.storage.transaction { tx in
                 guard var current = try await instances.instance(instance.uuid, in: tx), !current.deleted, current.taskState == nil,
@@ -34,7 +35,7 @@ extension Conductor {
             // Nova's running_deleted_instance_action=reap: a guest whose server is gone is removed.
             if let record = try await instances.instance(uuid), !record.deleted, record.vmState == .building { continue }  // being placed now
             logger.warning("destroying guest \(uuid) on \(host): its server is deleted or lives elsewhere")
-            try await queue.cast(topic: "compute.\(host)", payload: ["op": "destroy_orphan", "instance": .string(uuid)])
+            try await queue.send(.destroyOrphan(InstanceRef(instanceUUID: uuid)), to: host)
         }
     }
 
@@ -50,16 +51,16 @@ extension Conductor {
                 if age > settings.buildTimeout { try await delete(instance.uuid, requestID: Identifier.requestID()) }
             } else if instance.vmState == .building {
                 if instance.taskState == .spawning, let host = instance.host, states[host] == false, age > settings.serviceDownTime {
-                    try await spawnFailed(["instance": .string(instance.uuid), "host": .string(host),
-                                           "error": .string("compute host \(host) is down"), "started": .number(instance.updatedAt)],
-                                          requestID: Identifier.requestID())
+                    try await spawnFailed(
+                        SpawnOutcome(host: host, instanceUUID: instance.uuid, started: instance.updatedAt, error: "compute host \(host) is down"),
+                        requestID: Identifier.requestID())
                 } else if age > settings.buildTimeout {
                     let failed = try await fail(
                         instance.uuid, message: "Build of instance \(instance.uuid) aborted: timed out after \(Int(settings.buildTimeout)) seconds",
                         details: "instance_build_timeout (\(Int(settings.buildTimeout)) s) passed in task state \(instance.taskState?.rawValue ?? "none")",
                         event: "conductor_build_timeout", start: instance.updatedAt, host: instance.host, unchangedSince: instance.updatedAt)
                     if failed, let host = instance.host {
-                        try await queue.cast(topic: "compute.\(host)", payload: ["op": "destroy_orphan", "instance": .string(instance.uuid)])
+                        try await queue.send(.destroyOrphan(InstanceRef(instanceUUID: instance.uuid)), to: host)
                     }
                 }
             } else if age > settings.buildTimeout {

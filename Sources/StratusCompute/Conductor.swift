@@ -1,6 +1,7 @@
 import Logging
 import Synchronization
 import StratusCore
+import StratusMessages
 import StratusNetwork
 import StratusPlacement
 import StratusQueue
@@ -65,26 +66,42 @@ public struct Conductor: Sendable {
     /// new work.
     public func consumers() -> [QueueConsumer] {
         let owner = "conductor-\(Identifier.uuid().prefix(8))"
-        return ["conductor", "conductor-reports"].map { topic in
-            QueueConsumer(queue: queue, topic: topic, owner: owner, logger: logger) { message in try await handle(message) }
-        }
+        return [
+            QueueConsumer(queue: queue, topic: "conductor", owner: owner, logger: logger) { message in try await handle(message) },
+            QueueConsumer(queue: queue, topic: Queue.reportsTopic, owner: owner, logger: logger) { message in
+                try await handleReport(message)
+            },
+        ]
     }
 
+    /// Requests from the API: builds, deletes and power changes.
     func handle(_ message: QueueMessage) async throws -> JSON? {
         let payload = message.payload
         let requestID = message.requestID ?? Identifier.requestID()
         switch payload["op"]?.stringValue {
-        case "register_host": return try await registerHost(payload)
-        case "heartbeat": try await hosts.heartbeat(host: payload["host"]?.stringValue ?? "")
         case "build": try await build(payload["instance"]?.stringValue ?? "", tried: [], requestID: requestID)
-        case "spawned": try await spawned(payload, requestID: requestID)
-        case "spawn_failed": try await spawnFailed(payload, requestID: requestID)
         case "delete": try await delete(payload["instance"]?.stringValue ?? "", requestID: requestID)
         case "stop", "start", "reboot", "pause", "unpause", "suspend", "resume": try await power(payload, requestID: requestID)
-        case "power_done": try await powerDone(payload)
-        case "power_sync": try await powerSync(payload)
-        case "destroyed": try await destroyed(payload["instance"]?.stringValue ?? "")
-        default: logger.warning("conductor ignored unknown message \(payload.encodedString())")
+        default: throw QueueError.rejected("the conductor has no request '\(payload["op"]?.stringValue ?? "")'")
+        }
+        return nil
+    }
+
+    /// What hosts report, as typed messages; one that cannot be decoded is dead-lettered with the reason.
+    func handleReport(_ message: QueueMessage) async throws -> JSON? {
+        let report: HostReport
+        do { report = try WireFormat.decode(HostReport.self, from: message.payload) } catch let error as MessageError {
+            throw QueueError.rejected(error.reason)
+        }
+        let requestID = message.requestID ?? Identifier.requestID()
+        switch report {
+        case .registerHost(let registration): return .string(try await registerHost(registration))
+        case .heartbeat(let ref): try await hosts.heartbeat(host: ref.host)
+        case .spawned(let outcome): try await spawned(outcome, requestID: requestID)
+        case .spawnFailed(let outcome): try await spawnFailed(outcome, requestID: requestID)
+        case .powerDone(let outcome): try await powerDone(outcome)
+        case .powerSync(let sync): try await powerSync(sync)
+        case .destroyed(let ref): try await destroyed(ref.instanceUUID)
         }
         return nil
     }
@@ -92,13 +109,13 @@ public struct Conductor: Sendable {
     // MARK: Hosts
 
     /// Records a host (service, node) and gives it a resource provider with inventory from its size.
-    public func registerHost(_ payload: JSON) async throws -> JSON {
-        let host = payload["host"]?.stringValue ?? ""
+    /// Returns the compute node's uuid (its resource provider).
+    public func registerHost(_ registration: HostRegistration) async throws -> String {
+        let host = registration.host
         let node = try await hosts.register(
-            host: host, zone: payload["zone"]?.stringValue ?? "nova",
-            hypervisorType: payload["hypervisor_type"]?.stringValue ?? "fake", vcpus: payload["vcpus"]?.intValue ?? 0,
-            memoryMB: payload["memory_mb"]?.intValue ?? 0, localGB: payload["local_gb"]?.intValue ?? 0,
-            hypervisorVersion: payload["hypervisor_version"]?.intValue ?? 1, cpuInfo: (payload["cpu_info"] ?? [:]).encodedString())
+            host: host, zone: registration.zone, hypervisorType: registration.hypervisorType,
+            vcpus: registration.resources.vcpus, memoryMB: registration.resources.memoryMB, localGB: registration.resources.localGB,
+            hypervisorVersion: registration.hypervisorVersion, cpuInfo: registration.cpuInfo.encodedString())
         let inventories: [String: Inventory] = [
             "VCPU": Inventory(total: max(1, node.vcpus), allocationRatio: settings.cpuAllocationRatio),
             "MEMORY_MB": Inventory(total: max(1, node.memoryMB), reserved: 0, allocationRatio: settings.ramAllocationRatio),
@@ -111,7 +128,7 @@ public struct Conductor: Sendable {
             _ = try await placement.setInventories(uuid: node.uuid, generation: current.generation, inventories, reservedMayEqualTotal: true)
         }
         directory.invalidate()
-        return ["node": .string(node.uuid)]
+        return node.uuid
     }
 
     /// Host states for the scheduler: services and aggregates from a short-lived cache, free capacity from one
@@ -134,7 +151,7 @@ public struct Conductor: Sendable {
     func delete(_ uuid: String, requestID: String) async throws {
         guard let instance = try await instances.instance(uuid), !instance.deleted else { return }
         if let host = instance.host, instance.vmState != .error || instance.powerState != .noState {
-            try await queue.cast(topic: "compute.\(host)", payload: ["op": "destroy", "instance": .string(uuid)], requestID: requestID)
+            try await queue.send(.destroy(InstanceRef(instanceUUID: uuid)), to: host, requestID: requestID)
         } else {
             try await destroyed(uuid)
         }

@@ -84,6 +84,13 @@ public struct HostStore: Sendable {
         }
     }
 
+    /// Whether `host` has a compute service record (it registered once).
+    public func isRegistered(host: String) async throws -> Bool {
+        try await storage.read { sql in
+            try await sql.raw("SELECT 1 AS one FROM compute_services WHERE host = \(bind: host)").first() != nil
+        }
+    }
+
     public func heartbeat(host: String) async throws {
         try await storage.autocommit { sql in
             try await sql.raw("UPDATE compute_services SET last_seen = \(bind: Clock.now()) WHERE host = \(bind: host)").run()

@@ -1,145 +1,76 @@
 import Logging
-import ServiceLifecycle
 import StratusCore
-import StratusQueue
+import StratusMessages
 
-/// The compute agent of one host: registers the host, heartbeats, and runs what the conductor sends to
-/// `compute.HOST` through its driver. It talks to the control plane only through the queue.
-public struct ComputeAgent: Service {
+/// The compute agent of one host: what it offers, and how it carries out what the conductor sends to
+/// `compute.HOST` through its driver. It knows nothing of storage or HTTP: `AgentRunner` brings it the
+/// messages and takes its reports.
+public struct ComputeAgent: Sendable {
     public let host: String
     public let zone: String
     public let driver: any VirtDriver
-    let queue: Queue
-    let logger: Logger
-    let heartbeatInterval: Duration
-    /// Nova's `sync_power_state_interval`: how often the agent reports what its guests really do.
-    let powerSyncInterval: Duration
-    /// Nova's `[image_cache] manager_interval`: how often the driver's housekeeping runs.
-    let maintenanceInterval: Duration
 
-    public init(host: String, zone: String = "nova", driver: any VirtDriver, queue: Queue, logger: Logger,
-                heartbeatInterval: Duration = .seconds(10), powerSyncInterval: Duration = .seconds(600),
-                maintenanceInterval: Duration = .seconds(2400)) {
-        self.maintenanceInterval = maintenanceInterval
+    public init(host: String, zone: String = "nova", driver: any VirtDriver) {
         self.host = host
         self.zone = zone
         self.driver = driver
-        self.queue = queue
-        self.logger = logger
-        self.heartbeatInterval = heartbeatInterval
-        self.powerSyncInterval = powerSyncInterval
     }
 
-    public static func topic(_ host: String) -> String { "compute.\(host)" }
-
-    /// Where hosts report results and heartbeats: a topic of its own, so a finished spawn is never queued behind
-    /// a flood of new builds on the conductor's request topic.
-    public static let reportsTopic = "conductor-reports"
-
-    public func run() async throws {
-        try await register()
-        let consumer = QueueConsumer(queue: queue, topic: Self.topic(host), owner: "agent-\(host)", logger: logger) { message in
-            try await handle(message)
-        }
-        try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { try await consumer.run() }
-            group.addTask {
-                try await PeriodicService(every: heartbeatInterval) {
-                    _ = try? await queue.cast(topic: Self.reportsTopic, payload: ["op": "heartbeat", "host": .string(host)])
-                }.run()
-            }
-            group.addTask {
-                try await PeriodicService(every: powerSyncInterval) {
-                    let guests = await driver.listGuests()
-                    _ = try? await queue.cast(topic: Self.reportsTopic, payload: [
-                        "op": "power_sync", "host": .string(host), "guests": .object(guests.mapValues { .bool($0) }),
-                    ])
-                }.run()
-            }
-            group.addTask { try await PeriodicService(every: maintenanceInterval) { await driver.maintain() }.run() }
-        }
+    /// What the conductor records for this host.
+    public func registration() async -> HostRegistration {
+        HostRegistration(host: host, zone: zone, resources: await driver.hostResources(), hypervisorType: driver.hypervisorType,
+                         hypervisorVersion: driver.hypervisorVersion, cpuInfo: driver.cpuInfo)
     }
 
-    /// Tells the conductor this host exists and what it offers; retried until the conductor answers.
-    func register() async throws {
-        let resources = await driver.hostResources()
-        let payload: JSON = [
-            "op": "register_host", "host": .string(host), "zone": .string(zone), "vcpus": .int(resources.vcpus),
-            "memory_mb": .int(resources.memoryMB), "local_gb": .int(resources.localGB),
-            "hypervisor_type": .string(driver.hypervisorType), "hypervisor_version": .int(driver.hypervisorVersion),
-            "cpu_info": driver.cpuInfo,
-        ]
-        while true {
-            do {
-                _ = try await queue.call(topic: "conductor", payload: payload, timeout: 10)
-                logger.info("compute host \(host) registered (\(driver.hypervisorType): \(resources.vcpus) vCPU, \(resources.memoryMB) MB)")
-                return
-            } catch {
-                if Task.isCancelled { throw CancellationError() }
-                logger.warning("registering compute host \(host) failed, retrying: \(error)")
-                try await Task.sleep(for: .seconds(1))
-            }
-        }
+    /// What the agent does with one command: a report to send (casts) or a reply (calls).
+    public enum Outcome: Sendable, Equatable {
+        case report(HostReport)
+        case reply(ConsoleReply)
+        case nothing
     }
 
-    func handle(_ message: QueueMessage) async throws -> JSON? {
-        let instance = message.payload["instance"]?.stringValue ?? ""
-        switch message.payload["op"]?.stringValue {
-        case "spawn":
-            let request = SpawnRequest(
-                instanceUUID: instance, instanceName: message.payload["name"]?.stringValue ?? instance,
-                vcpus: message.payload["vcpus"]?.intValue ?? 1, memoryMB: message.payload["memory_mb"]?.intValue ?? 0,
-                rootGB: message.payload["root_gb"]?.intValue ?? 0, imageRef: message.payload["image_ref"]?.stringValue ?? "",
-                hostname: message.payload["hostname"]?.stringValue ?? "",
-                ports: (message.payload["ports"]?.arrayValue ?? []).map {
-                    SpawnPort(id: $0["id"]?.stringValue ?? "", mac: $0["mac"]?.stringValue ?? "")
-                })
+    /// Carries out `command`. Driver failures become reports (the conductor decides what follows); only
+    /// cancellation (shutting down) throws, so the lease runs out and the message is delivered again.
+    public func perform(_ command: ComputeCommand, logger: Logger) async throws -> Outcome {
+        switch command {
+        case .spawn(let request):
             let started = Clock.now()
             do {
                 try await driver.spawn(request)
-                try await queue.cast(topic: Self.reportsTopic, payload: [
-                    "op": "spawned", "instance": .string(instance), "host": .string(host), "started": .number(started),
-                ], requestID: message.requestID)
+                return .report(.spawned(SpawnOutcome(host: host, instanceUUID: request.instanceUUID, started: started)))
             } catch where Task.isCancelled {
-                // Shutting down is not a failed spawn: the message's lease runs out and it is delivered again
-                // once an agent for this host runs.
                 throw CancellationError()
             } catch {
-                // A failed spawn is an answer, not a retry: the conductor decides whether to reschedule.
-                try? await driver.destroy(instanceUUID: instance)
-                try await queue.cast(topic: Self.reportsTopic, payload: [
-                    "op": "spawn_failed", "instance": .string(instance), "host": .string(host), "started": .number(started),
-                    "error": .string("\(error)"),
-                ], requestID: message.requestID)
+                // A failed spawn is an answer, not a retry: the conductor decides whether to reschedule. What the
+                // failed spawn left behind goes now; a destroy that fails too is said, and power sync finds the rest.
+                do { try await driver.destroy(instanceUUID: request.instanceUUID) } catch let cleanup {
+                    logger.warning("cleaning up the failed spawn of \(request.instanceUUID) failed: \(cleanup)")
+                }
+                return .report(.spawnFailed(SpawnOutcome(
+                    host: host, instanceUUID: request.instanceUUID, started: started, error: "\(error)")))
             }
-        case "power":
-            let action = PowerAction(rawValue: message.payload["action"]?.stringValue ?? "") ?? .start
+        case .power(let request):
             let started = Clock.now()
-            var error: String?
-            do { try await driver.power(instanceUUID: instance, action: action) } catch let failure { error = "\(failure)" }
-            try await queue.cast(topic: Self.reportsTopic, payload: [
-                "op": "power_done", "instance": .string(instance), "host": .string(host), "action": .string(action.rawValue),
-                "started": .number(started), "error": .optional(error),
-            ], requestID: message.requestID)
-        case "console":
-            // A call: the reply carries the output back to the API.
-            do {
-                let output = try await driver.consoleOutput(instanceUUID: instance, lines: message.payload["lines"]?.intValue)
-                return ["output": .string(output)]
+            var failure: String?
+            do { try await driver.power(instanceUUID: request.instanceUUID, action: request.action) } catch where Task.isCancelled {
+                throw CancellationError()
             } catch {
-                return ["error": .string("\(error)")]
+                failure = "\(error)"
             }
-        case "destroy_orphan":
-            // Reconciliation's clean-up: remove the guest, tell no one (its server is already settled).
-            try await driver.destroy(instanceUUID: instance)
-        case "destroy":
-            try await driver.destroy(instanceUUID: instance)
-            try await queue.cast(topic: Self.reportsTopic, payload: [
-                "op": "destroyed", "instance": .string(instance), "host": .string(host),
-            ], requestID: message.requestID)
-        default:
-            logger.warning("compute \(host) ignored unknown message \(message.payload.encodedString())")
+            return .report(.powerDone(PowerOutcome(
+                host: host, instanceUUID: request.instanceUUID, action: request.action, started: started, error: failure)))
+        case .console(let request):
+            do {
+                return .reply(ConsoleReply(output: try await driver.consoleOutput(instanceUUID: request.instanceUUID, lines: request.lines)))
+            } catch {
+                return .reply(ConsoleReply(error: "\(error)"))
+            }
+        case .destroyOrphan(let ref):
+            try await driver.destroy(instanceUUID: ref.instanceUUID)
+            return .nothing
+        case .destroy(let ref):
+            try await driver.destroy(instanceUUID: ref.instanceUUID)
+            return .report(.destroyed(HostInstance(host: host, instanceUUID: ref.instanceUUID)))
         }
-        return nil
     }
 }

@@ -50,6 +50,21 @@ public enum KnownOptions {
                 + "qemu-system-x86_64 is installed, else fake hosts with a loud warning."),
         OptionSpec("DEFAULT", "host", .string, default: "", "Name of the QEMU compute host; empty means this machine's hostname."),
         OptionSpec(
+            "DEFAULT", "report_interval", .integer(min: 1, max: 3600), default: "10",
+            "Seconds between a compute host's heartbeats (see service_down_time)."),
+        OptionSpec(
+            "service_user", "auth_url", .string, default: "",
+            "Identity URL compute agents authenticate at (`stratus compute`); the all-in-one uses its own listener."),
+        OptionSpec("service_user", "username", .string, default: "nova", "The compute agents' service user (role service)."),
+        OptionSpec("service_user", "password", .string, default: "", "Its password (`stratus bootstrap` writes it)."),
+        OptionSpec("service_user", "project_name", .string, default: "service", "The service user's project."),
+        OptionSpec("service_user", "user_domain_name", .string, default: "Default", "The service user's domain."),
+        OptionSpec("service_user", "project_domain_name", .string, default: "Default", "The service project's domain."),
+        OptionSpec("service_user", "cafile", .string, default: "", "CA bundle to verify the API's TLS certificate; empty: the system's."),
+        OptionSpec(
+            "compute", "agent_concurrency", .integer(min: 1, max: 10_000), default: "64",
+            "Messages one compute process works on at once (over all the hosts it serves)."),
+        OptionSpec(
             "DEFAULT", "instances_path", .string, default: "",
             "Where guests live (instances_path/UUID/, the image cache in instances_path/_base); empty means DATA_DIR/instances."),
         OptionSpec(

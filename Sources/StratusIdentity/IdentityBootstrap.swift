@@ -1,7 +1,8 @@
 import StratusCore
 
 /// First-start setup, like `keystone-manage bootstrap` plus DevStack's demo account: roles admin ⇒ member ⇒
-/// reader and service; projects admin, demo and service; users admin (admin on admin) and demo (member on demo).
+/// reader and service; projects admin, demo and service; users admin (admin on admin), demo (member on demo) and
+/// the compute agents' service user (service on service, Nova's `nova`).
 /// Idempotent: an existing user keeps its password.
 public struct IdentityBootstrap: Sendable {
     /// A user the bootstrap made, with the password it was given.
@@ -12,11 +13,13 @@ public struct IdentityBootstrap: Sendable {
     }
 
     public let identity: IdentityService
+    /// The service user compute agents authenticate as.
+    public static let serviceUser = "nova"
 
     public init(identity: IdentityService) { self.identity = identity }
 
     /// Creates what is missing. Returns the accounts created now (empty on a later start).
-    public func run(adminPassword: String, demoPassword: String) async throws -> [Account] {
+    public func run(adminPassword: String, demoPassword: String, servicePassword: String) async throws -> [Account] {
         let store = identity.store
         var roleIDs: [String: String] = [:]
         for name in [StandardRoles.admin, StandardRoles.member, StandardRoles.reader, StandardRoles.service] {
@@ -41,6 +44,7 @@ public struct IdentityBootstrap: Sendable {
         for (name, project, role, password) in [
             ("admin", "admin", StandardRoles.admin, adminPassword),
             ("demo", "demo", StandardRoles.member, demoPassword),
+            (Self.serviceUser, "service", StandardRoles.service, servicePassword),
         ] {
             guard try await store.users(name: name, domainID: "default").isEmpty else { continue }
             let user = User(

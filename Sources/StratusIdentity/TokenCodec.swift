@@ -47,6 +47,11 @@ public struct TokenCodec: Sendable {
     public init(key: SymmetricKey) { self.key = key }
 
     /// Loads the key from `directory/0`, creating the directory and a fresh key on first use.
+    /// Whether the key repository holds a key (`stratus bootstrap` made it; API processes only read it).
+    public static func keyExists(in directory: String) -> Bool {
+        FileManager.default.fileExists(atPath: directory + "/0")
+    }
+
     public static func loadOrCreateKey(in directory: String) throws -> SymmetricKey {
         let fm = FileManager.default
         let path = directory + "/0"

@@ -2,6 +2,9 @@ import StratusStorage
 
 /// Placement's tables. Usage is never stored: it is the sum of allocations, so it cannot drift.
 public enum PlacementSchema {
+    /// The PostgreSQL channel provider changes are announced on, as `uuid:generation` (`-1`: deleted).
+    public static let changeChannel = "stratus_placement"
+
     public static let migrations: [Migration] = [
         Migration(
             "placement.1",
@@ -49,5 +52,28 @@ public enum PlacementSchema {
                 """,
                 "CREATE INDEX placement_allocations_provider ON placement_allocations (provider_uuid, resource_class)",
             ]),
+        // Every committed change of a provider (its generation moves on inventory, traits, aggregates and
+        // allocations alike) is announced to every process, so each one's index follows (PlacementIndexFollower).
+        // SQLite has one process, which refreshes its own index after each write.
+        Migration("placement.2") { engine in
+            guard engine == .postgresql else { return [] }
+            return [
+                """
+                CREATE FUNCTION placement_announce() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF TG_OP = 'DELETE' THEN
+                        PERFORM pg_notify('\(PlacementSchema.changeChannel)', OLD.uuid || ':-1');
+                        RETURN OLD;
+                    END IF;
+                    PERFORM pg_notify('\(PlacementSchema.changeChannel)', NEW.uuid || ':' || NEW.generation);
+                    RETURN NEW;
+                END $$
+                """,
+                """
+                CREATE TRIGGER placement_providers_announce AFTER INSERT OR UPDATE OR DELETE ON placement_providers
+                FOR EACH ROW EXECUTE FUNCTION placement_announce()
+                """,
+            ]
+        },
     ]
 }

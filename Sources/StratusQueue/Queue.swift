@@ -25,7 +25,11 @@ public struct Queue: Sendable {
         self.settings = settings
     }
 
-    static func wakeUpChannel(_ topic: String) -> String { "queue.\(topic)" }
+    /// The wake-up an enqueue to `topic` signals. Topics of a family (`compute.HOST`) share one, so a consumer of
+    /// many of them (an agent serving many hosts) waits on one channel.
+    public static func wakeUpChannel(_ topic: String) -> String {
+        topic.firstIndex(of: ".").map { "queue.\(topic[..<$0]).*" } ?? "queue.\(topic)"
+    }
     static func replyChannel(_ callID: String) -> String { "reply.\(callID)" }
 
     // MARK: Sending
@@ -116,6 +120,12 @@ public struct Queue: Sendable {
     /// their consumer died. On PostgreSQL `SKIP LOCKED` lets many consumers claim at once without blocking;
     /// on SQLite the single writer serialises claims.
     public func claim(topic: String, owner: String, limit: Int = 1) async throws -> [QueueMessage] {
+        try await claim(topics: [topic], owner: owner, limit: limit)
+    }
+
+    /// Leases up to `limit` messages of any of `topics` (an agent serving many hosts).
+    public func claim(topics: [String], owner: String, limit: Int) async throws -> [QueueMessage] {
+        guard !topics.isEmpty, limit > 0 else { return [] }
         let now = Clock.now()
         let leaseUntil = now + settings.leaseSeconds
         // One self-contained statement, so autocommit: atomic on its own and one round trip, not three.
@@ -128,7 +138,7 @@ public struct Queue: Sendable {
                     attempts = attempts + 1
                 WHERE id IN (
                     SELECT id FROM queue_messages
-                    WHERE topic = \(bind: topic) AND state IN ('ready', 'leased') AND available_at <= \(bind: now)
+                    WHERE topic IN (\(binds: topics)) AND state IN ('ready', 'leased') AND available_at <= \(bind: now)
                     ORDER BY available_at LIMIT \(bind: limit)\(lock))
                 RETURNING id, topic, kind, payload, request_id, attempts, max_attempts, expires_at
                 """
@@ -202,9 +212,10 @@ public struct Queue: Sendable {
 
     /// Records a failed delivery: retried after a doubling backoff, or dead-lettered with `reason` once the
     /// attempts are used up.
-    public func fail(_ message: QueueMessage, owner: String, reason: String) async throws {
+    /// A `permanent` failure (the message can never be handled) is dead-lettered at once.
+    public func fail(_ message: QueueMessage, owner: String, reason: String, permanent: Bool = false) async throws {
         try await storage.transaction { tx in
-            if message.attempt >= message.maxAttempts {
+            if permanent || message.attempt >= message.maxAttempts {
                 try await tx.sql.raw(
                     """
                     UPDATE queue_messages SET state = 'dead', last_error = \(bind: reason),
@@ -224,6 +235,25 @@ public struct Queue: Sendable {
                 """
             ).run()
             try await tx.wakeUpAfterCommit(Self.wakeUpChannel(message.topic))
+        }
+    }
+
+    /// The message `owner` holds the lease on, or nil (no such message, or the lease is someone else's or over).
+    public func leased(id: String, owner: String) async throws -> QueueMessage? {
+        try await storage.read { sql in
+            try await sql.raw(
+                """
+                SELECT id, topic, kind, payload, request_id, attempts, max_attempts FROM queue_messages
+                WHERE id = \(bind: id) AND lease_owner = \(bind: owner) AND state = 'leased'
+                """
+            ).first().map { row in
+                QueueMessage(
+                    id: try row.decode(column: "id", as: String.self), topic: try row.decode(column: "topic", as: String.self),
+                    kind: QueueMessage.Kind(rawValue: try row.decode(column: "kind", as: String.self)) ?? .cast,
+                    payload: (try? JSON.parse(try row.decode(column: "payload", as: String.self))) ?? .null,
+                    requestID: try row.decode(column: "request_id", as: String?.self),
+                    attempt: try row.decode(column: "attempts", as: Int.self), maxAttempts: try row.decode(column: "max_attempts", as: Int.self))
+            }
         }
     }
 

@@ -79,9 +79,11 @@ public struct QueueConsumer: Service {
             }
             if !acked { logger.warning("lease on \(message.id) was lost before ack; it may be processed again") }
         } catch {
+            let permanent: Bool
+            if case QueueError.rejected = error { permanent = true } else { permanent = false }
             logger.warning("handler for \(topic) failed (attempt \(message.attempt)/\(message.maxAttempts)): \(error)")
             do {
-                try await queue.fail(message, owner: owner, reason: "\(error)")
+                try await queue.fail(message, owner: owner, reason: "\(error)", permanent: permanent)
             } catch {
                 logger.error("could not record failure of \(message.id); its lease will expire: \(error)")
             }

@@ -35,11 +35,15 @@ public enum QueueError: Error, Sendable, CustomStringConvertible {
     case timeout(topic: String, seconds: Double)
     /// The consumer's handler threw; its message is carried back to the caller.
     case remote(topic: String, message: String)
+    /// The message can never be handled (unknown kind or version, a missing field): dead-lettered at once with
+    /// the reason, not retried.
+    case rejected(String)
 
     public var description: String {
         switch self {
         case .timeout(let topic, let seconds): return "no reply from \(topic) within \(seconds) s"
         case .remote(let topic, let message): return "\(topic) failed: \(message)"
+        case .rejected(let reason): return "message rejected: \(reason)"
         }
     }
 }

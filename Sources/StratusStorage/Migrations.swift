@@ -55,4 +55,17 @@ public enum Migrator {
         }
         return applied
     }
+
+    /// The ids of `migrations` not applied yet (all of them on a database never migrated).
+    public static func missing(_ migrations: [Migration], in storage: Storage) async throws -> [String] {
+        let applied: Set<String>
+        do {
+            applied = try await storage.read { sql in
+                Set(try await sql.raw("SELECT id FROM schema_migrations").all().map { try $0.decode(column: "id", as: String.self) })
+            }
+        } catch {
+            applied = []  // no schema_migrations table yet
+        }
+        return migrations.map(\.id).filter { !applied.contains($0) }
+    }
 }

@@ -21,6 +21,17 @@ public final class Storage: Sendable {
     public let wakeups: WakeUpHub
     let logger: Logger
     private let backend: Backend
+    private let subscribers = Mutex<[String: [NotificationInbox]]>([:])
+
+    /// What a subscriber to a PostgreSQL channel receives.
+    public enum Notification: Sendable, Equatable {
+        case message(String)
+        /// The listener lost its connection: notifications may have been missed since the last one.
+        case gap
+    }
+
+    /// Channels other than wake-ups that the listener follows (`PlacementSchema.changeChannel`).
+    public static let dataChannels = ["stratus_placement"]
 
     enum Backend: Sendable {
         case sqlite(SQLiteConnection, AsyncLock)
@@ -175,18 +186,44 @@ public final class Storage: Sendable {
         }
     }
 
+    /// Notifications on `channel` (one of `dataChannels`) from every process, this one included. On SQLite there
+    /// is one process and the stream stays silent.
+    /// Subscribers live as long as the storage (a process's few services).
+    public func notifications(_ channel: String) -> NotificationInbox {
+        let inbox = NotificationInbox()
+        subscribers.withLock { $0[channel, default: []].append(inbox) }
+        return inbox
+    }
+
+    private func deliver(_ notification: Notification, on channel: String?) {
+        let targets = subscribers.withLock { subscribers in channel.map { subscribers[$0, default: []] } ?? subscribers.values.flatMap { $0 } }
+        for target in targets { target.put(notification) }
+    }
+
     private func listenForWakeUps(_ client: PostgresClient) async {
+        var attempts = 0
         while !Task.isCancelled {
+            let reconnecting = attempts > 0
+            attempts += 1
             do {
                 try await client.withConnection { connection in
-                    let notifications = try await connection.listen(Self.notifyChannel)
-                    for try await notification in notifications {
-                        self.wakeups.signal(notification.payload)
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        let wakeUps = try await connection.listen(Self.notifyChannel)
+                        var streams: [(String, PostgresNotificationSequence)] = []
+                        for channel in Self.dataChannels { streams.append((channel, try await connection.listen(channel))) }
+                        // Whatever was announced while no listener ran is unknown: subscribers reload.
+                        if reconnecting { self.deliver(.gap, on: nil) }
+                        group.addTask { for try await notification in wakeUps { self.wakeups.signal(notification.payload) } }
+                        for (channel, stream) in streams {
+                            group.addTask { for try await notification in stream { self.deliver(.message(notification.payload), on: channel) } }
+                        }
+                        try await group.next()
+                        group.cancelAll()
                     }
                 }
             } catch {
                 if Task.isCancelled { return }
-                logger.debug("wake-up listener reconnecting: \(error)")
+                logger.debug("notification listener reconnecting: \(error)")
                 try? await Task.sleep(for: .seconds(1))
             }
         }

@@ -13,7 +13,7 @@ struct Stratus: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stratus",
         abstract: "An OpenStack-compatible compute cloud in one binary.",
-        subcommands: [Up.self, DB.self, Policy.self, Bench.self, Version.self])
+        subcommands: [Up.self, API.self, Conductor.self, Compute.self, Bootstrap.self, DB.self, Policy.self, Bench.self, Version.self])
 }
 
 /// Options every command that touches the cloud's state shares.
@@ -87,6 +87,73 @@ extension Stratus {
                     FileHandle.standardOutput.write(Data(line.utf8))
                 }
                 logger.info("stopped")
+            }
+        }
+    }
+
+    struct API: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "api", abstract: "Serve every HTTP API on one listener (multi-node; as many as you like behind a balancer).")
+        @OptionGroup var common: CommonOptions
+        @Option(help: "Address to listen on.") var bind: String?
+        @Option(help: "Port to listen on.") var port: String?
+
+        func run() async throws {
+            try await reportingErrors {
+                let config = try common.resolve(bind: bind, port: port)
+                let logger = makeLogger(config)
+                config.logWarnings(logger)
+                try await SeparateProcesses.api(config, logger: logger)
+            }
+        }
+    }
+
+    struct Conductor: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run workflows, the scheduler and reconciliation (multi-node; as many as you like).")
+        @OptionGroup var common: CommonOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let config = try common.resolve()
+                let logger = makeLogger(config)
+                config.logWarnings(logger)
+                try await SeparateProcesses.conductor(config, logger: logger)
+            }
+        }
+    }
+
+    struct Compute: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run one hypervisor's compute agent (or N fake hosts); it reaches the control plane only over HTTP.")
+        @OptionGroup var common: CommonOptions
+        @Option(help: "Host name (fake hosts are HOST-1 … HOST-N).") var host: String?
+        @Option(help: "Virt driver: auto, qemu or fake.") var driver: String?
+        @Option(help: "How many fake hosts this process runs (with --driver fake).") var fakeHosts: String?
+
+        func run() async throws {
+            try await reportingErrors {
+                var config = try common.resolve(driver: driver, fakeHosts: fakeHosts)
+                if let host { try config.configuration.override("DEFAULT", "host", host, flag: "--host") }
+                let logger = makeLogger(config)
+                config.logWarnings(logger)
+                try await SeparateProcesses.compute(config, logger: logger)
+            }
+        }
+    }
+
+    struct Bootstrap: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create the admin, demo and service users, flavors and networks; write clouds.yaml and compute-agent.conf.")
+        @OptionGroup var common: CommonOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let config = try common.resolve()
+                let logger = makeLogger(config)
+                config.logWarnings(logger)
+                let written = try await SeparateProcesses.bootstrap(config, logger: logger)
+                print("Bootstrapped. Wrote " + written.joined(separator: " and ") + ".")
             }
         }
     }

@@ -16,6 +16,7 @@ enum PolicyMatrix {
     static let readProject = "UUFFAAAF"   // reader of the project in the path (quotas, get_project)
     static let admin = "UUFFFFAF"
     static let adminOrService = "UUFFFFAA"
+    static let service = "UUFFFFFA"       // the service role alone (compute agents, the reshaper)
     static let keypairs = "UUFAAAAA"      // admin or the key pair's user (others get 404 on a key not theirs)
 
     static let rows: [String: String] = identity.merging(compute) { $1 }.merging(network) { $1 }
@@ -73,6 +74,10 @@ enum PolicyMatrix {
             "DELETE compute/v2.1/servers/:id/tags": writeOwn, "GET compute/v2.1/servers/:id/tags/:tag": readOwn,
             "PUT compute/v2.1/servers/:id/tags/:tag": writeOwn, "DELETE compute/v2.1/servers/:id/tags/:tag": writeOwn,
             "POST compute/v2.1/os-server-external-events": adminOrService,
+            // Compute agents: the service role only (an admin is no hypervisor).
+            "POST compute/agent/v1/claim": service, "POST compute/agent/v1/reports": service,
+            "POST compute/agent/v1/messages/:id/ack": service, "POST compute/agent/v1/messages/:id/extend": service,
+            "POST compute/agent/v1/messages/:id/refuse": service, "POST compute/agent/v1/messages/:id/reply": service,
             "GET compute/v2.1/flavors": anyProject, "GET compute/v2.1/flavors/detail": anyProject,
             "GET compute/v2.1/flavors/:id": anyProject, "POST compute/v2.1/flavors": admin,
             "PUT compute/v2.1/flavors/:id": admin, "DELETE compute/v2.1/flavors/:id": admin,
@@ -122,9 +127,9 @@ enum PolicyMatrix {
 
     static let image: [String: String] = [
         "GET image": open, "GET image/versions": open,
-        "POST image/v2/images": createOwn, "GET image/v2/images": listOwn, "GET image/v2/images/:id": readOwn,
+        "POST image/v2/images": createOwn, "GET image/v2/images": listOwn, "GET image/v2/images/:id": "UUFHAAAA",
         "PATCH image/v2/images/:id": writeOwn, "DELETE image/v2/images/:id": writeOwn,
-        "PUT image/v2/images/:id/file": writeOwn, "GET image/v2/images/:id/file": writeOwn,
+        "PUT image/v2/images/:id/file": writeOwn, "GET image/v2/images/:id/file": "UUFHFAAA",
         "POST image/v2/images/:id/actions/deactivate": writeOwn, "POST image/v2/images/:id/actions/reactivate": writeOwn,
         "PUT image/v2/images/:id/tags/:tag": writeOwn, "DELETE image/v2/images/:id/tags/:tag": writeOwn,
         "GET image/v2/images/:id/members": readOwn, "POST image/v2/images/:id/members": writeOwn,
@@ -148,13 +153,14 @@ enum PolicyMatrix {
             "GET resource_classes", "POST resource_classes", "GET resource_classes/:name", "PUT resource_classes/:name",
             "DELETE resource_classes/:name", "GET traits", "GET traits/:name", "PUT traits/:name", "DELETE traits/:name",
             "GET allocations/:consumer", "PUT allocations/:consumer", "DELETE allocations/:consumer", "POST allocations",
-            "GET allocation_candidates", "POST reshaper",
+            "GET allocation_candidates",
         ] {
             let parts = route.split(separator: " ", maxSplits: 1)
             rows["\(parts[0]) placement/\(parts[1])"] = adminOrService
         }
         // Usages of the member's project (?project_id=): its readers too.
         rows["GET placement/usages"] = "UUFFAAAA"
+        rows["POST placement/reshaper"] = service
         return rows
     }()
 }

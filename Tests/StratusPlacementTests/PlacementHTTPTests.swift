@@ -267,7 +267,9 @@ struct PlacementHTTPTests {
                     child: ["resource_provider_generation": 0, "inventories": ["VGPU": ["total": 4]]],
                 ],
                 "allocations": [:],
-            ])
+            ], token: "service")
+            #expect(try await client.call("POST", "/reshaper", "1.37", json: ["inventories": [:], "allocations": [:]]).status == 403,
+                    "the reshaper is the service role's alone, as in Placement")
             #expect(tooSmall.status == 409, "the VGPU allocation would be left without inventory")
             #expect(try await client.call("GET", "/resource_providers/\(root)/inventories").json["inventories"]?["VGPU"] != nil)
             let moved = try await client.call("POST", "/reshaper", "1.37", json: [
@@ -278,12 +280,12 @@ struct PlacementHTTPTests {
                 "allocations": [instance: [
                     "allocations": [root: ["resources": ["VCPU": 1]], child: ["resources": ["VGPU": 1]]],
                     "project_id": "p", "user_id": "u", "consumer_generation": 1]],
-            ])
+            ], token: "service")
             #expect(moved.status == 204, "\(moved.json.encodedString())")
             let now = try await client.call("GET", "/allocations/\(instance)")
             #expect(now.json["allocations"]?[child]?["resources"]?["VGPU"] == 1)
             #expect(now.json["allocations"]?[root]?["resources"]?["VGPU"] == nil)
-            #expect(try await client.call("POST", "/reshaper", "1.29", json: ["inventories": [:], "allocations": [:]]).status == 404)
+            #expect(try await client.call("POST", "/reshaper", "1.29", json: ["inventories": [:], "allocations": [:]], token: "service").status == 404)
         }
     }
 

@@ -1,6 +1,7 @@
 import Hummingbird
 import StratusCompute
 import StratusCore
+import StratusMessages
 import StratusQueue
 import StratusStorage
 
@@ -132,16 +133,15 @@ extension ComputeAPI {
         guard let host = instance.host, instance.vmState != .building else {
             throw StratusError.conflict("Instance \(instance.uuid) is not ready: it has no running guest yet.")
         }
-        let reply: JSON
+        let reply: ConsoleReply
         do {
-            reply = try await queue!.call(topic: "compute.\(host)", payload: [
-                "op": "console", "instance": .string(instance.uuid), "lines": lines.map { .int($0) } ?? .null,
-            ], timeout: 15)
+            reply = try await queue!.ask(.console(ConsoleRequest(instanceUUID: instance.uuid, lines: lines)), of: host, timeout: 15,
+                                         requestID: nil)
         } catch {
             throw StratusError(.conflict, "The console of \(instance.uuid) is not available: host \(host) did not answer (\(error)).")
         }
-        if let error = reply["error"]?.stringValue { throw StratusError.conflict("Console output is unavailable: \(error)") }
-        return JSONResponse.make(status: .ok, ["output": reply["output"] ?? ""])
+        if let error = reply.error { throw StratusError.conflict("Console output is unavailable: \(error)") }
+        return JSONResponse.make(status: .ok, ["output": .string(reply.output ?? "")])
     }
 
     /// `os-server-external-events`: each event is recorded on its instance's timeline; unknown instances 404.

@@ -37,7 +37,8 @@ public struct ImageAPI: Sendable {
     func visibleImage(_ context: StratusRequestContext) async throws -> Image {
         let auth = try context.requireAuth()
         let id = try context.parameters.require("id")
-        guard let image = try await store.image(id, visibleTo: auth.projectID, admin: auth.isAdmin) else {
+        // A compute host (service role) fetches whatever image a server boots from, as Nova does with its service token.
+        guard let image = try await store.image(id, visibleTo: auth.projectID, admin: auth.isAdmin || auth.hasRole("service")) else {
             throw StratusError.notFound("No image found with ID \(id)")
         }
         return image

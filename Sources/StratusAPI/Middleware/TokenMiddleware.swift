@@ -48,7 +48,9 @@ public struct TokenMiddleware: RouterMiddleware {
         let parts = token.split(separator: ":", maxSplits: 1).map(String.init)
         let user = parts.first ?? "anonymous"
         let project = parts.count > 1 ? parts[1] : user
-        let roles = user == "admin" ? StandardRoles.implied(by: ["admin"]) : StandardRoles.implied(by: ["member"])
+        // `admin` is an administrator, `service` a service user (the reshaper is theirs alone), anyone else a member.
+        let roles = user == "admin" ? StandardRoles.implied(by: ["admin"])
+            : user == "service" ? [StandardRoles.service] : StandardRoles.implied(by: ["member"])
         return AuthContext(
             userID: user, userName: user, userDomainID: "default", projectID: project, projectName: project,
             projectDomainID: "default", roles: roles, auditID: "noauth", expiresAt: .infinity)

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import StratusCompute
+import StratusMessages
 import StratusCore
 import StratusPlacement
 import StratusQueue
@@ -32,9 +33,9 @@ public struct SchedulerBenchmark: Sendable {
                 scheduler: .init(hostSubsetSize: 3), logger: logger)
             let registerStart = ContinuousClock.now
             for i in 0..<hosts {
-                _ = try await conductor.registerHost([
-                    "host": .string("bench-\(i + 1)"), "vcpus": 64, "memory_mb": 262_144, "local_gb": 2000, "hypervisor_type": "fake",
-                ])
+                _ = try await conductor.registerHost(HostRegistration(
+                    host: "bench-\(i + 1)", zone: "nova", resources: HostResources(vcpus: 64, memoryMB: 262_144, localGB: 2000),
+                    hypervisorType: "fake", hypervisorVersion: 1, cpuInfo: [:]))
             }
             let registerSeconds = (ContinuousClock.now - registerStart).inSeconds
             let flavor = Flavor(id: "42", name: "m1.nano", memoryMB: 128, vcpus: 1, rootGB: 1)

@@ -63,6 +63,7 @@ public enum ComputePolicies {
         PolicyRule("os_compute_api:os-instance-actions:show", readerOrAdmin, "Show one action of a server."),
         PolicyRule("os_compute_api:os-instance-actions:events", admin, "Show the events of an action."),
         PolicyRule("os_compute_api:os-instance-actions:events:details", admin, "Show the details of action events."),
+        PolicyRule("os_compute_api:os-compute-agent", "rule:service_api", "Stratus addition: the compute agents' channel (claim, ack, report)."),
         PolicyRule("os_compute_api:os-server-external-events:create", "rule:service_api or rule:context_is_admin", "Send external events (network-vif-plugged…) to servers."),
         PolicyRule("os_compute_api:os-server-groups:index", readerOrAdmin, "List server groups."),
         PolicyRule("os_compute_api:os-server-groups:index:all_projects", admin, "List the server groups of all projects."),

@@ -30,10 +30,10 @@ public enum PlacementPolicies {
         }
     }
 
-    /// Admin or service; usages also for readers of the project asked about. (Placement's reshaper is service-only;
-    /// Stratus keeps admin too until a service user exists, issue 12.)
+    /// Admin or service; usages also for readers of the project asked about; the reshaper service-only, as Placement.
     static func check(_ name: String) -> String {
         switch name {
+        case "placement:reshaper:reshape": return "rule:service_api"
         case "placement:usages": return adminOrService + " or (role:reader and project_id:%(project_id)s)"
         default: return adminOrService
         }

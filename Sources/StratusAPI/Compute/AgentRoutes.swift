@@ -1,0 +1,147 @@
+import Foundation
+import Hummingbird
+import StratusCompute
+import StratusCore
+import StratusMessages
+import StratusQueue
+
+/// The compute agents' channel at `/compute/agent/v1` (service role only): long-poll for the messages of the
+/// hosts an agent serves, settle each with the lease it was given, and report back. Agents hold no database
+/// credentials; this is their only way in.
+public struct AgentAPI: Sendable {
+    let queue: Queue
+    let instances: InstanceStore
+    let hosts: HostStore
+    let bodyLimit: Int
+    /// The longest a claim may wait for a message.
+    static let maxWait = 30_000
+    static let rule = RouteAccess.rule("os_compute_api:os-compute-agent")
+
+    public init(queue: Queue, instances: InstanceStore, hosts: HostStore, bodyLimit: Int) {
+        self.queue = queue
+        self.instances = instances
+        self.hosts = hosts
+        self.bodyLimit = bodyLimit
+    }
+
+    public func register(on router: PolicedRouter) {
+        router.post("compute/agent/v1/claim", Self.rule) { request, _ in
+            let claim = try await decode(ClaimRequest.self, request)
+            return try await reply(ClaimResponse(deliveries: try await self.claim(claim)))
+        }
+        router.post("compute/agent/v1/messages/:id/ack", Self.rule) { request, context in
+            let message = try await held(request, context)
+            guard try await queue.ack(message.message, owner: message.lease) else { throw Self.leaseLost(message.message.id) }
+            return Response(status: .noContent)
+        }
+        router.post("compute/agent/v1/messages/:id/extend", Self.rule) { request, context in
+            let message = try await held(request, context)
+            guard try await queue.extendLease(message.message, owner: message.lease) else { throw Self.leaseLost(message.message.id) }
+            return Response(status: .noContent)
+        }
+        router.post("compute/agent/v1/messages/:id/refuse", Self.rule) { request, context in
+            let message = try await held(request, context)
+            let reason = message.action.reason ?? "refused by the agent"
+            try await queue.fail(message.message, owner: message.lease, reason: "refused by the agent: \(reason)", permanent: true)
+            return Response(status: .noContent)
+        }
+        router.post("compute/agent/v1/messages/:id/reply", Self.rule) { request, context in
+            let message = try await held(request, context)
+            guard message.message.kind == .call, let answer = message.action.reply else {
+                throw StratusError.badRequest("Message \(message.message.id) is not a call, or the reply is missing.")
+            }
+            let acked = try await queue.storage.transaction { tx in
+                guard try await queue.ack(message.message, owner: message.lease, in: tx) else { return false }
+                try await queue.reply(to: message.message, payload: try WireFormat.encode(answer), in: tx)
+                return true
+            }
+            guard acked else { throw Self.leaseLost(message.message.id) }
+            return Response(status: .noContent)
+        }
+        router.post("compute/agent/v1/reports", Self.rule) { request, context in
+            let report = try await decode(HostReport.self, request)
+            return try await self.accept(report, requestID: context.requestID)
+        }
+    }
+
+    /// Leases messages of the named hosts, waiting up to `wait_ms` for the first: an enqueue anywhere (NOTIFY
+    /// across processes) wakes the wait at once.
+    func claim(_ claim: ClaimRequest) async throws -> [Delivery] {
+        guard !claim.hosts.isEmpty, claim.hosts.count <= 10_000, claim.hosts.allSatisfy(Self.validHost) else {
+            throw StratusError.badRequest("'hosts' must name between 1 and 10000 hosts, each 1-255 characters without '/'.")
+        }
+        guard (1...1000).contains(claim.limit) else { throw StratusError.badRequest("'limit' must be between 1 and 1000.") }
+        guard (0...Self.maxWait).contains(claim.waitMilliseconds) else {
+            throw StratusError.badRequest("'wait_ms' must be between 0 and \(Self.maxWait).")
+        }
+        let topics = claim.hosts.map(Queue.hostTopic)
+        let channel = Queue.wakeUpChannel(topics[0])
+        let lease = "agent-" + Identifier.uuid()
+        let deadline = ContinuousClock.now + .milliseconds(claim.waitMilliseconds)
+        while true {
+            let version = queue.storage.wakeups.version(channel)
+            let messages = try await queue.claim(topics: topics, owner: lease, limit: claim.limit)
+            if !messages.isEmpty || ContinuousClock.now >= deadline {
+                return messages.map { message in
+                    Delivery(id: message.id, host: String(message.topic.dropFirst("compute.".count)), lease: lease,
+                             kind: message.kind.rawValue, attempt: message.attempt, requestID: message.requestID, command: message.payload)
+                }
+            }
+            // Polls too, in case a wake-up was missed (it is only a hint), but never faster than once a second.
+            let remaining = deadline - ContinuousClock.now
+            await queue.storage.wakeups.wait(channel, since: version, timeout: min(remaining, queue.settings.pollInterval))
+        }
+    }
+
+    /// A report from a host. Reports about an instance must come from the host the instance is on; the host
+    /// must be registered (except to register it).
+    func accept(_ report: HostReport, requestID: String) async throws -> Response {
+        guard Self.validHost(report.host) else { throw StratusError.badRequest("Invalid host name '\(report.host)'.") }
+        if case .registerHost = report {
+            let node = try await queue.call(topic: Queue.reportsTopic, payload: try WireFormat.encode(report), timeout: 30, requestID: requestID)
+            return JSONResponse.make(status: .ok, ["node": node])
+        }
+        guard try await hosts.isRegistered(host: report.host) else {
+            throw StratusError.notFound("Compute host \(report.host) is not registered.")
+        }
+        if let uuid = report.instanceUUID {
+            guard let instance = try await instances.instance(uuid) else { throw StratusError.notFound("Instance \(uuid) could not be found.") }
+            guard instance.host == report.host else {
+                throw StratusError.conflict("Instance \(uuid) is not on host \(report.host); the report is refused.")
+            }
+        }
+        if case .heartbeat(let ref) = report {
+            try await hosts.heartbeat(host: ref.host)
+        } else {
+            try await queue.cast(topic: Queue.reportsTopic, payload: try WireFormat.encode(report), requestID: requestID)
+        }
+        return Response(status: .accepted)
+    }
+
+    /// The message named in the path, if the lease in the body holds it.
+    func held(_ request: Request, _ context: StratusRequestContext) async throws -> (message: QueueMessage, lease: String, action: LeaseAction) {
+        let id = try context.parameters.require("id")
+        let action = try await decode(LeaseAction.self, request)
+        guard let message = try await queue.leased(id: id, owner: action.lease) else { throw Self.leaseLost(id) }
+        return (message, action.lease, action)
+    }
+
+    static func leaseLost(_ id: String) -> StratusError {
+        .conflict("The lease on message \(id) is not held: it expired, went to another agent, or never existed.")
+    }
+
+    static func validHost(_ host: String) -> Bool {
+        !host.isEmpty && host.utf8.count <= 255 && !host.contains("/") && !host.contains(where: { $0.isWhitespace || $0.isNewline })
+    }
+
+    func decode<Message: Decodable>(_ type: Message.Type, _ request: Request) async throws -> Message {
+        let json = try await request.jsonObject(limit: bodyLimit)
+        do { return try WireFormat.decode(type, from: json) } catch let error as MessageError {
+            throw StratusError.badRequest("Invalid agent message: \(error.reason).")
+        }
+    }
+
+    func reply<Message: Encodable>(_ message: Message) throws -> Response {
+        JSONResponse.make(status: .ok, try WireFormat.encode(message))
+    }
+}

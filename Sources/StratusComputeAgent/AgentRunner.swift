@@ -1,0 +1,229 @@
+import Logging
+import ServiceLifecycle
+import StratusCore
+import StratusMessages
+import Synchronization
+
+/// Runs the agents of one process over one channel: registers each host, long-polls the messages of all of
+/// them with one claim, carries each out on its own (a slow spawn holds no other message's ack), and sends
+/// heartbeats, power syncs and housekeeping on their intervals.
+public struct AgentRunner: Service {
+    /// Intervals, from Nova's option names.
+    public struct Settings: Sendable {
+        /// `[DEFAULT] report_interval`
+        public var heartbeatInterval: Duration = .seconds(10)
+        /// `[DEFAULT] sync_power_state_interval`
+        public var powerSyncInterval: Duration = .seconds(600)
+        /// `[image_cache] manager_interval`
+        public var maintenanceInterval: Duration = .seconds(2400)
+        /// How long one claim waits on the server for a message.
+        public var pollWait: Duration = .seconds(20)
+        /// Messages in hand at most (the claim asks for the room left).
+        public var concurrency = 64
+        /// How often a long job's lease is extended (well inside `[queue] lease_seconds`).
+        public var leaseExtendInterval: Duration = .seconds(10)
+        public init() {}
+    }
+
+    public let agents: [ComputeAgent]
+    let connect: @Sendable () async throws -> any AgentChannel
+    /// Called once every host is registered (the all-in-one reports itself ready then).
+    let onRegistered: @Sendable () async -> Void
+    let settings: Settings
+    let logger: Logger
+
+    /// `connect` gives the channel once the control plane can be reached (the all-in-one knows its own port
+    /// only once its listener is bound).
+    public init(agents: [ComputeAgent], settings: Settings = .init(), logger: Logger,
+                onRegistered: @escaping @Sendable () async -> Void = {},
+                connect: @escaping @Sendable () async throws -> any AgentChannel) {
+        self.agents = agents
+        self.onRegistered = onRegistered
+        self.settings = settings
+        self.logger = logger
+        self.connect = connect
+    }
+
+    public func run() async throws {
+        guard !agents.isEmpty else {
+            await onRegistered()
+            return
+        }
+        let channel = try await connect()
+        let byHost = Dictionary(uniqueKeysWithValues: agents.map { ($0.host, $0) })
+        try await cancelWhenGracefulShutdown {
+            // Many fake hosts register a few at a time, not one by one.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (i, agent) in agents.enumerated() {
+                    if i >= 16 { try await group.next() }
+                    group.addTask { try await register(agent, channel) }
+                }
+                try await group.waitForAll()
+            }
+            await onRegistered()
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { await consume(channel, byHost) }
+                group.addTask {
+                    try await PeriodicService(every: settings.heartbeatInterval) {
+                        for agent in agents { await send(.heartbeat(HostRef(host: agent.host)), channel) }
+                    }.run()
+                }
+                group.addTask {
+                    try await PeriodicService(every: settings.powerSyncInterval) {
+                        for agent in agents {
+                            await send(.powerSync(PowerSync(host: agent.host, guests: await agent.driver.listGuests())), channel)
+                        }
+                    }.run()
+                }
+                group.addTask {
+                    try await PeriodicService(every: settings.maintenanceInterval) {
+                        for agent in agents { await agent.driver.maintain() }
+                    }.run()
+                }
+            }
+        }
+    }
+
+    /// Tells the conductor the host exists; retried until it answers (the control plane may start later).
+    func register(_ agent: ComputeAgent, _ channel: any AgentChannel) async throws {
+        let registration = await agent.registration()
+        var waited = false
+        while true {
+            do {
+                _ = try await channel.report(.registerHost(registration), requestID: nil)
+                logger.info("compute host \(agent.host) registered (\(registration.hypervisorType): \(registration.resources.vcpus) vCPU, \(registration.resources.memoryMB) MB)")
+                return
+            } catch {
+                try Task.checkCancellation()
+                if !waited { logger.warning("waiting for the control plane to register compute host \(agent.host): \(error)") }
+                waited = true
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    /// The claim loop: asks for as many messages as there is room for, and runs each in its own task.
+    func consume(_ channel: any AgentChannel, _ byHost: [String: ComputeAgent]) async {
+        let slots = WorkSlots(settings.concurrency)
+        let hosts = Array(byHost.keys).sorted()
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled {
+                let free = slots.free
+                if free <= 0 {
+                    await slots.waitForRoom()
+                    continue
+                }
+                let deliveries: [Delivery]
+                do {
+                    deliveries = try await channel.claim(hosts: hosts, limit: free, wait: settings.pollWait)
+                } catch {
+                    if Task.isCancelled { return }
+                    logger.warning("claiming messages failed, retrying: \(error)")
+                    try? await Task.sleep(for: .seconds(1))
+                    continue
+                }
+                slots.take(deliveries.count)
+                for delivery in deliveries {
+                    group.addTask {
+                        await handle(delivery, agent: byHost[delivery.host], channel)
+                        slots.release()
+                    }
+                }
+            }
+        }
+    }
+
+    /// One message: decode, carry out while keeping the lease, then report and ack (or reply, or refuse).
+    func handle(_ delivery: Delivery, agent: ComputeAgent?, _ channel: any AgentChannel) async {
+        var messageLogger = self.logger
+        messageLogger[metadataKey: "request_id"] = delivery.requestID.map { .string($0) }
+        messageLogger[metadataKey: "message_id"] = .string(delivery.id)
+        let logger = messageLogger
+        do {
+            guard let agent else { throw MessageError("this agent does not serve host \(delivery.host)") }
+            let command = try WireFormat.decode(ComputeCommand.self, from: delivery.command)
+            let outcome = try await whileLeased(delivery, channel) { try await agent.perform(command, logger: logger) }
+            switch outcome {
+            case .report(let report):
+                _ = try await channel.report(report, requestID: delivery.requestID)
+                try await channel.ack(delivery)
+            case .reply(let reply):
+                try await channel.reply(delivery, reply)
+            case .nothing:
+                try await channel.ack(delivery)
+            }
+        } catch let error as MessageError {
+            logger.error("refusing message \(delivery.id) for \(delivery.host): \(error.reason)")
+            do { try await channel.refuse(delivery, reason: error.reason) } catch {
+                logger.warning("refusing \(delivery.id) failed; its lease will expire: \(error)")
+            }
+        } catch {
+            // Not acked: the lease expires and the message is delivered again (handlers are idempotent).
+            if !Task.isCancelled { logger.warning("message \(delivery.id) for \(delivery.host) failed; it will be redelivered: \(error)") }
+        }
+    }
+
+    /// Runs `work`, extending the delivery's lease on an interval until it finishes.
+    func whileLeased<T: Sendable>(_ delivery: Delivery, _ channel: any AgentChannel,
+                                  _ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await work() }
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: settings.leaseExtendInterval)
+                    do {
+                        if try await !channel.extend(delivery) {
+                            logger.warning("lease on \(delivery.id) was lost during the work; it may run again elsewhere")
+                        }
+                    } catch where !Task.isCancelled {
+                        logger.warning("extending the lease on \(delivery.id) failed (the work goes on): \(error)")
+                    }
+                }
+            }
+            defer { group.cancelAll() }
+            while let result = try await group.next() {
+                if let result { return result }
+            }
+            throw CancellationError()
+        }
+    }
+
+    func send(_ report: HostReport, _ channel: any AgentChannel) async {
+        do { _ = try await channel.report(report, requestID: nil) } catch {
+            if !Task.isCancelled { logger.warning("report \(report) failed: \(error)") }
+        }
+    }
+}
+
+/// How many messages may be in hand, and a wait for room when all are taken.
+final class WorkSlots: Sendable {
+    private let state: Mutex<(free: Int, waiter: CheckedContinuation<Void, Never>?)>
+
+    init(_ count: Int) { state = Mutex((count, nil)) }
+
+    var free: Int { state.withLock { $0.free } }
+
+    func take(_ count: Int) { state.withLock { $0.free -= count } }
+
+    func release() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.free += 1
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Returns once a slot is free (at once if one is); a finishing message always releases, so no cancellation
+    /// handler is needed: shutdown cancels the messages in hand, and each releases its slot.
+    func waitForRoom() async {
+        await withCheckedContinuation { continuation in
+            let resumeNow = state.withLock { state -> Bool in
+                if state.free > 0 { return true }
+                state.waiter = continuation
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import StratusCore
+import StratusMessages
+
+/// How an agent reaches the control plane: claim the messages of its hosts (leased), settle each one, and
+/// report back. `HTTPAgentChannel` is the only implementation an agent uses; tests drive the same HTTP API.
+public protocol AgentChannel: Sendable {
+    /// Messages for any of `hosts`, waiting up to `wait` for the first one.
+    func claim(hosts: [String], limit: Int, wait: Duration) async throws -> [Delivery]
+    /// The message is done.
+    func ack(_ delivery: Delivery) async throws
+    /// Keeps the lease during long work; false when it was lost (the work may be repeated elsewhere).
+    func extend(_ delivery: Delivery) async throws -> Bool
+    /// The message can never be handled here: dead-lettered with `reason`.
+    func refuse(_ delivery: Delivery, reason: String) async throws
+    /// Answers a call and settles it.
+    func reply(_ delivery: Delivery, _ reply: ConsoleReply) async throws
+    /// Tells the conductor something; `register_host` answers with the compute node's uuid.
+    func report(_ report: HostReport, requestID: String?) async throws -> String?
+}
+
+/// The agent channel over the control plane's HTTP API (`/compute/agent/v1`).
+public struct HTTPAgentChannel: AgentChannel {
+    let client: ControlPlaneClient
+
+    public init(client: ControlPlaneClient) { self.client = client }
+
+    public func claim(hosts: [String], limit: Int, wait: Duration) async throws -> [Delivery] {
+        let body = try WireFormat.encode(ClaimRequest(hosts: hosts, limit: limit, waitMilliseconds: Int(wait.inMilliseconds)))
+        let reply = try await call("/claim", body, timeout: wait + .seconds(15))
+        return try WireFormat.decode(ClaimResponse.self, from: reply).deliveries
+    }
+
+    public func ack(_ delivery: Delivery) async throws {
+        _ = try await call("/messages/\(delivery.id)/ack", try WireFormat.encode(LeaseAction(lease: delivery.lease)))
+    }
+
+    public func extend(_ delivery: Delivery) async throws -> Bool {
+        do {
+            _ = try await call("/messages/\(delivery.id)/extend", try WireFormat.encode(LeaseAction(lease: delivery.lease)))
+            return true
+        } catch let error as ControlPlaneError where error.status == 409 {
+            return false
+        }
+    }
+
+    public func refuse(_ delivery: Delivery, reason: String) async throws {
+        _ = try await call("/messages/\(delivery.id)/refuse", try WireFormat.encode(LeaseAction(lease: delivery.lease, reason: reason)))
+    }
+
+    public func reply(_ delivery: Delivery, _ reply: ConsoleReply) async throws {
+        _ = try await call("/messages/\(delivery.id)/reply", try WireFormat.encode(LeaseAction(lease: delivery.lease, reply: reply)))
+    }
+
+    public func report(_ report: HostReport, requestID: String?) async throws -> String? {
+        let reply = try await call("/reports", try WireFormat.encode(report), requestID: requestID)
+        return reply["node"]?.stringValue
+    }
+
+    private func call(_ path: String, _ body: JSON, timeout: Duration = .seconds(30), requestID: String? = nil) async throws -> JSON {
+        let (status, json) = try await client.request(.POST, ControlPlaneClient.agentService, path, body: body, timeout: timeout,
+                                                      requestID: requestID)
+        guard (200..<300).contains(status) else {
+            let message = json["error"]?["message"]?.stringValue ?? json.encodedString()
+            throw ControlPlaneError(status: status, message: message)
+        }
+        return json
+    }
+}
+

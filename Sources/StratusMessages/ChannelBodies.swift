@@ -1,0 +1,60 @@
+import StratusCore
+
+/// `POST /agent/v1/claim`: the hosts this agent serves, how many messages at most, and how long to wait for one.
+public struct ClaimRequest: Sendable, Equatable, Codable {
+    public var hosts: [String]
+    public var limit: Int
+    public var waitMilliseconds: Int
+
+    public init(hosts: [String], limit: Int, waitMilliseconds: Int) {
+        self.hosts = hosts
+        self.limit = limit
+        self.waitMilliseconds = waitMilliseconds
+    }
+    enum CodingKeys: String, CodingKey { case hosts, limit, waitMilliseconds = "wait_ms" }
+}
+
+/// One message leased to an agent. `command` is kept as sent, so an agent that cannot read it can refuse it
+/// with the reason instead of the channel dropping it.
+public struct Delivery: Sendable, Equatable, Codable {
+    public var id: String
+    public var host: String
+    /// The lease: only its holder may ack, extend, reply or refuse.
+    public var lease: String
+    /// Whether the sender waits for a reply (`call`) or not (`cast`).
+    public var kind: String
+    public var attempt: Int
+    public var requestID: String?
+    public var command: JSON
+
+    public init(id: String, host: String, lease: String, kind: String, attempt: Int, requestID: String?, command: JSON) {
+        self.id = id
+        self.host = host
+        self.lease = lease
+        self.kind = kind
+        self.attempt = attempt
+        self.requestID = requestID
+        self.command = command
+    }
+    enum CodingKeys: String, CodingKey { case id, host, lease, kind, attempt, requestID = "request_id", command }
+}
+
+/// The answer to a claim.
+public struct ClaimResponse: Sendable, Equatable, Codable {
+    public var deliveries: [Delivery]
+    public init(deliveries: [Delivery]) { self.deliveries = deliveries }
+}
+
+/// `POST /agent/v1/messages/{id}/ack|extend|refuse|reply`: the lease held, and for a refusal the reason, for a
+/// reply the answer.
+public struct LeaseAction: Sendable, Equatable, Codable {
+    public var lease: String
+    public var reason: String?
+    public var reply: ConsoleReply?
+
+    public init(lease: String, reason: String? = nil, reply: ConsoleReply? = nil) {
+        self.lease = lease
+        self.reason = reason
+        self.reply = reply
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import StratusCloud
+import StratusCore
+import StratusQueue
+import StratusTesting
+import Testing
+
+/// The compute agents' channel as an agent sees it: only the service role gets in, and every malformed or
+/// misdirected message is a clear 4xx that changes nothing.
+@Suite("The agent channel")
+struct AgentChannelTests {
+    static func post(_ http: TestHTTP, _ path: String, _ token: String, json: JSON? = nil, raw: String? = nil) async throws -> TestHTTP.Reply {
+        try await http.request("POST", "/compute/agent/v1" + path, token: token, json: json, rawBody: raw.map { Data($0.utf8) })
+    }
+
+    @Test("only the service role may use it: a member's, an admin's or a wrong token is refused")
+    func onlyService() async throws {
+        try await withComputeCloud(hosts: 1) { client, cloud in
+            let http = client.http
+            let claim: JSON = ["hosts": ["fake-1"], "limit": 1, "wait_ms": 0]
+            let demo = try await http.token(user: "demo", password: cloud.credentials.demoPassword, project: "demo")
+            #expect(try await Self.post(http, "/claim", demo, json: claim).status == 403)
+            #expect(try await Self.post(http, "/claim", client.token, json: claim).status == 403, "an admin is no hypervisor")
+            #expect(try await Self.post(http, "/claim", "not-a-token", json: claim).status == 401)
+            let service = try await http.token(user: "nova", password: cloud.credentials.servicePassword, project: "service")
+            let reply = try await Self.post(http, "/claim", service, json: claim)
+            #expect(reply.status == 200, "\(reply.json.encodedString())")
+            #expect(reply.json["deliveries"]?.arrayValue?.isEmpty == true)
+            // The agents' credentials file names the service user and the identity URL, and no database.
+            let agentConfig = try String(contentsOfFile: cloud.cloudsFile.replacingOccurrences(of: "clouds.yaml", with: "compute-agent.conf"),
+                                         encoding: .utf8)
+            #expect(agentConfig.contains("[service_user]") && agentConfig.contains("username = nova"))
+            #expect(agentConfig.contains("auth_url = \(cloud.authURL)"))
+            #expect(!agentConfig.contains("[database]"))
+        }
+    }
+
+    @Test("bad input: truncated or unknown messages, wrong versions, leases not held, reports from the wrong host")
+    func badInput() async throws {
+        try await withComputeCloud(hosts: 1) { client, cloud in
+            let http = client.http
+            let service = try await http.token(user: "nova", password: cloud.credentials.servicePassword, project: "service")
+            let id = try await client.create("watched")
+            #expect(try await client.settle(id)["status"] == "ACTIVE")
+            let before = try await client.call("GET", "/servers/\(id)").json["server"]
+
+            let truncated = try await Self.post(http, "/reports", service, raw: #"{"version": 1, "op": "spaw"#)
+            #expect(truncated.status == 400)
+            let unknown = try await Self.post(http, "/reports", service, json: ["version": 1, "op": "explode", "host": "fake-1"])
+            #expect(unknown.status == 400)
+            #expect(unknown.json["badRequest"]?["message"]?.stringValue?.contains("unknown host report 'explode'") == true)
+            let future = try await Self.post(http, "/reports", service, json: ["version": 2, "op": "heartbeat", "host": "fake-1"])
+            #expect(future.json["badRequest"]?["message"]?.stringValue?.contains("unsupported message version 2") == true)
+            let missing = try await Self.post(http, "/reports", service, json: ["version": 1, "op": "spawned", "host": "fake-1", "instance": .string(id)])
+            #expect(missing.status == 400)
+            #expect(missing.json["badRequest"]?["message"]?.stringValue?.contains("missing field 'started'") == true)
+            let badAction = try await Self.post(http, "/reports", service, json: [
+                "version": 1, "op": "power_done", "host": "fake-1", "instance": .string(id), "action": "explode", "started": 1])
+            #expect(badAction.status == 400, "an unknown power action is refused, not taken for start")
+
+            // A report about an instance from a host it is not on, or from a host never registered.
+            let wrongHost = try await Self.post(http, "/reports", service, json: [
+                "version": 1, "op": "power_done", "host": "fake-2", "instance": .string(id), "action": "stop", "started": 1])
+            #expect(wrongHost.status == 404, "fake-2 is not registered")
+            let registered = try await Self.post(http, "/reports", service, json: [
+                "version": 1, "op": "register_host", "host": "intruder", "zone": "nova", "hypervisor_type": "fake",
+                "hypervisor_version": 1, "cpu_info": [:], "resources": ["vcpus": 1, "memory_mb": 64, "local_gb": 1]])
+            #expect(registered.status == 200)
+            let otherHost = try await Self.post(http, "/reports", service, json: [
+                "version": 1, "op": "power_done", "host": "intruder", "instance": .string(id), "action": "stop", "started": 1])
+            #expect(otherHost.status == 409)
+            #expect(otherHost.json["conflictingRequest"]?["message"]?.stringValue?.contains("is not on host intruder") == true)
+            let ghost = try await Self.post(http, "/reports", service, json: [
+                "version": 1, "op": "destroyed", "host": "fake-1", "instance": .string(Identifier.uuid())])
+            #expect(ghost.status == 404)
+
+            // Settling a message with a lease that is not held.
+            for action in ["ack", "extend", "refuse", "reply"] {
+                let reply = try await Self.post(http, "/messages/\(Identifier.uuid())/\(action)", service, json: ["lease": "agent-made-up"])
+                #expect(reply.status == 409, "\(action): \(reply.status)")
+            }
+            let noLease = try await Self.post(http, "/messages/\(Identifier.uuid())/ack", service, json: [:])
+            #expect(noLease.status == 400)
+            for claim: JSON in [["hosts": [], "limit": 1, "wait_ms": 0], ["hosts": ["fake-1"], "limit": 0, "wait_ms": 0],
+                                ["hosts": ["fake-1"], "limit": 1, "wait_ms": 3_600_000], ["hosts": ["a/b"], "limit": 1, "wait_ms": 0]] {
+                #expect(try await Self.post(http, "/claim", service, json: claim).status == 400, "\(claim.encodedString())")
+            }
+
+            // None of it changed the server.
+            let after = try await client.call("GET", "/servers/\(id)").json["server"]
+            #expect(after?["status"] == before?["status"])
+            #expect(after?["updated"] == before?["updated"])
+            #expect(after?["OS-EXT-SRV-ATTR:host"] == "fake-1")
+        }
+    }
+
+    @Test("a message the agent cannot read is dead-lettered with its reason, not retried or guessed at")
+    func poisonMessage() async throws {
+        try await withComputeCloud(hosts: 1) { client, cloud in
+            let queue = StratusQueue.Queue(storage: cloud.storage)
+            try await queue.cast(topic: "compute.fake-1", payload: ["version": 1, "op": "power", "instance": "x", "action": "explode"])
+            var dead: [StratusQueue.DeadLetter] = []
+            for _ in 0..<200 {
+                dead = try await queue.deadLetters(topic: "compute.fake-1")
+                if !dead.isEmpty { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let letter = try #require(dead.first, "the message was never dead-lettered")
+            #expect(letter.attempts == 1)
+            #expect(letter.reason.contains("refused by the agent"), "\(letter.reason)")
+            #expect(letter.reason.contains("action"), "\(letter.reason)")
+        }
+    }
+}
