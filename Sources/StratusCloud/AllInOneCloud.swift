@@ -27,8 +27,10 @@ public struct ReadyCloud: Sendable {
     public let placement: PlacementStore
     /// The fake drivers of the compute hosts, by host, so tests can inject failures.
     public let fakeDrivers: [String: FakeDriver]
-    /// The QEMU driver of this machine's compute host, when the cloud runs real guests.
-    public let qemuDriver: QEMUDriver?
+    /// The QEMU driver of this machine's (first) compute host, when the cloud runs real guests.
+    public var qemuDriver: QEMUDriver? { computeHosts.lazy.compactMap { qemuDrivers[$0] }.first }
+    /// Every QEMU host's driver, by host.
+    public let qemuDrivers: [String: QEMUDriver]
     /// The agents' host names.
     public let computeHosts: [String]
     /// Durations of the conductor's scheduling decisions.
@@ -89,7 +91,7 @@ public enum AllInOneCloud {
                 await onReady(ReadyCloud(
                     baseURL: parts.catalog.baseURL, authURL: authURL, cloudsFile: cloudsFile,
                     credentials: credentials, storage: storage, identity: prepared.identity, placement: parts.placement,
-                    fakeDrivers: hosts.fakeDrivers, qemuDriver: hosts.qemu, computeHosts: hosts.agents.map(\.host),
+                    fakeDrivers: hosts.fakeDrivers, qemuDrivers: hosts.qemu, computeHosts: hosts.agents.map(\.host),
                     schedulerMetrics: parts.conductor.metrics, routes: parts.routes.routes, policy: policy,
                     openConnections: parts.connections))
             }

@@ -16,11 +16,13 @@ public struct CloudConfig: Sendable {
     /// Reads `configPath` (if any), applies flag overrides, and checks the result. Every problem is a
     /// `ConfigError` naming where it came from.
     public static func resolve(configPath: String?, dataDir: String?, bind: String?, port: String?,
-                               driver: String? = nil, fakeHosts: String? = nil, tinyGuest: String? = nil) throws -> CloudConfig {
+                               driver: String? = nil, fakeHosts: String? = nil, tinyGuest: String? = nil,
+                               hosts: String? = nil) throws -> CloudConfig {
         var configuration = try configPath.map { try Configuration(path: $0) } ?? Configuration()
         if let driver { try configuration.override("DEFAULT", "compute_driver", driver, flag: "--driver") }
         if let tinyGuest { try configuration.override("qemu", "tiny_guest_dir", tinyGuest, flag: "--tiny-guest") }
         if let fakeHosts { try configuration.override("fake_driver", "host_count", fakeHosts, flag: "--fake-hosts") }
+        if let hosts { try configuration.override("qemu", "host_count", hosts, flag: "--hosts") }
         if let bind { try configuration.override("api", "bind_host", bind, flag: "--bind") }
         if let port { try configuration.override("api", "bind_port", port, flag: "--port") }
         let stateFromFile = configuration.string("DEFAULT", "state_path")

@@ -7,7 +7,8 @@ import StratusCore
 /// chosen by `[DEFAULT] compute_driver` / `--driver`. They reach the control plane only through `client`.
 struct ComputeHosts: Sendable {
     var agents: [ComputeAgent]
-    var qemu: QEMUDriver?
+    /// The QEMU drivers, by host (several with `[qemu] host_count`, as `stratus up --hosts N`).
+    var qemu: [String: QEMUDriver] = [:]
 
     var fakeDrivers: [String: FakeDriver] {
         Dictionary(uniqueKeysWithValues: agents.compactMap { agent in (agent.driver as? FakeDriver).map { (agent.host, $0) } })
@@ -36,7 +37,7 @@ struct ComputeHosts: Sendable {
             if !agents.isEmpty {
                 logger.warning("compute hosts use the FAKE driver: servers become ACTIVE without any real guest (\(agents.count) hosts)")
             }
-            return ComputeHosts(agents: agents, qemu: nil)
+            return ComputeHosts(agents: agents)
         }
         var settings = QEMUDriver.Settings(instancesPath: config.instancesPath)
         settings.binary = binary
@@ -51,11 +52,21 @@ struct ComputeHosts: Sendable {
             settings.accelerator = await HostProbe.accelerator(
                 binary: binary, kernel: kernel, cacheFile: config.instancesPath + "/accelerator")
         }
-        // Images come through the Image API, as on a host of its own; the cache verifies every byte.
-        let driver = try await QEMUDriver.start(settings: settings, source: HTTPImageSource(client: client))
-        let host = config.computeHost
-        logger.info("compute host \(host): QEMU \(driver.hypervisorVersion) with \(settings.accelerator.rawValue.uppercased()), guests in \(settings.instancesPath)")
-        return ComputeHosts(agents: [ComputeAgent(host: host, driver: driver)], qemu: driver)
+        // One host is named [DEFAULT] host; several (on one machine, for moving servers between them) are HOST-1 …
+        // HOST-N, each with its own instances_path below the configured one, as if on machines of their own.
+        let count = c.int("qemu", "host_count")
+        var hosts = ComputeHosts(agents: [])
+        for i in 1...count {
+            let host = count == 1 ? config.computeHost : "\(config.computeHost)-\(i)"
+            var own = settings
+            if count > 1 { own.instancesPath = config.instancesPath + "/" + host }
+            // Images come through the Image API, as on a host of its own; the cache verifies every byte.
+            let driver = try await QEMUDriver.start(settings: own, source: HTTPImageSource(client: client))
+            logger.info("compute host \(host): QEMU \(driver.hypervisorVersion) with \(own.accelerator.rawValue.uppercased()), guests in \(own.instancesPath)")
+            hosts.agents.append(ComputeAgent(host: host, driver: driver))
+            hosts.qemu[host] = driver
+        }
+        return hosts
     }
 
     /// Fake hosts `fake-1` … `fake-N` (`[DEFAULT] host` names them `HOST-1` … when set).

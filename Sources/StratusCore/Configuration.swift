@@ -81,6 +81,9 @@ public enum KnownOptions {
             "Seconds between passes of the image cache manager."),
         OptionSpec("qemu", "binary", .string, default: "qemu-system-x86_64", "The QEMU system emulator."),
         OptionSpec(
+            "qemu", "host_count", .integer(min: 1, max: 16), default: "1",
+            "QEMU compute hosts on this machine (`stratus up --hosts N`): HOST-1 … HOST-N, each with instances_path/HOST-i."),
+        OptionSpec(
             "qemu", "accelerator", .choice(["auto", "kvm", "tcg"]), default: "auto",
             "auto probes KVM once per host by booting the tiny guest's kernel (kept in instances_path/accelerator); TCG otherwise."),
         OptionSpec(

@@ -25,9 +25,9 @@ struct CommonOptions: ParsableArguments {
     var config: String?
 
     func resolve(bind: String? = nil, port: String? = nil, driver: String? = nil, fakeHosts: String? = nil,
-                 tinyGuest: String? = nil) throws -> CloudConfig {
+                 tinyGuest: String? = nil, hosts: String? = nil) throws -> CloudConfig {
         try CloudConfig.resolve(configPath: config, dataDir: dataDir, bind: bind, port: port, driver: driver, fakeHosts: fakeHosts,
-                                tinyGuest: tinyGuest)
+                                tinyGuest: tinyGuest, hosts: hosts)
     }
 }
 
@@ -72,10 +72,12 @@ extension Stratus {
         @Option(help: "How many fake compute hosts to run with --driver fake (default 1; 0 allowed).") var fakeHosts: String?
         @Option(help: "Directory of the tiny guest to register as the image stratus-tiny (scripts/build-tiny-guest).")
         var tinyGuest: String?
+        @Option(help: "How many QEMU compute hosts to run on this machine (default 1): HOST-1 … HOST-N, each its own instances_path.")
+        var hosts: String?
 
         func run() async throws {
             try await reportingErrors {
-                let config = try common.resolve(bind: bind, port: port, driver: driver, fakeHosts: fakeHosts, tinyGuest: tinyGuest)
+                let config = try common.resolve(bind: bind, port: port, driver: driver, fakeHosts: fakeHosts, tinyGuest: tinyGuest, hosts: hosts)
                 let logger = makeLogger(config)
                 config.logWarnings(logger)
                 logger.info("data dir \(config.dataDir), database \(config.databaseURL)")

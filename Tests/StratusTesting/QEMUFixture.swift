@@ -40,14 +40,22 @@ public enum QEMUFixture {
 
     /// Ends every QEMU a test left running under `dataDir` (a failed test must not leave guests behind).
     static func killGuests(under dataDir: String) {
+        // instances/UUID, or instances/HOST/UUID with several hosts on the machine.
         let instances = dataDir + "/instances"
+        var directories: [String] = []
         for name in (try? FileManager.default.contentsOfDirectory(atPath: instances)) ?? [] {
-            if let pid = QEMUGuest(directory: "\(instances)/\(name)").pid { kill(pid, SIGKILL) }
+            directories.append("\(instances)/\(name)")
+            for inner in (try? FileManager.default.contentsOfDirectory(atPath: "\(instances)/\(name)")) ?? [] {
+                directories.append("\(instances)/\(name)/\(inner)")
+            }
+        }
+        for directory in directories {
+            if let pid = QEMUGuest(directory: directory).pid { kill(pid, SIGKILL) }
         }
     }
 
-    /// The QEMU pid of a guest, if it runs.
+    /// The QEMU pid of a guest, if it runs, on whichever host has it.
     public static func pid(_ cloud: ReadyCloud, _ uuid: String) -> Int32? {
-        cloud.qemuDriver.flatMap { QEMUGuest(directory: "\($0.settings.instancesPath)/\(uuid)").pid }
+        cloud.qemuDrivers.values.lazy.compactMap { QEMUGuest(directory: "\($0.settings.instancesPath)/\(uuid)").pid }.first
     }
 }
