@@ -41,14 +41,14 @@ public struct Queue: Sendable {
         topic: String, payload: JSON, kind: QueueMessage.Kind = .cast, id: String = Identifier.uuid(),
         requestID: String? = nil, delay: Double = 0, expiresAt: Double? = nil, in tx: Transaction
     ) async throws -> String {
-        let now = Clock.now()
+        let now = storage.now
         try await tx.sql.raw(
             """
             INSERT INTO queue_messages (id, topic, kind, payload, request_id, state, attempts, max_attempts,
                 available_at, expires_at, created_at)
             VALUES (\(bind: id), \(bind: topic), \(bind: kind.rawValue), \(bind: payload.encodedString()),
-                \(bind: requestID), 'ready', 0, \(bind: settings.maxAttempts), \(bind: now + delay),
-                \(bind: expiresAt), \(bind: now))
+                \(bind: requestID), 'ready', 0, \(bind: settings.maxAttempts), \(now) + \(bind: delay),
+                \(bind: expiresAt), \(now))
             ON CONFLICT (id) DO NOTHING
             """
         ).run()
@@ -107,7 +107,7 @@ public struct Queue: Sendable {
         try await tx.sql.raw(
             """
             INSERT INTO queue_replies (call_id, payload, error, created_at)
-            VALUES (\(bind: message.id), \(bind: payload?.encodedString()), \(bind: error), \(bind: Clock.now()))
+            VALUES (\(bind: message.id), \(bind: payload?.encodedString()), \(bind: error), \(storage.now))
             ON CONFLICT (call_id) DO NOTHING
             """
         ).run()
@@ -126,21 +126,21 @@ public struct Queue: Sendable {
     /// Leases up to `limit` messages of any of `topics` (an agent serving many hosts).
     public func claim(topics: [String], owner: String, limit: Int) async throws -> [QueueMessage] {
         guard !topics.isEmpty, limit > 0 else { return [] }
-        let now = Clock.now()
-        let leaseUntil = now + settings.leaseSeconds
-        // One self-contained statement, so autocommit: atomic on its own and one round trip, not three.
+        let now = storage.now
+        // One self-contained statement, so autocommit: atomic on its own and one round trip, not three. Every
+        // time in it is the database's.
         let rows = try await storage.autocommit { sql in
             let lock: SQLQueryString = storage.engine == .postgresql ? " FOR UPDATE SKIP LOCKED" : ""
             return try await sql.raw(
                 """
                 UPDATE queue_messages SET state = 'leased', lease_owner = \(bind: owner),
-                    lease_expires_at = \(bind: leaseUntil), available_at = \(bind: leaseUntil),
+                    lease_expires_at = \(now) + \(bind: settings.leaseSeconds), available_at = \(now) + \(bind: settings.leaseSeconds),
                     attempts = attempts + 1
                 WHERE id IN (
                     SELECT id FROM queue_messages
-                    WHERE topic IN (\(binds: topics)) AND state IN ('ready', 'leased') AND available_at <= \(bind: now)
+                    WHERE topic IN (\(binds: topics)) AND state IN ('ready', 'leased') AND available_at <= \(now)
                     ORDER BY available_at LIMIT \(bind: limit)\(lock))
-                RETURNING id, topic, kind, payload, request_id, attempts, max_attempts, expires_at
+                RETURNING id, topic, kind, payload, request_id, attempts, max_attempts, expires_at, \(now) AS database_now
                 """
             ).all()
         }
@@ -149,7 +149,8 @@ public struct Queue: Sendable {
             let id = try row.decode(column: "id", as: String.self)
             let attempts = try row.decode(column: "attempts", as: Int.self)
             let maxAttempts = try row.decode(column: "max_attempts", as: Int.self)
-            if let expiresAt = try row.decode(column: "expires_at", as: Double?.self), expiresAt < now {
+            if let expiresAt = try row.decode(column: "expires_at", as: Double?.self),
+               expiresAt < (try row.decode(column: "database_now", as: Double.self)) {
                 try await markDead(id, reason: "call expired before delivery: the caller stopped waiting")
                 continue
             }
@@ -174,14 +175,14 @@ public struct Queue: Sendable {
     /// message went to another consumer), so the caller knows its work may be repeated.
     @discardableResult
     public func ack(_ message: QueueMessage, owner: String, in tx: Transaction) async throws -> Bool {
-        try await tx.sql.raw(Self.ackStatement(message, owner: owner)).first() != nil
+        try await tx.sql.raw(ackStatement(message, owner: owner)).first() != nil
     }
 
     /// Acks on its own (autocommit), for handlers whose effects are outside the database.
     @discardableResult
     public func ack(_ message: QueueMessage, owner: String) async throws -> Bool {
         try await storage.autocommit { sql in
-            try await sql.raw(Self.ackStatement(message, owner: owner)).first() != nil
+            try await sql.raw(ackStatement(message, owner: owner)).first() != nil
         }
     }
 
@@ -192,7 +193,7 @@ public struct Queue: Sendable {
         return try await storage.autocommit { sql in
             Set(try await sql.raw(
                 """
-                UPDATE queue_messages SET state = 'done', finished_at = \(bind: Clock.now()), lease_owner = NULL,
+                UPDATE queue_messages SET state = 'done', finished_at = \(storage.now), lease_owner = NULL,
                     lease_expires_at = NULL
                 WHERE id IN (\(binds: messages.map(\.id))) AND lease_owner = \(bind: owner) AND state = 'leased'
                 RETURNING id
@@ -201,9 +202,9 @@ public struct Queue: Sendable {
         }
     }
 
-    static func ackStatement(_ message: QueueMessage, owner: String) -> SQLQueryString {
+    func ackStatement(_ message: QueueMessage, owner: String) -> SQLQueryString {
         """
-        UPDATE queue_messages SET state = 'done', finished_at = \(bind: Clock.now()), lease_owner = NULL,
+        UPDATE queue_messages SET state = 'done', finished_at = \(storage.now), lease_owner = NULL,
             lease_expires_at = NULL
         WHERE id = \(bind: message.id) AND lease_owner = \(bind: owner) AND state = 'leased'
         RETURNING id
@@ -219,7 +220,7 @@ public struct Queue: Sendable {
                 try await tx.sql.raw(
                     """
                     UPDATE queue_messages SET state = 'dead', last_error = \(bind: reason),
-                        finished_at = \(bind: Clock.now()), lease_owner = NULL
+                        finished_at = \(storage.now), lease_owner = NULL
                     WHERE id = \(bind: message.id) AND lease_owner = \(bind: owner) AND state = 'leased'
                     """
                 ).run()
@@ -230,7 +231,7 @@ public struct Queue: Sendable {
             try await tx.sql.raw(
                 """
                 UPDATE queue_messages SET state = 'ready', last_error = \(bind: reason),
-                    available_at = \(bind: Clock.now() + delay), lease_owner = NULL, lease_expires_at = NULL
+                    available_at = \(storage.now) + \(bind: delay), lease_owner = NULL, lease_expires_at = NULL
                 WHERE id = \(bind: message.id) AND lease_owner = \(bind: owner) AND state = 'leased'
                 """
             ).run()
@@ -262,8 +263,8 @@ public struct Queue: Sendable {
         try await storage.transaction { tx in
             try await tx.sql.raw(
                 """
-                UPDATE queue_messages SET lease_expires_at = \(bind: Clock.now() + settings.leaseSeconds),
-                    available_at = \(bind: Clock.now() + settings.leaseSeconds)
+                UPDATE queue_messages SET lease_expires_at = \(storage.now) + \(bind: settings.leaseSeconds),
+                    available_at = \(storage.now) + \(bind: settings.leaseSeconds)
                 WHERE id = \(bind: message.id) AND lease_owner = \(bind: owner) AND state = 'leased'
                 RETURNING id
                 """
@@ -275,7 +276,7 @@ public struct Queue: Sendable {
         try await storage.autocommit { sql in
             try await sql.raw(
             """
-            UPDATE queue_messages SET state = 'dead', last_error = \(bind: reason), finished_at = \(bind: Clock.now()),
+            UPDATE queue_messages SET state = 'dead', last_error = \(bind: reason), finished_at = \(storage.now),
                 lease_owner = NULL
             WHERE id = \(bind: id)
             """
@@ -289,7 +290,7 @@ public struct Queue: Sendable {
         try await tx.sql.raw(
             """
             INSERT INTO queue_processed (handler, message_id, processed_at)
-            VALUES (\(bind: handler), \(bind: messageID), \(bind: Clock.now()))
+            VALUES (\(bind: handler), \(bind: messageID), \(storage.now))
             ON CONFLICT (handler, message_id) DO NOTHING
             RETURNING message_id
             """
@@ -345,12 +346,10 @@ public struct Queue: Sendable {
     /// Deletes finished messages older than `age` seconds; dead letters are kept for operators.
     public func purgeDone(olderThan age: Double) async throws {
         try await storage.transaction { tx in
-            let cutoff = Clock.now() - age
-            try await tx.sql.raw(
-                "DELETE FROM queue_messages WHERE state = 'done' AND finished_at < \(bind: cutoff)"
-            ).run()
-            try await tx.sql.raw("DELETE FROM queue_processed WHERE processed_at < \(bind: cutoff)").run()
-            try await tx.sql.raw("DELETE FROM queue_replies WHERE created_at < \(bind: cutoff)").run()
+            let cutoff: SQLQueryString = "\(storage.now) - \(bind: age)"
+            try await tx.sql.raw("DELETE FROM queue_messages WHERE state = 'done' AND finished_at < \(cutoff)").run()
+            try await tx.sql.raw("DELETE FROM queue_processed WHERE processed_at < \(cutoff)").run()
+            try await tx.sql.raw("DELETE FROM queue_replies WHERE created_at < \(cutoff)").run()
         }
     }
 }

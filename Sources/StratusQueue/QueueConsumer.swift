@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 import ServiceLifecycle
 import StratusCore
 
@@ -28,37 +29,56 @@ public struct QueueConsumer: Service {
 
     public func run() async throws {
         let channel = Queue.wakeUpChannel(topic)
+        // Each message runs in its own task and is acked when it is done: a slow one holds neither the others'
+        // acks nor the next claim; at most `batchSize` are in hand.
+        let slots = WorkSlots(batchSize)
+        let acks = AckBuffer()
         await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                let version = queue.storage.wakeups.version(channel)
-                let batch: [QueueMessage]
-                do {
-                    batch = try await queue.claim(topic: topic, owner: owner, limit: batchSize)
-                } catch {
-                    if Task.isCancelled { return }
-                    logger.warning("claim on \(topic) failed, retrying: \(error)")
-                    try? await Task.sleep(for: .seconds(1))
-                    continue
-                }
-                if batch.isEmpty {
-                    await queue.storage.wakeups.wait(channel, since: version, timeout: queue.settings.pollInterval)
-                    continue
-                }
-                // Casts handled successfully are acked together in one statement once the batch is done.
-                let done = await withTaskGroup(of: QueueMessage?.self) { group in
+            await withDiscardingTaskGroup { group in
+                while !Task.isCancelled {
+                    if slots.free <= 0 {
+                        await slots.waitForRoom()
+                        continue
+                    }
+                    let version = queue.storage.wakeups.version(channel)
+                    let batch: [QueueMessage]
+                    do {
+                        batch = try await queue.claim(topic: topic, owner: owner, limit: slots.free)
+                    } catch {
+                        if Task.isCancelled { return }
+                        logger.warning("claim on \(topic) failed, retrying: \(error)")
+                        try? await Task.sleep(for: .seconds(1))
+                        continue
+                    }
+                    if batch.isEmpty {
+                        await queue.storage.wakeups.wait(channel, since: version, timeout: queue.settings.pollInterval)
+                        continue
+                    }
+                    slots.take(batch.count)
                     for message in batch {
-                        group.addTask { await process(message) }
+                        group.addTask {
+                            if let done = await process(message), acks.add(done) { await flush(acks) }
+                            slots.release()
+                        }
                     }
-                    return await group.reduce(into: [QueueMessage]()) { if let message = $1 { $0.append(message) } }
                 }
-                do {
-                    let acked = try await queue.ack(done, owner: owner)
-                    if acked.count < done.count {
-                        logger.warning("\(done.count - acked.count) leases on \(topic) were lost before ack; that work may be repeated")
-                    }
-                } catch {
-                    logger.warning("acking \(done.count) messages on \(topic) failed; their leases will expire and they run again: \(error)")
+            }
+        }
+    }
+
+    /// Acks finished casts: whoever finds the buffer idle flushes it, together with whatever finishes meanwhile,
+    /// so a burst costs one statement and a lone message is acked at once.
+    func flush(_ acks: AckBuffer) async {
+        while true {
+            let done = acks.drain()
+            if done.isEmpty { return }
+            do {
+                let acked = try await queue.ack(done, owner: owner)
+                if acked.count < done.count {
+                    logger.warning("\(done.count - acked.count) leases on \(topic) were lost before ack; that work may be repeated")
                 }
+            } catch {
+                logger.warning("acking \(done.count) messages on \(topic) failed; their leases will expire and they run again: \(error)")
             }
         }
     }
@@ -89,5 +109,29 @@ public struct QueueConsumer: Service {
             }
         }
         return nil
+    }
+}
+
+/// Finished casts waiting for their ack, and whether someone is flushing them now.
+final class AckBuffer: Sendable {
+    private let state = Mutex<(pending: [QueueMessage], flushing: Bool)>(([], false))
+
+    /// Adds a finished message; true when the caller should flush (no one is).
+    func add(_ message: QueueMessage) -> Bool {
+        state.withLock { state in
+            state.pending.append(message)
+            if state.flushing { return false }
+            state.flushing = true
+            return true
+        }
+    }
+
+    /// What is pending; empty (and no longer flushing) when nothing is.
+    func drain() -> [QueueMessage] {
+        state.withLock { state in
+            if state.pending.isEmpty { state.flushing = false }
+            defer { state.pending = [] }
+            return state.pending
+        }
     }
 }

@@ -229,6 +229,12 @@ public final class Storage: Sendable {
         }
     }
 
+    /// The database's clock in seconds since 1970, as SQL: what decides lease ownership must not depend on
+    /// which machine's clock asks (processes on many machines share one queue).
+    public var now: SQLQueryString {
+        engine == .postgresql ? "EXTRACT(EPOCH FROM clock_timestamp())::DOUBLE PRECISION" : "((julianday('now') - 2440587.5) * 86400.0)"
+    }
+
     /// Whether `error` is a unique-constraint violation, on either engine.
     public static func isUniqueViolation(_ error: any Error) -> Bool {
         if let error = error as? PSQLError { return error.serverInfo?[.sqlState] == "23505" }

@@ -30,7 +30,8 @@ public struct TokenMiddleware: RouterMiddleware {
     {
         guard let token = request.headers[Self.header] else { return try await next(request, context) }
         var context = context
-        if strategy == .noauth2 && !request.uri.path.hasPrefix("/identity") {
+        // noauth2 takes `user:project` tokens; a real Keystone token (a compute agent's) is still honoured as one.
+        if strategy == .noauth2 && !request.uri.path.hasPrefix("/identity") && Self.isNoauthToken(token) {
             context.auth = Self.noauthContext(token)
         } else {
             let payload = try await identity.validate(token)
@@ -42,6 +43,11 @@ public struct TokenMiddleware: RouterMiddleware {
             if let project = auth.projectID { context.logger[metadataKey: "project_id"] = .string(project) }
         }
         return try await next(request, context)
+    }
+
+    /// noauth2's tokens are short names (`admin`, `admin:admin`); Keystone's are long opaque strings.
+    static func isNoauthToken(_ token: String) -> Bool {
+        token.utf8.count < 64
     }
 
     static func noauthContext(_ token: String) -> AuthContext {
