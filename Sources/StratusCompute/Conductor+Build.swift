@@ -58,10 +58,7 @@ extension Conductor {
             // Deleted (or already placed by a duplicate delivery) while we were claiming: give the room back.
             if !stillWanted {
                 let current = try await instances.instance(uuid)
-                if current?.host != host.host || current?.deleted == true {
-                    try? await placement.deleteAllocations(consumerUUID: uuid)
-                    await releasePorts(uuid, requested: instance.requestedNetworks)
-                }
+                if current?.host != host.host || current?.deleted == true { await release(uuid, ports: true) }
             }
             return
         }
@@ -152,7 +149,7 @@ extension Conductor {
         let started = outcome.started
         guard let instance = try await instances.instance(uuid), !instance.deleted, instance.vmState == .building,
               instance.host == host, instance.taskState == .spawning else { return }
-        try? await placement.deleteAllocations(consumerUUID: uuid)
+        await release(uuid, ports: false)  // the ports stay for the next host
         try await groups.release(uuid)
         let tried = try await triedHosts(uuid).union([host])
         let retry = tried.count < settings.maxAttempts
@@ -201,9 +198,8 @@ extension Conductor {
             return true
         }
         if failed {
-            try? await placement.deleteAllocations(consumerUUID: uuid)
+            await release(uuid, ports: true)
             try await groups.release(uuid)
-            if let instance = try await instances.instance(uuid) { await releasePorts(uuid, requested: instance.requestedNetworks) }
         }
         return failed
     }

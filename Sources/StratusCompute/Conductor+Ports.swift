@@ -52,18 +52,18 @@ extension Conductor {
     }
 
     /// Deletes the ports the build created and unbinds the ones the user brought (they stay, intact).
-    func releasePorts(_ uuid: String, requested: [RequestedNetwork]) async {
+    /// Ports the build made are deleted; ports the user passed in are unbound and kept.
+    func releasePortsOrThrow(_ uuid: String, requested: [RequestedNetwork]) async throws {
         let userPorts = Set(requested.compactMap(\.portID))
-        guard let ports = try? await network.ports(device: uuid) else { return }
-        for var port in ports {
+        for var port in try await network.ports(device: uuid) {
             if userPorts.contains(port.id) {
                 port.deviceID = ""
                 port.deviceOwner = ""
                 port.bindingHostID = ""
                 port.bindingVIFType = "unbound"
-                try? await network.save(port)
+                try await network.save(port)
             } else {
-                _ = try? await network.deletePort(port.id)
+                _ = try await network.deletePort(port.id)
             }
         }
     }

@@ -81,6 +81,11 @@ public struct Conductor: Sendable {
         switch payload["op"]?.stringValue {
         case "build": try await build(payload["instance"]?.stringValue ?? "", tried: [], requestID: requestID)
         case "delete": try await delete(payload["instance"]?.stringValue ?? "", requestID: requestID)
+        case "release":
+            guard let uuid = payload["instance"]?.stringValue, let ports = payload["ports"]?.boolValue else {
+                throw QueueError.rejected("a release names its instance and whether its ports go too")
+            }
+            try await releaseNow(uuid, ports: ports)
         case "stop", "start", "reboot", "pause", "unpause", "suspend", "resume": try await power(payload, requestID: requestID)
         default: throw QueueError.rejected("the conductor has no request '\(payload["op"]?.stringValue ?? "")'")
         }
@@ -159,8 +164,7 @@ public struct Conductor: Sendable {
 
     /// The guest is gone: free its allocations, leave its group, and mark it deleted.
     func destroyed(_ uuid: String) async throws {
-        try? await placement.deleteAllocations(consumerUUID: uuid)
-        if let instance = try await instances.instance(uuid) { await releasePorts(uuid, requested: instance.requestedNetworks) }
+        await release(uuid, ports: true)
         try await queue.storage.transaction { tx in
             guard var instance = try await instances.instance(uuid, in: tx), !instance.deleted else { return }
             instance.vmState = .deleted
