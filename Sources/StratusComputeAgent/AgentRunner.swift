@@ -108,11 +108,9 @@ public struct AgentRunner: Service {
         let hosts = Array(byHost.keys).sorted()
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
+                // With messages in hand, claim again once half the room is free: claims stay batched.
+                if slots.free < settings.concurrency { await slots.waitForRoom(max(1, settings.concurrency / 2)) }
                 let free = slots.free
-                if free <= 0 {
-                    await slots.waitForRoom()
-                    continue
-                }
                 let deliveries: [Delivery]
                 do {
                     deliveries = try await channel.claim(hosts: hosts, limit: free, wait: settings.pollWait)
@@ -145,12 +143,13 @@ public struct AgentRunner: Service {
             let outcome = try await whileLeased(delivery, channel) { try await agent.perform(command, logger: logger) }
             switch outcome {
             case .report(let report):
-                _ = try await channel.report(report, requestID: delivery.requestID)
-                try await channel.ack(delivery)
+                if let refused = try await channel.ack(delivery, report: report) {
+                    logger.warning("the control plane refused the report on \(delivery.id): \(refused)")
+                }
             case .reply(let reply):
                 try await channel.reply(delivery, reply)
             case .nothing:
-                try await channel.ack(delivery)
+                _ = try await channel.ack(delivery, report: nil)
             }
         } catch let error as MessageError {
             logger.error("refusing message \(delivery.id) for \(delivery.host): \(error.reason)")

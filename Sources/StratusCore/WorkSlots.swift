@@ -19,16 +19,19 @@ public final class WorkSlots: Sendable {
         waiter?.resume()
     }
 
-    /// Returns once a slot is free (at once if one is); a finishing message always releases, so no cancellation
-    /// handler is needed: shutdown cancels the messages in hand, and each releases its slot.
-    public func waitForRoom() async {
-        await withCheckedContinuation { continuation in
-            let resumeNow = state.withLock { state -> Bool in
-                if state.free > 0 { return true }
-                state.waiter = continuation
-                return false
+    /// Returns once at least `count` slots are free (at once if they are). Claiming only when several are free
+    /// keeps claims batched (each claim is a write) while a slow message holds just its own slot. A finishing
+    /// message always releases, so no cancellation handler is needed: shutdown cancels the messages in hand.
+    public func waitForRoom(_ count: Int = 1) async {
+        while state.withLock({ $0.free < count }) {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if state.free >= count { return true }
+                    state.waiter = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
             }
-            if resumeNow { continuation.resume() }
         }
     }
 }

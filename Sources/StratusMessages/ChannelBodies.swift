@@ -45,16 +45,27 @@ public struct ClaimResponse: Sendable, Equatable, Codable {
     public init(deliveries: [Delivery]) { self.deliveries = deliveries }
 }
 
-/// `POST /agent/v1/messages/{id}/ack|extend|refuse|reply`: the lease held, and for a refusal the reason, for a
-/// reply the answer.
+/// `POST /agent/v1/messages/{id}/ack|extend|refuse|reply`: the lease held; for an ack the report of what was
+/// done (sent in the same transaction as the ack, so it exists if and only if the message is settled), for a
+/// refusal the reason, for a reply the answer.
 public struct LeaseAction: Sendable, Equatable, Codable {
     public var lease: String
+    public var report: HostReport?
     public var reason: String?
     public var reply: ConsoleReply?
 
-    public init(lease: String, reason: String? = nil, reply: ConsoleReply? = nil) {
+    public init(lease: String, report: HostReport? = nil, reason: String? = nil, reply: ConsoleReply? = nil) {
         self.lease = lease
+        self.report = report
         self.reason = reason
         self.reply = reply
     }
+}
+
+/// The answer to an ack: whether its report was taken, and why not (a report about an instance that has moved on
+/// is refused; the message is settled all the same).
+public struct AckResult: Sendable, Equatable, Codable {
+    public var refusedReport: String?
+    public init(refusedReport: String? = nil) { self.refusedReport = refusedReport }
+    enum CodingKeys: String, CodingKey { case refusedReport = "refused_report" }
 }

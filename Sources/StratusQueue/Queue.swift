@@ -175,7 +175,18 @@ public struct Queue: Sendable {
     /// message went to another consumer), so the caller knows its work may be repeated.
     @discardableResult
     public func ack(_ message: QueueMessage, owner: String, in tx: Transaction) async throws -> Bool {
-        try await tx.sql.raw(ackStatement(message, owner: owner)).first() != nil
+        try await ack(id: message.id, owner: owner, in: tx)
+    }
+
+    /// Acks by id inside the caller's transaction (an agent settling its lease over HTTP).
+    public func ack(id: String, owner: String, in tx: Transaction) async throws -> Bool {
+        try await tx.sql.raw(
+            """
+            UPDATE queue_messages SET state = 'done', finished_at = \(storage.now), lease_owner = NULL, lease_expires_at = NULL
+            WHERE id = \(bind: id) AND lease_owner = \(bind: owner) AND state = 'leased'
+            RETURNING id
+            """
+        ).first() != nil
     }
 
     /// Acks on its own (autocommit), for handlers whose effects are outside the database.

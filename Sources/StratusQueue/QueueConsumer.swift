@@ -36,9 +36,9 @@ public struct QueueConsumer: Service {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 while !Task.isCancelled {
-                    if slots.free <= 0 {
-                        await slots.waitForRoom()
-                        continue
+                    // With messages in hand, claim again once half the room is free: claims stay batched.
+                    if slots.free < batchSize {
+                        await slots.waitForRoom(max(1, batchSize / 2))
                     }
                     let version = queue.storage.wakeups.version(channel)
                     let batch: [QueueMessage]

@@ -232,7 +232,8 @@ public final class Storage: Sendable {
     /// The database's clock in seconds since 1970, as SQL: what decides lease ownership must not depend on
     /// which machine's clock asks (processes on many machines share one queue).
     public var now: SQLQueryString {
-        engine == .postgresql ? "EXTRACT(EPOCH FROM clock_timestamp())::DOUBLE PRECISION" : "((julianday('now') - 2440587.5) * 86400.0)"
+        // now(): the statement's (autocommit) or transaction's start, stable, so an index can bound on it.
+        engine == .postgresql ? "EXTRACT(EPOCH FROM now())::DOUBLE PRECISION" : "\(bind: Clock.now())"
     }
 
     /// Whether `error` is a unique-constraint violation, on either engine.

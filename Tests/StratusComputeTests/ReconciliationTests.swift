@@ -53,7 +53,7 @@ struct ReconciliationTests {
             #expect(after["OS-EXT-SRV-ATTR:host"] == first["OS-EXT-SRV-ATTR:host"])
             let events = try await client.call("GET", "/servers/\(id)/os-instance-actions/\(requestID)").json["instanceAction"]?["events"]?.arrayValue
             #expect(events?.count == 2)
-            let used = cloud.placement.index.current().providers.values.reduce(0) { $0 + $1.used("MEMORY_MB") }
+            let used = try await client.placementUsage()
             #expect(used == 128)
         }
     }
@@ -99,7 +99,7 @@ struct ReconciliationTests {
             // The claim is released right after the ERROR commits.
             var released = false
             for _ in 0..<100 where !released {
-                released = cloud.placement.index.current().providers.values.allSatisfy { $0.used("MEMORY_MB") == 0 }
+                released = try await client.placementUsage() == 0
                 if !released { try await Task.sleep(for: .milliseconds(20)) }
             }
             #expect(released)

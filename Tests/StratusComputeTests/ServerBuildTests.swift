@@ -31,6 +31,20 @@ struct ComputeClient {
         return id
     }
 
+    /// What Placement's API says is used of `resourceClass`, on `host` or on every provider (its usages are computed
+    /// from the allocations in the database, not from any process's cache).
+    func placementUsage(_ resourceClass: String = "MEMORY_MB", host: String? = nil) async throws -> Int {
+        let path = host.map { "/placement/resource_providers?name=\($0)" } ?? "/placement/resource_providers"
+        let providers = try await http.request("GET", path, token: token).json["resource_providers"]?.arrayValue ?? []
+        var total = 0
+        for provider in providers {
+            let uuid = provider["uuid"]?.stringValue ?? ""
+            let usages = try await http.request("GET", "/placement/resource_providers/\(uuid)/usages", token: token).json["usages"]
+            total += usages?[resourceClass]?.intValue ?? 0
+        }
+        return total
+    }
+
     /// Polls until the server leaves BUILD (or deleting), or 60 s pass (a loaded CI machine can be slow).
     func settle(_ id: String) async throws -> JSON {
         for _ in 0..<1200 {
@@ -48,13 +62,10 @@ func withComputeCloud<T: Sendable>(hosts: Int = 2, extra: String = "", _ body: @
     // Quotas are unlimited here so capacity, not quota, decides; quota tests set limits through the API.
     let config = "[fake_driver]\nhost_count = \(hosts)\nvcpus = 4\nmemory_mb = 1024\nlocal_gb = 10\n[quota]\ninstances = -1\ncores = -1\nram = -1\n\(extra)"
     return try await CloudFixture.withCloud(extraConfig: config) { cloud in
-        // The agents register through the queue; wait until every host is up.
+        // The cloud is ready once its hosts registered (over the agent channel, as remote hosts do).
         let client = try await ComputeClient(cloud)
-        for _ in 0..<200 {
-            let services = try await client.call("GET", "/os-services").json["services"]?.arrayValue ?? []
-            if services.count == hosts { break }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        let services = try await client.call("GET", "/os-services").json["services"]?.arrayValue ?? []
+        try #require(services.count == hosts, "\(services.count) of \(hosts) hosts registered")
         return try await body(client, cloud)
     }
 }
@@ -71,8 +82,7 @@ struct ServerBuildTests {
             let host = try #require(server["OS-EXT-SRV-ATTR:host"]?.stringValue)
             #expect(host.hasPrefix("fake-"))
             #expect(server["OS-EXT-SRV-ATTR:instance_name"]?.stringValue == "instance-\(id)")
-            let allocation = cloud.placement.index.current().providers.values.first { $0.provider.name == host }
-            #expect(allocation?.used("MEMORY_MB") == 128)
+            #expect(try await client.placementUsage(host: host) == 128)
 
             let actions = try await client.call("GET", "/servers/\(id)/os-instance-actions")
             let create = try #require(actions.json["instanceActions"]?.arrayValue?.first)
@@ -86,7 +96,7 @@ struct ServerBuildTests {
 
             #expect(try await client.call("DELETE", "/servers/\(id)").status == 204)
             #expect(try await client.settle(id)["status"] == "DELETED")
-            #expect(cloud.placement.index.current().providers.values.allSatisfy { $0.used("MEMORY_MB") == 0 })
+            #expect(try await client.placementUsage() == 0)
         }
     }
 
@@ -98,7 +108,7 @@ struct ServerBuildTests {
             #expect(server["status"] == "ERROR")
             #expect(server["fault"]?["message"]?.stringValue?.hasPrefix("No valid host was found.") == true)
             #expect(server["fault"]?["code"] == 500)
-            #expect(cloud.placement.index.current().providers.values.allSatisfy { $0.usage.values.allSatisfy { $0 == 0 } })
+            for resourceClass in ["MEMORY_MB", "VCPU", "DISK_GB"] { #expect(try await client.placementUsage(resourceClass) == 0) }
             #expect(try await client.call("DELETE", "/servers/\(id)").status == 204)
             #expect(try await client.settle(id)["status"] == "DELETED")
         }
@@ -115,7 +125,7 @@ struct ServerBuildTests {
             var statuses: [String: Int] = [:]
             for id in ids { statuses[try await client.settle(id)["status"]?.stringValue ?? "?", default: 0] += 1 }
             #expect(statuses == ["ACTIVE": 16, "ERROR": 14])
-            let used = cloud.placement.index.current().providers.values.reduce(0) { $0 + $1.used("MEMORY_MB") }
+            let used = try await client.placementUsage()
             #expect(used == 16 * 128)
         }
     }
@@ -205,7 +215,7 @@ struct RescheduleTests {
             let spawns = events.filter { $0["event"] == "compute__do_build_and_run_instance" }
             #expect(spawns.map { $0["result"]?.stringValue ?? "" } == ["Error", "Success"])
             #expect(spawns.first?["host"] != spawns.last?["host"], "the retry went to the other host")
-            let used = cloud.placement.index.current().providers.values.reduce(0) { $0 + $1.used("MEMORY_MB") }
+            let used = try await client.placementUsage()
             #expect(used == 128, "only the final host holds the claim")
 
             for driver in cloud.fakeDrivers.values { driver.failNextSpawns(5) }
@@ -214,7 +224,7 @@ struct RescheduleTests {
             #expect(failed["status"] == "ERROR")
             #expect(failed["fault"]?["message"]?.stringValue?.contains("Exceeded maximum number of retries") == true)
             #expect(failed["fault"]?["details"]?.stringValue?.contains("injected spawn failure") == true)
-            let usedAfter = cloud.placement.index.current().providers.values.reduce(0) { $0 + $1.used("MEMORY_MB") }
+            let usedAfter = try await client.placementUsage()
             #expect(usedAfter == 128, "the failed build left no allocation")
         }
     }

@@ -74,7 +74,7 @@ struct ServerNetworkTests {
             #expect(!(try await ports(client)).contains { $0["device_id"]?.stringValue == second })
             var used = 0
             for _ in 0..<50 {  // the claim is given back right after the ERROR commits
-                used = cloud.placement.index.current().providers.values.reduce(0) { $0 + $1.used("MEMORY_MB") }
+                used = try await client.placementUsage()
                 if used == 128 { break }
                 try await Task.sleep(for: .milliseconds(20))
             }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Hummingbird
 import StratusCompute
 import StratusCore
@@ -13,6 +14,8 @@ public struct AgentAPI: Sendable {
     let instances: InstanceStore
     let hosts: HostStore
     let bodyLimit: Int
+    /// Hosts seen registered, and when.
+    let registered = RegisteredHosts()
     /// The longest a claim may wait for a message.
     static let maxWait = 30_000
     static let rule = RouteAccess.rule("os_compute_api:os-compute-agent")
@@ -30,9 +33,23 @@ public struct AgentAPI: Sendable {
             return try await reply(ClaimResponse(deliveries: try await self.claim(claim)))
         }
         router.post("compute/agent/v1/messages/:id/ack", Self.rule) { request, context in
-            let message = try await held(request, context)
-            guard try await queue.ack(message.message, owner: message.lease) else { throw Self.leaseLost(message.message.id) }
-            return Response(status: .noContent)
+            let id = try context.parameters.require("id")
+            let action = try await decode(LeaseAction.self, request)
+            // The report goes with the ack in one transaction: it is sent if and only if the message is settled.
+            var refused: String?
+            if let report = action.report {
+                do { try await validate(report) } catch let error as StratusError { refused = error.message }
+            }
+            let report = refused == nil ? action.report : nil
+            let acked = try await queue.storage.transaction { tx in
+                guard try await queue.ack(id: id, owner: action.lease, in: tx) else { return false }
+                if let report {
+                    try await queue.enqueue(topic: Queue.reportsTopic, payload: try WireFormat.encode(report), requestID: context.requestID, in: tx)
+                }
+                return true
+            }
+            guard acked else { throw Self.leaseLost(id) }
+            return try reply(AckResult(refusedReport: refused))
         }
         router.post("compute/agent/v1/messages/:id/extend", Self.rule) { request, context in
             let message = try await held(request, context)
@@ -101,15 +118,7 @@ public struct AgentAPI: Sendable {
             let node = try await queue.call(topic: Queue.reportsTopic, payload: try WireFormat.encode(report), timeout: 30, requestID: requestID)
             return JSONResponse.make(status: .ok, ["node": node])
         }
-        guard try await hosts.isRegistered(host: report.host) else {
-            throw StratusError.notFound("Compute host \(report.host) is not registered.")
-        }
-        if let uuid = report.instanceUUID {
-            guard let instance = try await instances.instance(uuid) else { throw StratusError.notFound("Instance \(uuid) could not be found.") }
-            guard instance.host == report.host else {
-                throw StratusError.conflict("Instance \(uuid) is not on host \(report.host); the report is refused.")
-            }
-        }
+        try await validate(report)
         if case .heartbeat(let ref) = report {
             try await hosts.heartbeat(host: ref.host)
         } else {
@@ -118,12 +127,35 @@ public struct AgentAPI: Sendable {
         return Response(status: .accepted)
     }
 
+    /// A report may only come from a registered host, and one about an instance only from the instance's host.
+    func validate(_ report: HostReport) async throws {
+        guard Self.validHost(report.host) else { throw StratusError.badRequest("Invalid host name '\(report.host)'.") }
+        guard try await isRegistered(report.host) else {
+            throw StratusError.notFound("Compute host \(report.host) is not registered.")
+        }
+        if let uuid = report.instanceUUID {
+            guard let instance = try await instances.instance(uuid) else { throw StratusError.notFound("Instance \(uuid) could not be found.") }
+            guard instance.host == report.host else {
+                throw StratusError.conflict("Instance \(uuid) is not on host \(report.host); the report is refused.")
+            }
+        }
+    }
+
     /// The message named in the path, if the lease in the body holds it.
     func held(_ request: Request, _ context: StratusRequestContext) async throws -> (message: QueueMessage, lease: String, action: LeaseAction) {
         let id = try context.parameters.require("id")
         let action = try await decode(LeaseAction.self, request)
         guard let message = try await queue.leased(id: id, owner: action.lease) else { throw Self.leaseLost(id) }
         return (message, action.lease, action)
+    }
+
+    /// Whether `host` registered; a yes is remembered for a while (reports come by the thousand, hosts rarely go).
+    func isRegistered(_ host: String) async throws -> Bool {
+        let now = Clock.now()
+        if let seen = registered.withLock({ $0[host] }), now - seen < 30 { return true }
+        guard try await hosts.isRegistered(host: host) else { return false }
+        registered.withLock { $0[host] = now }
+        return true
     }
 
     static func leaseLost(_ id: String) -> StratusError {
@@ -144,4 +176,10 @@ public struct AgentAPI: Sendable {
     func reply<Message: Encodable>(_ message: Message) throws -> Response {
         JSONResponse.make(status: .ok, try WireFormat.encode(message))
     }
+}
+
+/// Hosts known to be registered, with when that was last checked.
+final class RegisteredHosts: Sendable {
+    private let state = Mutex<[String: Double]>([:])
+    func withLock<T>(_ body: (inout [String: Double]) -> T) -> T { state.withLock { body(&$0) } }
 }

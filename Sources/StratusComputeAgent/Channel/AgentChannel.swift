@@ -6,8 +6,9 @@ import StratusMessages
 public protocol AgentChannel: Sendable {
     /// Messages for any of `hosts`, waiting up to `wait` for the first one.
     func claim(hosts: [String], limit: Int, wait: Duration) async throws -> [Delivery]
-    /// The message is done.
-    func ack(_ delivery: Delivery) async throws
+    /// The message is done; `report` (what came of it) goes with the ack, atomically. Returns why the report was
+    /// refused, if it was (the message is settled either way).
+    func ack(_ delivery: Delivery, report: HostReport?) async throws -> String?
     /// Keeps the lease during long work; false when it was lost (the work may be repeated elsewhere).
     func extend(_ delivery: Delivery) async throws -> Bool
     /// The message can never be handled here: dead-lettered with `reason`.
@@ -30,8 +31,10 @@ public struct HTTPAgentChannel: AgentChannel {
         return try WireFormat.decode(ClaimResponse.self, from: reply).deliveries
     }
 
-    public func ack(_ delivery: Delivery) async throws {
-        _ = try await call("/messages/\(delivery.id)/ack", try WireFormat.encode(LeaseAction(lease: delivery.lease)))
+    public func ack(_ delivery: Delivery, report: HostReport?) async throws -> String? {
+        let reply = try await call("/messages/\(delivery.id)/ack", try WireFormat.encode(LeaseAction(lease: delivery.lease, report: report)),
+                                   requestID: delivery.requestID)
+        return try WireFormat.decode(AckResult.self, from: reply).refusedReport
     }
 
     public func extend(_ delivery: Delivery) async throws -> Bool {
