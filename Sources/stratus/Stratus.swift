@@ -51,6 +51,16 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
     }
 }
 
+/// Resolves the configuration, sets up logging and says its warnings, then runs `body`; failures as one line.
+func running(_ resolve: () throws -> CloudConfig, _ body: (CloudConfig, Logger) async throws -> Void) async throws {
+    try await reportingErrors {
+        let config = try resolve()
+        let logger = makeLogger(config)
+        config.logWarnings(logger)
+        try await body(config, logger)
+    }
+}
+
 func makeLogger(_ config: CloudConfig?) -> Logger {
     let debug = config?.configuration.bool("DEFAULT", "debug") ?? false
     LoggingSystem.bootstrap { label in
@@ -101,10 +111,7 @@ extension Stratus {
         @Option(help: "Port to listen on.") var port: String?
 
         func run() async throws {
-            try await reportingErrors {
-                let config = try common.resolve(bind: bind, port: port)
-                let logger = makeLogger(config)
-                config.logWarnings(logger)
+            try await running({ try common.resolve(bind: bind, port: port) }) { config, logger in
                 try await SeparateProcesses.api(config, logger: logger)
             }
         }
@@ -116,10 +123,7 @@ extension Stratus {
         @OptionGroup var common: CommonOptions
 
         func run() async throws {
-            try await reportingErrors {
-                let config = try common.resolve()
-                let logger = makeLogger(config)
-                config.logWarnings(logger)
+            try await running({ try common.resolve() }) { config, logger in
                 try await SeparateProcesses.conductor(config, logger: logger)
             }
         }
@@ -134,11 +138,11 @@ extension Stratus {
         @Option(help: "How many fake hosts this process runs (with --driver fake).") var fakeHosts: String?
 
         func run() async throws {
-            try await reportingErrors {
+            try await running({
                 var config = try common.resolve(driver: driver, fakeHosts: fakeHosts)
                 if let host { try config.configuration.override("DEFAULT", "host", host, flag: "--host") }
-                let logger = makeLogger(config)
-                config.logWarnings(logger)
+                return config
+            }) { config, logger in
                 try await SeparateProcesses.compute(config, logger: logger)
             }
         }
@@ -150,10 +154,7 @@ extension Stratus {
         @OptionGroup var common: CommonOptions
 
         func run() async throws {
-            try await reportingErrors {
-                let config = try common.resolve()
-                let logger = makeLogger(config)
-                config.logWarnings(logger)
+            try await running({ try common.resolve() }) { config, logger in
                 let written = try await SeparateProcesses.bootstrap(config, logger: logger)
                 print("Bootstrapped. Wrote " + written.joined(separator: " and ") + ".")
             }
