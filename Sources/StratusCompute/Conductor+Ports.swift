@@ -52,8 +52,7 @@ extension Conductor {
     }
 
     /// Deletes the ports the build created and unbinds the ones the user brought (they stay, intact).
-    /// Ports the build made are deleted; ports the user passed in are unbound and kept.
-    func releasePortsOrThrow(_ uuid: String, requested: [RequestedNetwork]) async throws {
+    func releasePorts(_ uuid: String, requested: [RequestedNetwork]) async throws {
         let userPorts = Set(requested.compactMap(\.portID))
         for var port in try await network.ports(device: uuid) {
             if userPorts.contains(port.id) {

@@ -28,7 +28,7 @@ extension Conductor {
         }
         if ports {
             let requested = try await instances.instance(uuid)?.requestedNetworks ?? []
-            try await releasePortsOrThrow(uuid, requested: requested)
+            try await releasePorts(uuid, requested: requested)
         }
     }
 }

@@ -6,7 +6,12 @@ import StratusStorage
 /// Sending typed commands to compute hosts through the queue: topic `compute.HOST`, payload a versioned
 /// `ComputeCommand`, so the agent's side decodes exactly what was meant.
 extension Queue {
-    public static func hostTopic(_ host: String) -> String { "compute.\(host)" }
+    public static func hostTopic(_ host: String) -> String { hostTopicPrefix + host }
+
+    /// The host a `compute.HOST` topic is for.
+    public static func host(ofTopic topic: String) -> String { String(topic.dropFirst(hostTopicPrefix.count)) }
+
+    static let hostTopicPrefix = "compute."
 
     /// Where hosts' reports go: a topic of its own, so a finished spawn never waits behind a flood of new builds.
     public static let reportsTopic = "conductor-reports"

@@ -104,30 +104,19 @@ public struct AgentRunner: Service {
 
     /// The claim loop: asks for as many messages as there is room for, and runs each in its own task.
     func consume(_ channel: any AgentChannel, _ byHost: [String: ComputeAgent]) async {
-        let slots = WorkSlots(settings.concurrency)
         let hosts = Array(byHost.keys).sorted()
-        await withDiscardingTaskGroup { group in
-            while !Task.isCancelled {
-                // With messages in hand, claim again once half the room is free: claims stay batched.
-                if slots.free < settings.concurrency { await slots.waitForRoom(max(1, settings.concurrency / 2)) }
-                let free = slots.free
-                let deliveries: [Delivery]
-                do {
-                    deliveries = try await channel.claim(hosts: hosts, limit: free, wait: settings.pollWait)
-                } catch {
-                    if Task.isCancelled { return }
+        await LeasedWorkLoop(capacity: settings.concurrency).run { limit in
+            do {
+                return try await channel.claim(hosts: hosts, limit: limit, wait: settings.pollWait)  // the server waits
+            } catch {
+                if !Task.isCancelled {
                     logger.warning("claiming messages failed, retrying: \(error)")
                     try? await Task.sleep(for: .seconds(1))
-                    continue
                 }
-                slots.take(deliveries.count)
-                for delivery in deliveries {
-                    group.addTask {
-                        await handle(delivery, agent: byHost[delivery.host], channel)
-                        slots.release()
-                    }
-                }
+                return []
             }
+        } handle: { delivery in
+            await handle(delivery, agent: byHost[delivery.host], channel)
         }
     }
 

@@ -159,16 +159,19 @@ public struct Queue: Sendable {
                 try await markDead(id, reason: "lease expired on each of \(maxAttempts) deliveries")
                 continue
             }
-            let payloadText = try row.decode(column: "payload", as: String.self)
-            claimed.append(
-                QueueMessage(
-                    id: id, topic: try row.decode(column: "topic", as: String.self),
-                    kind: QueueMessage.Kind(rawValue: try row.decode(column: "kind", as: String.self)) ?? .cast,
-                    payload: (try? JSON.parse(payloadText)) ?? .null,
-                    requestID: try row.decode(column: "request_id", as: String?.self),
-                    attempt: attempts, maxAttempts: maxAttempts))
+            claimed.append(try Self.message(row))
         }
         return claimed
+    }
+
+    /// A `queue_messages` row as a consumer sees it.
+    static func message(_ row: any SQLRow) throws -> QueueMessage {
+        QueueMessage(
+            id: try row.decode(column: "id", as: String.self), topic: try row.decode(column: "topic", as: String.self),
+            kind: QueueMessage.Kind(rawValue: try row.decode(column: "kind", as: String.self)) ?? .cast,
+            payload: (try? JSON.parse(try row.decode(column: "payload", as: String.self))) ?? .null,
+            requestID: try row.decode(column: "request_id", as: String?.self),
+            attempt: try row.decode(column: "attempts", as: Int.self), maxAttempts: try row.decode(column: "max_attempts", as: Int.self))
     }
 
     /// Marks a leased message done. Returns false if `owner` no longer holds the lease (it expired and the
@@ -180,20 +183,23 @@ public struct Queue: Sendable {
 
     /// Acks by id inside the caller's transaction (an agent settling its lease over HTTP).
     public func ack(id: String, owner: String, in tx: Transaction) async throws -> Bool {
-        try await tx.sql.raw(
-            """
-            UPDATE queue_messages SET state = 'done', finished_at = \(storage.now), lease_owner = NULL, lease_expires_at = NULL
-            WHERE id = \(bind: id) AND lease_owner = \(bind: owner) AND state = 'leased'
-            RETURNING id
-            """
-        ).first() != nil
+        try await tx.sql.raw(ackStatement(id: id, owner: owner)).first() != nil
+    }
+
+    /// Answers a call and acks it in one transaction. False if `owner` lost the lease meanwhile; the answer is kept
+    /// all the same (the caller may still be waiting, and a redelivery's answer would only repeat it).
+    public func answer(_ message: QueueMessage, owner: String, payload: JSON?) async throws -> Bool {
+        try await storage.transaction { tx in
+            try await reply(to: message, payload: payload, in: tx)
+            return try await ack(message, owner: owner, in: tx)
+        }
     }
 
     /// Acks on its own (autocommit), for handlers whose effects are outside the database.
     @discardableResult
     public func ack(_ message: QueueMessage, owner: String) async throws -> Bool {
         try await storage.autocommit { sql in
-            try await sql.raw(ackStatement(message, owner: owner)).first() != nil
+            try await sql.raw(ackStatement(id: message.id, owner: owner)).first() != nil
         }
     }
 
@@ -213,11 +219,11 @@ public struct Queue: Sendable {
         }
     }
 
-    func ackStatement(_ message: QueueMessage, owner: String) -> SQLQueryString {
+    func ackStatement(id: String, owner: String) -> SQLQueryString {
         """
         UPDATE queue_messages SET state = 'done', finished_at = \(storage.now), lease_owner = NULL,
             lease_expires_at = NULL
-        WHERE id = \(bind: message.id) AND lease_owner = \(bind: owner) AND state = 'leased'
+        WHERE id = \(bind: id) AND lease_owner = \(bind: owner) AND state = 'leased'
         RETURNING id
         """
     }
@@ -258,14 +264,7 @@ public struct Queue: Sendable {
                 SELECT id, topic, kind, payload, request_id, attempts, max_attempts FROM queue_messages
                 WHERE id = \(bind: id) AND lease_owner = \(bind: owner) AND state = 'leased'
                 """
-            ).first().map { row in
-                QueueMessage(
-                    id: try row.decode(column: "id", as: String.self), topic: try row.decode(column: "topic", as: String.self),
-                    kind: QueueMessage.Kind(rawValue: try row.decode(column: "kind", as: String.self)) ?? .cast,
-                    payload: (try? JSON.parse(try row.decode(column: "payload", as: String.self))) ?? .null,
-                    requestID: try row.decode(column: "request_id", as: String?.self),
-                    attempt: try row.decode(column: "attempts", as: Int.self), maxAttempts: try row.decode(column: "max_attempts", as: Int.self))
-            }
+            ).first().map(Self.message)
         }
     }
 

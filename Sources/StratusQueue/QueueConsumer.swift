@@ -31,37 +31,25 @@ public struct QueueConsumer: Service {
         let channel = Queue.wakeUpChannel(topic)
         // Each message runs in its own task and is acked when it is done: a slow one holds neither the others'
         // acks nor the next claim; at most `batchSize` are in hand.
-        let slots = WorkSlots(batchSize)
         let acks = AckBuffer()
         await cancelWhenGracefulShutdown {
-            await withDiscardingTaskGroup { group in
-                while !Task.isCancelled {
-                    // With messages in hand, claim again once half the room is free: claims stay batched.
-                    if slots.free < batchSize {
-                        await slots.waitForRoom(max(1, batchSize / 2))
-                    }
-                    let version = queue.storage.wakeups.version(channel)
-                    let batch: [QueueMessage]
-                    do {
-                        batch = try await queue.claim(topic: topic, owner: owner, limit: slots.free)
-                    } catch {
-                        if Task.isCancelled { return }
-                        logger.warning("claim on \(topic) failed, retrying: \(error)")
-                        try? await Task.sleep(for: .seconds(1))
-                        continue
-                    }
+            await LeasedWorkLoop(capacity: batchSize).run { limit in
+                let version = queue.storage.wakeups.version(channel)
+                do {
+                    let batch = try await queue.claim(topic: topic, owner: owner, limit: limit)
                     if batch.isEmpty {
                         await queue.storage.wakeups.wait(channel, since: version, timeout: queue.settings.pollInterval)
-                        continue
                     }
-                    slots.take(batch.count)
-                    for message in batch {
-                        group.addTask {
-                            if let done = await process(message), acks.add(done) { await flush(acks) }
-                            slots.release()
-                        }
+                    return batch
+                } catch {
+                    if !Task.isCancelled {
+                        logger.warning("claim on \(topic) failed, retrying: \(error)")
+                        try? await Task.sleep(for: .seconds(1))
                     }
+                    return []
                 }
+            } handle: { message in
+                if let done = await process(message), acks.add(done) { await flush(acks) }
             }
         }
     }
@@ -93,11 +81,7 @@ public struct QueueConsumer: Service {
         do {
             let reply = try await handler(message)
             guard message.kind == .call else { return message }
-            let acked = try await queue.storage.transaction { tx in
-                try await queue.reply(to: message, payload: reply ?? .null, in: tx)
-                return try await queue.ack(message, owner: owner, in: tx)
-            }
-            if !acked { logger.warning("lease on \(message.id) was lost before ack; it may be processed again") }
+            if try await !queue.answer(message, owner: owner, payload: reply ?? .null) { logger.warning("lease on \(message.id) was lost before ack; it may be processed again") }
         } catch {
             let permanent: Bool
             if case QueueError.rejected = error { permanent = true } else { permanent = false }

@@ -6,7 +6,6 @@ public final class NotificationInbox: Sendable {
     private struct State {
         var items: [Storage.Notification] = []
         var waiter: CheckedContinuation<Void, Never>?
-        var closed = false
     }
     private let state = Mutex(State())
     /// Past this many unread, the oldest messages give way to one `.gap` (the subscriber reloads).
@@ -22,16 +21,7 @@ public final class NotificationInbox: Sendable {
         waiter?.resume()
     }
 
-    func close() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            state.closed = true
-            defer { state.waiter = nil }
-            return state.waiter
-        }
-        waiter?.resume()
-    }
-
-    /// Everything that arrived, waiting for at least one; empty once cancelled or closed.
+    /// Everything that arrived, waiting for at least one; empty once cancelled.
     public func take() async -> [Storage.Notification] {
         while true {
             let taken = state.withLock { state -> [Storage.Notification]? in
@@ -39,14 +29,15 @@ public final class NotificationInbox: Sendable {
                     defer { state.items = [] }
                     return state.items
                 }
-                return state.closed ? [] : nil
+                return nil
             }
             if let taken { return taken }
             if Task.isCancelled { return [] }
             await withTaskCancellationHandler {
                 await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                     let resumeNow = state.withLock { state -> Bool in
-                        if !state.items.isEmpty || state.closed { return true }
+                        // Cancelled before the waiter was stored: onCancel found none to resume, so do not wait.
+                        if !state.items.isEmpty || Task.isCancelled { return true }
                         state.waiter = continuation
                         return false
                     }

@@ -229,10 +229,11 @@ public final class Storage: Sendable {
         }
     }
 
-    /// The database's clock in seconds since 1970, as SQL: what decides lease ownership must not depend on
-    /// which machine's clock asks (processes on many machines share one queue).
+    /// "Now" in seconds since 1970, as SQL. On PostgreSQL it is the database's clock, so what decides lease ownership
+    /// does not depend on which machine asks (processes on many machines share one queue); SQLite serves one process,
+    /// whose clock it binds. PostgreSQL's now() is the statement's (autocommit) or transaction's start: stable, so
+    /// an index can bound on it.
     public var now: SQLQueryString {
-        // now(): the statement's (autocommit) or transaction's start, stable, so an index can bound on it.
         engine == .postgresql ? "EXTRACT(EPOCH FROM now())::DOUBLE PRECISION" : "\(bind: Clock.now())"
     }
 

@@ -67,12 +67,9 @@ public struct AgentAPI: Sendable {
             guard message.message.kind == .call, let answer = message.action.reply else {
                 throw StratusError.badRequest("Message \(message.message.id) is not a call, or the reply is missing.")
             }
-            let acked = try await queue.storage.transaction { tx in
-                guard try await queue.ack(message.message, owner: message.lease, in: tx) else { return false }
-                try await queue.reply(to: message.message, payload: try WireFormat.encode(answer), in: tx)
-                return true
+            guard try await queue.answer(message.message, owner: message.lease, payload: try WireFormat.encode(answer)) else {
+                throw Self.leaseLost(message.message.id)
             }
-            guard acked else { throw Self.leaseLost(message.message.id) }
             return Response(status: .noContent)
         }
         router.post("compute/agent/v1/reports", Self.rule) { request, context in
@@ -100,7 +97,7 @@ public struct AgentAPI: Sendable {
             let messages = try await queue.claim(topics: topics, owner: lease, limit: claim.limit)
             if !messages.isEmpty || ContinuousClock.now >= deadline {
                 return messages.map { message in
-                    Delivery(id: message.id, host: String(message.topic.dropFirst("compute.".count)), lease: lease,
+                    Delivery(id: message.id, host: Queue.host(ofTopic: message.topic), lease: lease,
                              kind: message.kind.rawValue, attempt: message.attempt, requestID: message.requestID, command: message.payload)
                 }
             }
@@ -113,8 +110,8 @@ public struct AgentAPI: Sendable {
     /// A report from a host. Reports about an instance must come from the host the instance is on; the host
     /// must be registered (except to register it).
     func accept(_ report: HostReport, requestID: String) async throws -> Response {
-        guard Self.validHost(report.host) else { throw StratusError.badRequest("Invalid host name '\(report.host)'.") }
         if case .registerHost = report {
+            guard Self.validHost(report.host) else { throw StratusError.badRequest("Invalid host name '\(report.host)'.") }
             let node = try await queue.call(topic: Queue.reportsTopic, payload: try WireFormat.encode(report), timeout: 30, requestID: requestID)
             return JSONResponse.make(status: .ok, ["node": node])
         }
@@ -163,7 +160,7 @@ public struct AgentAPI: Sendable {
     }
 
     static func validHost(_ host: String) -> Bool {
-        !host.isEmpty && host.utf8.count <= 255 && !host.contains("/") && !host.contains(where: { $0.isWhitespace || $0.isNewline })
+        !host.isEmpty && host.utf8.count <= 255 && !host.contains("/") && !host.contains(where: \.isWhitespace)
     }
 
     func decode<Message: Decodable>(_ type: Message.Type, _ request: Request) async throws -> Message {
