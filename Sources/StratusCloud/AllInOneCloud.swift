@@ -171,9 +171,6 @@ extension AllInOneCloud {
         var settings = Conductor.Settings()
         settings.maxAttempts = config.configuration.int("scheduler", "max_attempts")
         settings.serviceDownTime = config.configuration.double("DEFAULT", "service_down_time")
-        settings.cpuAllocationRatio = config.configuration.double("DEFAULT", "cpu_allocation_ratio")
-        settings.ramAllocationRatio = config.configuration.double("DEFAULT", "ram_allocation_ratio")
-        settings.diskAllocationRatio = config.configuration.double("DEFAULT", "disk_allocation_ratio")
         settings.buildTimeout = config.configuration.double("DEFAULT", "instance_build_timeout")
         return settings
     }

@@ -91,6 +91,13 @@ struct ComputeHosts: Sendable {
         settings.powerSyncInterval = .seconds(config.configuration.int("DEFAULT", "sync_power_state_interval"))
         settings.maintenanceInterval = .seconds(config.configuration.int("image_cache", "manager_interval"))
         settings.concurrency = config.configuration.int("compute", "agent_concurrency")
+        settings.providerRefreshInterval = .seconds(config.configuration.int("compute", "resource_provider_association_refresh"))
+        settings.inventory.cpuAllocationRatio = config.configuration.double("DEFAULT", "cpu_allocation_ratio")
+        settings.inventory.ramAllocationRatio = config.configuration.double("DEFAULT", "ram_allocation_ratio")
+        settings.inventory.diskAllocationRatio = config.configuration.double("DEFAULT", "disk_allocation_ratio")
+        settings.inventory.reservedHostCPUs = config.configuration.int("DEFAULT", "reserved_host_cpus")
+        settings.inventory.reservedHostMemoryMB = config.configuration.int("DEFAULT", "reserved_host_memory_mb")
+        settings.inventory.reservedHostDiskMB = config.configuration.int("DEFAULT", "reserved_host_disk_mb")
         settings.leaseExtendInterval = .milliseconds(Int(max(1, config.configuration.double("queue", "lease_seconds") / 3) * 1000))
         return AgentRunner(agents: agents, settings: settings, logger: logger, onRegistered: onRegistered) {
             HTTPAgentChannel(client: client)

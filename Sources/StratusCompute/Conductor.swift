@@ -19,9 +19,6 @@ public struct Conductor: Sendable {
         /// `[DEFAULT] service_down_time` in seconds
         public var serviceDownTime: Double = 60
         /// Allocation ratios reported into placement with the host inventory.
-        public var cpuAllocationRatio = 4.0
-        public var ramAllocationRatio = 1.0
-        public var diskAllocationRatio = 1.0
         /// `[DEFAULT] instance_build_timeout`: a build not ACTIVE after this many seconds goes to ERROR (0: never).
         public var buildTimeout: Double = 600
         /// How old the scheduler's view of heartbeats may get before it is re-read in the background (changes to
@@ -113,25 +110,13 @@ public struct Conductor: Sendable {
 
     // MARK: Hosts
 
-    /// Records a host (service, node) and gives it a resource provider with inventory from its size.
-    /// Returns the compute node's uuid (its resource provider).
+    /// Records a host (service, node); the host itself then puts its resource provider, inventory and traits
+    /// into Placement, as nova-compute does. Returns the compute node's uuid (its resource provider's).
     public func registerHost(_ registration: HostRegistration) async throws -> String {
-        let host = registration.host
         let node = try await hosts.register(
-            host: host, zone: registration.zone, hypervisorType: registration.hypervisorType,
+            host: registration.host, zone: registration.zone, hypervisorType: registration.hypervisorType,
             vcpus: registration.resources.vcpus, memoryMB: registration.resources.memoryMB, localGB: registration.resources.localGB,
             hypervisorVersion: registration.hypervisorVersion, cpuInfo: registration.cpuInfo.encodedString())
-        let inventories: [String: Inventory] = [
-            "VCPU": Inventory(total: max(1, node.vcpus), allocationRatio: settings.cpuAllocationRatio),
-            "MEMORY_MB": Inventory(total: max(1, node.memoryMB), reserved: 0, allocationRatio: settings.ramAllocationRatio),
-            "DISK_GB": Inventory(total: max(1, node.localGB), allocationRatio: settings.diskAllocationRatio),
-        ]
-        var provider = try? await placement.provider(node.uuid)
-        if provider == nil { provider = try await placement.createProvider(uuid: node.uuid, name: host, parentUUID: nil) }
-        let current = try await placement.inventories(uuid: node.uuid)
-        if current.inventories != inventories {
-            _ = try await placement.setInventories(uuid: node.uuid, generation: current.generation, inventories, reservedMayEqualTotal: true)
-        }
         directory.invalidate()
         return node.uuid
     }

@@ -22,6 +22,11 @@ public struct AgentRunner: Service {
         public var concurrency = 64
         /// How often a long job's lease is extended (well inside `[queue] lease_seconds`).
         public var leaseExtendInterval: Duration = .seconds(10)
+        /// `[compute] resource_provider_association_refresh`: how often each host's provider, inventory and
+        /// traits are compared with Placement again (and put right if someone changed them).
+        public var providerRefreshInterval: Duration = .seconds(300)
+        /// How host sizes become inventory (allocation ratios, reserved resources).
+        public var inventory = InventoryPolicy()
         public init() {}
     }
 
@@ -53,12 +58,14 @@ public struct AgentRunner: Service {
         let byHost = Dictionary(uniqueKeysWithValues: agents.map { ($0.host, $0) })
         try await cancelWhenGracefulShutdown {
             // Many fake hosts register a few at a time, not one by one.
-            try await withThrowingTaskGroup(of: Void.self) { group in
+            let nodes = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+                var nodes = [String](repeating: "", count: agents.count)
                 for (i, agent) in agents.enumerated() {
-                    if i >= 16 { try await group.next() }
-                    group.addTask { try await register(agent, channel) }
+                    if i >= 16, let (j, node) = try await group.next() { nodes[j] = node }
+                    group.addTask { (i, try await register(agent, channel)) }
                 }
-                try await group.waitForAll()
+                for try await (j, node) in group { nodes[j] = node }
+                return nodes
             }
             await onRegistered()
             try await withThrowingDiscardingTaskGroup { group in
@@ -76,6 +83,15 @@ public struct AgentRunner: Service {
                     }.run()
                 }
                 group.addTask {
+                    try await PeriodicService(every: settings.providerRefreshInterval) {
+                        for (agent, node) in zip(agents, nodes) {
+                            do { try await reportProvider(agent, node: node, channel) } catch {
+                                if !Task.isCancelled { logger.warning("updating placement for compute host \(agent.host) failed: \(error)") }
+                            }
+                        }
+                    }.run()
+                }
+                group.addTask {
                     try await PeriodicService(every: settings.maintenanceInterval) {
                         for agent in agents { await agent.driver.maintain() }
                     }.run()
@@ -84,15 +100,19 @@ public struct AgentRunner: Service {
         }
     }
 
-    /// Tells the conductor the host exists; retried until it answers (the control plane may start later).
-    func register(_ agent: ComputeAgent, _ channel: any AgentChannel) async throws {
+    /// Tells the conductor the host exists, then Placement what it holds; retried until both answer (the
+    /// control plane may start later). Returns the compute node's uuid.
+    func register(_ agent: ComputeAgent, _ channel: any AgentChannel) async throws -> String {
         let registration = await agent.registration()
         var waited = false
         while true {
             do {
-                _ = try await channel.report(.registerHost(registration), requestID: nil)
+                guard let node = try await channel.report(.registerHost(registration), requestID: nil) else {
+                    throw MessageError("registering \(agent.host) gave no compute node")
+                }
+                try await reportProvider(agent, node: node, channel)
                 logger.info("compute host \(agent.host) registered (\(registration.hypervisorType): \(registration.resources.vcpus) vCPU, \(registration.resources.memoryMB) MB)")
-                return
+                return node
             } catch {
                 try Task.checkCancellation()
                 if !waited { logger.warning("waiting for the control plane to register compute host \(agent.host): \(error)") }
@@ -100,6 +120,12 @@ public struct AgentRunner: Service {
                 try await Task.sleep(for: .seconds(1))
             }
         }
+    }
+
+    func reportProvider(_ agent: ComputeAgent, node: String, _ channel: any AgentChannel) async throws {
+        try await channel.reportProvider(ProviderReport(
+            uuid: node, name: agent.host, inventories: settings.inventory.inventories(for: await agent.driver.hostResources()),
+            capabilities: agent.driver.capabilityTraits))
     }
 
     /// The claim loop: asks for as many messages as there is room for, and runs each in its own task.

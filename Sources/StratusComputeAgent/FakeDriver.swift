@@ -20,6 +20,9 @@ public final class FakeDriver: VirtDriver {
 
     public func hostResources() async -> HostResources { resources }
 
+    /// Takes any image, as Nova's fake driver does.
+    public var capabilityTraits: [String: Bool] { ["COMPUTE_IMAGE_TYPE_QCOW2": true, "COMPUTE_IMAGE_TYPE_RAW": true] }
+
     /// Makes the next `count` spawns fail, as a broken hypervisor would.
     public func failNextSpawns(_ count: Int) { state.withLock { $0.failNextSpawns = count } }
 

@@ -22,12 +22,15 @@ public protocol VirtDriver: Sendable {
     var cpuInfo: JSON { get }
     /// Periodic housekeeping (the image cache manager), every `[image_cache] manager_interval`.
     func maintain() async
+    /// Nova's `capabilities_as_traits`: each trait the driver knows, and whether this host supports it.
+    var capabilityTraits: [String: Bool] { get }
 }
 
 extension VirtDriver {
     public var hypervisorVersion: Int { 1 }
     public var cpuInfo: JSON { [:] }
     public func maintain() async {}
+    public var capabilityTraits: [String: Bool] { [:] }
 }
 
 /// A driver failure, with the message the instance fault will carry.

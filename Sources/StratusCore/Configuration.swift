@@ -96,6 +96,18 @@ public enum KnownOptions {
         OptionSpec("DEFAULT", "cpu_allocation_ratio", .float(min: 0.01), default: "4.0", "VCPU allocation ratio reported to placement."),
         OptionSpec("DEFAULT", "ram_allocation_ratio", .float(min: 0.01), default: "1.0", "MEMORY_MB allocation ratio reported to placement."),
         OptionSpec("DEFAULT", "disk_allocation_ratio", .float(min: 0.01), default: "1.0", "DISK_GB allocation ratio reported to placement."),
+        OptionSpec(
+            "DEFAULT", "reserved_host_cpus", .integer(min: 0, max: 1_000_000), default: "0",
+            "VCPUs a compute host keeps for itself (reported to placement as reserved). Nova's option; 0 here as our hosts are small."),
+        OptionSpec(
+            "DEFAULT", "reserved_host_memory_mb", .integer(min: 0, max: 1 << 40), default: "0",
+            "MEMORY_MB a compute host keeps for itself (reported as reserved). Nova defaults to 512; 0 here as our hosts are small."),
+        OptionSpec(
+            "DEFAULT", "reserved_host_disk_mb", .integer(min: 0, max: 1 << 40), default: "0",
+            "Disk a compute host keeps for itself, in MB (reported as reserved DISK_GB, rounded up)."),
+        OptionSpec(
+            "compute", "resource_provider_association_refresh", .integer(min: 1, max: 86400), default: "300",
+            "Seconds between a compute host's checks of its provider, inventory and traits in placement (put right if changed)."),
         OptionSpec("scheduler", "max_attempts", .integer(min: 1, max: 100), default: "3", "Hosts a build may try before it fails."),
         OptionSpec(
             "filter_scheduler", "host_subset_size", .integer(min: 1, max: 1000), default: "1",

@@ -111,4 +111,49 @@ struct AgentChannelTests {
             #expect(letter.reason.contains("action"), "\(letter.reason)")
         }
     }
+
+    @Test("each host puts its own provider, inventory and traits into Placement over its API, and puts them right again")
+    func hostsReportToPlacement() async throws {
+        try await withComputeCloud(hosts: 2, extra: "[compute]\nresource_provider_association_refresh = 1\n[DEFAULT]\nreserved_host_memory_mb = 64\n") { client, _ in
+            let http = client.http
+            let version = ["OpenStack-API-Version": "placement 1.39"]
+            func get(_ path: String) async throws -> JSON {
+                try await http.request("GET", "/placement" + path, token: client.token, headers: version).json
+            }
+            let providers = try await get("/resource_providers")["resource_providers"]?.arrayValue ?? []
+            #expect(Set(providers.compactMap { $0["name"]?.stringValue }) == ["fake-1", "fake-2"])
+            let hypervisors = try await client.call("GET", "/os-hypervisors/detail").json["hypervisors"]?.arrayValue ?? []
+            let uuid = try #require(providers.first { $0["name"] == "fake-1" }?["uuid"]?.stringValue)
+            #expect(hypervisors.contains { $0["id"]?.stringValue == uuid }, "the provider is the compute node")
+
+            let inventory = try await get("/resource_providers/\(uuid)/inventories")["inventories"]
+            #expect(inventory?["MEMORY_MB"]?["total"] == 1024)
+            #expect(inventory?["MEMORY_MB"]?["reserved"] == 64, "[DEFAULT] reserved_host_memory_mb, read by the agent")
+            #expect(inventory?["VCPU"]?["allocation_ratio"] == 4.0)
+            let traits = Set(try await get("/resource_providers/\(uuid)/traits")["traits"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+            #expect(traits.isSuperset(of: ["COMPUTE_NODE", "COMPUTE_IMAGE_TYPE_QCOW2", "COMPUTE_IMAGE_TYPE_RAW"]), "\(traits)")
+
+            // An operator adds a trait of their own and, by mistake, drops the host's and changes its inventory.
+            #expect(try await http.request("PUT", "/placement/traits/CUSTOM_RACK_A", token: client.token, headers: version).status == 201)
+            let current = try await get("/resource_providers/\(uuid)/traits")
+            let put = try await http.request("PUT", "/placement/resource_providers/\(uuid)/traits", token: client.token, json: [
+                "resource_provider_generation": current["resource_provider_generation"] ?? .null, "traits": ["CUSTOM_RACK_A"]], headers: version)
+            #expect(put.status == 200, "\(put.json.encodedString())")
+            let generation = try await get("/resource_providers/\(uuid)/inventories")["resource_provider_generation"] ?? .null
+            let changed = try await http.request("PUT", "/placement/resource_providers/\(uuid)/inventories/MEMORY_MB", token: client.token, json: [
+                "resource_provider_generation": generation, "total": 512], headers: version)
+            #expect(changed.status == 200, "\(changed.json.encodedString())")
+
+            // Within the refresh interval the host has put its own back, with generations, and kept the operator's.
+            var restored = false
+            for _ in 0..<200 where !restored {
+                let traits = Set(try await get("/resource_providers/\(uuid)/traits")["traits"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+                let memory = try await get("/resource_providers/\(uuid)/inventories")["inventories"]?["MEMORY_MB"]
+                restored = traits.isSuperset(of: ["CUSTOM_RACK_A", "COMPUTE_NODE", "COMPUTE_IMAGE_TYPE_QCOW2"]) && memory?["total"] == 1024
+                    && memory?["reserved"] == 64
+                if !restored { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(restored, "the host did not put its provider right within 10 s")
+        }
+    }
 }

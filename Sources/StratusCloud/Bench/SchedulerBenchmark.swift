@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import StratusCompute
+import StratusComputeAgent
 import StratusMessages
 import StratusCore
 import StratusPlacement
@@ -32,10 +33,17 @@ public struct SchedulerBenchmark: Sendable {
                 instances: instances, hosts: HostStore(storage: storage), placement: placement, queue: Queue(storage: storage),
                 scheduler: .init(hostSubsetSize: 3), logger: logger)
             let registerStart = ContinuousClock.now
+            let size = HostResources(vcpus: 64, memoryMB: 262_144, localGB: 2000)
+            let inventories = InventoryPolicy().inventories(for: size).mapValues {
+                Inventory(total: $0.total, reserved: $0.reserved, allocationRatio: $0.allocationRatio)
+            }
             for i in 0..<hosts {
-                _ = try await conductor.registerHost(HostRegistration(
-                    host: "bench-\(i + 1)", zone: "nova", resources: HostResources(vcpus: 64, memoryMB: 262_144, localGB: 2000),
-                    hypervisorType: "fake", hypervisorVersion: 1, cpuInfo: [:]))
+                // What an agent would put into Placement over HTTP, written straight to the store.
+                let name = "bench-\(i + 1)"
+                let node = try await conductor.registerHost(HostRegistration(
+                    host: name, zone: "nova", resources: size, hypervisorType: "fake", hypervisorVersion: 1, cpuInfo: [:]))
+                _ = try await placement.createProvider(uuid: node, name: name, parentUUID: nil)
+                _ = try await placement.setInventories(uuid: node, generation: 0, inventories, reservedMayEqualTotal: true)
             }
             let registerSeconds = (ContinuousClock.now - registerStart).inSeconds
             let flavor = Flavor(id: "42", name: "m1.nano", memoryMB: 128, vcpus: 1, rootGB: 1)

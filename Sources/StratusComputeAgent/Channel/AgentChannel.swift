@@ -17,6 +17,8 @@ public protocol AgentChannel: Sendable {
     func reply(_ delivery: Delivery, _ reply: ConsoleReply) async throws
     /// Tells the conductor something; `register_host` answers with the compute node's uuid.
     func report(_ report: HostReport, requestID: String?) async throws -> String?
+    /// Puts a compute node's provider, inventory and traits into Placement (through Placement's own API).
+    func reportProvider(_ report: ProviderReport) async throws
 }
 
 /// The agent channel over the control plane's HTTP API (`/compute/agent/v1`).
@@ -57,6 +59,10 @@ public struct HTTPAgentChannel: AgentChannel {
     public func report(_ report: HostReport, requestID: String?) async throws -> String? {
         let reply = try await call("/reports", try WireFormat.encode(report), requestID: requestID)
         return reply["node"]?.stringValue
+    }
+
+    public func reportProvider(_ report: ProviderReport) async throws {
+        try await PlacementReporter(client: client).report(report)
     }
 
     private func call(_ path: String, _ body: JSON, timeout: Duration = .seconds(30), requestID: String? = nil) async throws -> JSON {

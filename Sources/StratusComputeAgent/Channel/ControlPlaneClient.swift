@@ -99,36 +99,42 @@ public final class ControlPlaneClient: Sendable {
     /// Sends `body` as JSON and returns the status and the decoded JSON reply (`.null` when empty). A 401 gets
     /// one fresh token and a retry.
     public func request(_ method: HTTPMethod, _ service: String, _ path: String, body: JSON? = nil,
-                        timeout: Duration = .seconds(30), requestID: String? = nil) async throws -> (status: Int, json: JSON) {
-        for attempt in 0..<2 {
-            let token = try await currentSession().token
-            var request = HTTPClientRequest(url: try await url(service, path))
-            request.method = method
-            request.headers.add(name: "X-Auth-Token", value: token)
+                        headers: [(String, String)] = [], timeout: Duration = .seconds(30),
+                        requestID: String? = nil) async throws -> (status: Int, json: JSON) {
+        let response = try await authorized(method, service, path, timeout: timeout) { request in
             request.headers.add(name: "Accept", value: "application/json")
+            for (name, value) in headers { request.headers.add(name: name, value: value) }
             if let requestID { request.headers.add(name: "X-OpenStack-Request-Id", value: requestID) }
             if let body {
                 request.headers.add(name: "Content-Type", value: "application/json")
                 request.body = .bytes(ByteBuffer(string: body.encodedString()))
             }
+        }
+        let text = String(buffer: try await response.body.collect(upTo: 16 << 20))
+        let json = text.isEmpty ? JSON.null : ((try? JSON.parse(text)) ?? .string(text))
+        return (Int(response.status.code), json)
+    }
+
+    /// Sends a request with the session's token; a 401 gets one fresh token and a retry (a token revoked or
+    /// expired early), a second 401 is an error.
+    private func authorized(_ method: HTTPMethod, _ service: String, _ path: String, timeout: Duration,
+                            prepare: (inout HTTPClientRequest) -> Void) async throws -> HTTPClientResponse {
+        for attempt in 0..<2 {
+            var request = HTTPClientRequest(url: try await url(service, path))
+            request.method = method
+            request.headers.add(name: "X-Auth-Token", value: try await currentSession().token)
+            prepare(&request)
             let response = try await http.execute(request, timeout: .init(timeout))
-            let bytes = try await response.body.collect(upTo: 16 << 20)
-            if response.status == .unauthorized && attempt == 0 {
-                session.withLock { $0 = nil }
-                continue
-            }
-            let text = String(buffer: bytes)
-            let json = text.isEmpty ? JSON.null : ((try? JSON.parse(text)) ?? .string(text))
-            return (Int(response.status.code), json)
+            guard response.status == .unauthorized, attempt == 0 else { return response }
+            _ = try await response.body.collect(upTo: 1 << 20)
+            session.withLock { $0 = nil }
         }
         throw ControlPlaneError(status: 401, message: "the control plane refused a fresh token")
     }
 
     /// Streams a GET's body to `path` (a new file); returns the byte count.
     public func download(_ service: String, _ urlPath: String, to path: String, timeout: Duration = .seconds(3600)) async throws -> Int {
-        var request = HTTPClientRequest(url: try await url(service, urlPath))
-        request.headers.add(name: "X-Auth-Token", value: try await currentSession().token)
-        let response = try await http.execute(request, timeout: .init(timeout))
+        let response = try await authorized(.GET, service, urlPath, timeout: timeout) { _ in }
         guard response.status == .ok else {
             let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
             throw ControlPlaneError(status: Int(response.status.code), message: text)

@@ -65,6 +65,14 @@ public final class QEMUDriver: VirtDriver {
 
     public func hostResources() async -> HostResources { resources }
 
+    /// What this driver can do, as the traits Nova's libvirt driver reports for the same abilities: qcow2 and
+    /// raw images on a virtio disk, virtio NICs; no volumes or interface hot-plug yet.
+    public var capabilityTraits: [String: Bool] {
+        ["COMPUTE_IMAGE_TYPE_QCOW2": true, "COMPUTE_IMAGE_TYPE_RAW": true, "COMPUTE_IMAGE_TYPE_ISO": false,
+         "COMPUTE_STORAGE_BUS_VIRTIO": true, "COMPUTE_NET_VIF_MODEL_VIRTIO": true, "COMPUTE_VOLUME_ATTACH": false,
+         "COMPUTE_NET_ATTACH_INTERFACE": false, "COMPUTE_DEVICE_TAGGING": false, "COMPUTE_TRUSTED_CERTS": false]
+    }
+
     func guest(_ uuid: String) -> QEMUGuest { QEMUGuest(directory: settings.instancesPath + "/" + uuid) }
 
     // MARK: Spawn and destroy
