@@ -192,6 +192,9 @@ let package = Package(
                 "StratusAPI",
                 "StratusPolicy",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -283,7 +286,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StratusCLITests",
-            dependencies: ["StratusTesting", "StratusCloud"],
+            dependencies: ["StratusTesting", "StratusCloud", "StratusComputeAgent"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -58,6 +58,7 @@ public enum AllInOneCloud {
     ) async throws {
         _ = try scheduler(config)  // a bad filter list stops the start before anything is written
         let policy = try PolicySetup.enforcer(config)  // so does a bad policy file
+        _ = try ListenerTLS.configuration(config)  // and a certificate or key that does not load
         try ComputeHosts.validate(config)
         try config.prepareDataDir()
         let maxConnections = config.configuration.int("database", "max_pool_size")
@@ -70,16 +71,18 @@ public enum AllInOneCloud {
             let registered = OneShot<Void>()
             // The local hosts use the service user over loopback, exactly as `stratus compute` on another machine.
             let client = ControlPlaneClient(
-                credentials: ServiceCredentials(authURL: "", username: IdentityBootstrap.serviceUser, password: credentials.servicePassword),
+                credentials: ServiceCredentials(authURL: "", username: IdentityBootstrap.serviceUser, password: credentials.servicePassword,
+                                                caFile: config.localAgentCAFile),
                 logger: logger, authURL: { await listening.value() })
             let hosts = try await ComputeHosts.make(config, client: client, logger: logger)
             let runner = hosts.runner(config, client: client, logger: logger) { registered.fulfil(()) }
             let cloudsFile = config.dataDir + "/clouds.yaml"
-            let app = parts.application(router, config, logger: logger) { _ in
+            let app = try parts.application(router, config, logger: logger) { _ in
                 let identityURL = parts.catalog.identityURL
                 do {
                     try credentials.writeCloudsFile(to: cloudsFile, authURL: identityURL, region: parts.catalog.region)
-                    try credentials.writeAgentConfig(to: config.dataDir + "/compute-agent.conf", authURL: identityURL)
+                    try credentials.writeAgentConfig(to: config.dataDir + "/compute-agent.conf", authURL: identityURL,
+                                                     caFile: config.localAgentCAFile)
                 } catch {
                     logger.error("\(error)")
                 }

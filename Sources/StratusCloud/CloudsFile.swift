@@ -71,8 +71,9 @@ public struct BootstrapCredentials: Sendable, Codable, Equatable {
 
     /// The compute agents' credentials file: `[service_user]` with keystoneauth's option names, which
     /// `stratus compute --config FILE` reads.
-    public func agentConfig(authURL: String) -> String {
-        """
+    public func agentConfig(authURL: String, caFile: String = "") -> String {
+        let ca = caFile.isEmpty ? "" : "# The CA bundle the agent verifies the API's TLS certificate with (copy it with this file).\ncafile = \(caFile)\n"
+        return """
         # Written by stratus: the compute agents' service user. Agents need nothing else to reach the control plane.
         [service_user]
         auth_url = \(authURL)
@@ -81,12 +82,12 @@ public struct BootstrapCredentials: Sendable, Codable, Equatable {
         project_name = service
         user_domain_name = Default
         project_domain_name = Default
-
+        \(ca)
         """
     }
 
-    public func writeAgentConfig(to path: String, authURL: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: Data(agentConfig(authURL: authURL).utf8),
+    public func writeAgentConfig(to path: String, authURL: String, caFile: String = "") throws {
+        guard FileManager.default.createFile(atPath: path, contents: Data(agentConfig(authURL: authURL, caFile: caFile).utf8),
                                              attributes: [.posixPermissions: 0o600])
         else { throw ConfigError("cannot write \(path)") }
     }

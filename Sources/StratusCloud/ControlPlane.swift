@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import ServiceLifecycle
 import StratusAPI
@@ -63,16 +65,19 @@ enum ControlPlane {
 
         /// The listener with every API; `onListening` gets the bound port once the catalog knows its URL.
         func application(_ router: Router<StratusRequestContext>, _ config: CloudConfig, logger: Logger,
-                         onListening: @escaping @Sendable (Int) async -> Void) -> some Service {
+                         onListening: @escaping @Sendable (Int) async -> Void) throws -> some Service {
             let publicEndpoint = config.configuration.string("api", "public_endpoint")
             let catalog = self.catalog
+            let http1 = HTTPServerBuilder.http1(configuration: .init(
+                additionalChannelHandlers: [ConnectionGuard(limits: limits, counter: connections)]))
+            let scheme = config.listenerScheme
             return Application(
                 router: router,
-                server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits, counter: connections)])),
+                server: try ListenerTLS.configuration(config).map { try .tls(http1, tlsConfiguration: $0) } ?? http1,
                 configuration: .init(address: .hostname(config.bindHost, port: config.port), serverName: nil),
                 onServerRunning: { channel in
                     let port = channel.localAddress?.port ?? config.port
-                    catalog.baseURL = publicEndpoint.isEmpty ? "http://\(config.bindHost):\(port)" : publicEndpoint
+                    catalog.baseURL = publicEndpoint.isEmpty ? "\(scheme)://\(config.bindHost):\(port)" : publicEndpoint
                     await onListening(port)
                 },
                 logger: logger)

@@ -23,7 +23,7 @@ public enum SeparateProcesses {
             let identityURL = publicURL(config) + "/identity"
             let clouds = config.dataDir + "/clouds.yaml", agent = config.dataDir + "/compute-agent.conf"
             try prepared.credentials.writeCloudsFile(to: clouds, authURL: identityURL, region: config.configuration.string("identity", "region_name"))
-            try prepared.credentials.writeAgentConfig(to: agent, authURL: identityURL)
+            try prepared.credentials.writeAgentConfig(to: agent, authURL: identityURL, caFile: config.localAgentCAFile)
             return [clouds, agent]
         }
     }
@@ -31,8 +31,9 @@ public enum SeparateProcesses {
     /// `stratus api`: every HTTP API on one listener. Stateless: run as many as you like behind a balancer.
     public static func api(_ config: CloudConfig, logger: Logger, handleSignals: Bool = true) async throws {
         let policy = try PolicySetup.enforcer(config)
+        _ = try ListenerTLS.configuration(config)
         try await withControlPlane(config, policy: policy, logger: logger, handleSignals: handleSignals) { parts, router in
-            let app = parts.application(router, config, logger: logger) { port in
+            let app = try parts.application(router, config, logger: logger) { port in
                 logger.info("stratus api listening on \(config.bindHost):\(port); catalog at \(parts.catalog.identityURL)")
             }
             return [app] + parts.placementServices(logger: logger)
@@ -118,6 +119,6 @@ public enum SeparateProcesses {
     static func publicURL(_ config: CloudConfig) -> String {
         var configured = config.configuration.string("api", "public_endpoint")
         while configured.hasSuffix("/") { configured.removeLast() }
-        return configured.isEmpty ? "http://\(config.bindHost):\(config.port)" : configured
+        return configured.isEmpty ? "\(config.listenerScheme)://\(config.bindHost):\(config.port)" : configured
     }
 }

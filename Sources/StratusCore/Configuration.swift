@@ -159,7 +159,11 @@ public enum KnownOptions {
             "Port of the HTTP listener; `--port` overrides. 0 picks a free port."),
         OptionSpec(
             "api", "public_endpoint", .string, default: "",
-            "Base URL advertised in the catalog and version documents; empty means http://bind_host:bind_port."),
+            "Base URL advertised in the catalog and version documents; empty means http(s)://bind_host:bind_port."),
+        OptionSpec(
+            "api", "ssl_cert_file", .string, default: "",
+            "PEM certificate (then its chain) for TLS on the API listener; with ssl_key_file. Empty: plain HTTP."),
+        OptionSpec("api", "ssl_key_file", .string, default: "", "PEM private key of ssl_cert_file."),
         OptionSpec(
             "api", "auth_strategy", .choice(["keystone", "noauth2"]), default: "keystone",
             "keystone validates tokens; noauth2 (testing only) takes USER:PROJECT as the token, admin role for USER admin."),
