@@ -34,10 +34,10 @@ extension Conductor {
                     bound.append(BoundPort(port: port, createdByBuild: true))
                     continue
                 }
-                var port = Port(networkID: networkID, projectID: instance.projectID, macAddress: NetworkStore.randomMAC())
+                var port = Port(networkID: networkID, projectID: instance.projectID, macAddress: "")
                 bind(&port, instance: instance, host: host)
                 port.securityGroups = [try await network.ensureDefaultGroup(project: instance.projectID).id]
-                let created = try await network.create(port, requests: request.fixedIP.map { [FixedIPRequest(ipAddress: $0)] } ?? [])
+                let created = try await network.createWithGeneratedMAC(port, requests: request.fixedIP.map { [FixedIPRequest(ipAddress: $0)] } ?? [])
                 bound.append(BoundPort(port: created, createdByBuild: true))
             }
         }

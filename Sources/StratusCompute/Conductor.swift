@@ -165,26 +165,5 @@ public struct Conductor: Sendable {
     }
 }
 
-/// Durations of the conductor's scheduling decisions (the newest 100,000), in milliseconds. A ring: recording
-/// is constant time on the decision path however long the cloud runs.
-public final class SchedulerMetrics: Sendable {
-    static let capacity = 100_000
-    private let samples = Mutex<(values: [Double], next: Int)>(([], 0))
-
-    public init() {}
-
-    func record(_ duration: Duration) {
-        let ms = duration.inMilliseconds
-        samples.withLock { ring in
-            if ring.values.count < Self.capacity {
-                ring.values.append(ms)
-            } else {
-                ring.values[ring.next] = ms
-            }
-            ring.next = (ring.next + 1) % Self.capacity
-        }
-    }
-
-    /// Every recorded duration (in no particular order), and forget them.
-    public func drain() -> [Double] { samples.withLock { ring in defer { ring = ([], 0) }; return ring.values } }
-}
+/// Durations of the conductor's scheduling decisions (the newest 100,000), in milliseconds.
+public typealias SchedulerMetrics = LatencySamples

@@ -31,6 +31,11 @@ public struct AgentRunner: Service {
     }
 
     public let agents: [ComputeAgent]
+    /// First deliveries' time from send to claim, by the database's clock: the channel's own latency.
+    public let channelLatency = LatencySamples()
+    /// First deliveries' time from send to arrival here, by this machine's clock against the database's (only
+    /// meaningful where the two agree, as on one machine or under NTP).
+    public let receivedLatency = LatencySamples()
     let connect: @Sendable () async throws -> any AgentChannel
     /// Called once every host is registered (the all-in-one reports itself ready then).
     let onRegistered: @Sendable () async -> Void
@@ -56,6 +61,7 @@ public struct AgentRunner: Service {
         }
         let channel = try await connect()
         let byHost = Dictionary(uniqueKeysWithValues: agents.map { ($0.host, $0) })
+        defer { logLatency() }
         try await cancelWhenGracefulShutdown {
             // Many fake hosts register a few at a time, not one by one.
             let nodes = try await withThrowingTaskGroup(of: (Int, String).self) { group in
@@ -100,6 +106,13 @@ public struct AgentRunner: Service {
         }
     }
 
+    /// Says, once at the end, how long messages took to reach this agent (read by `stratus bench boot --processes`).
+    func logLatency() {
+        let channel = channelLatency.drain().sorted(), received = receivedLatency.drain().sorted()
+        guard !channel.isEmpty else { return }
+        logger.info("channel latency over \(channel.count) messages: sent→claimed p50 \(Percentile.of(channel, 0.5)) ms p99 \(Percentile.of(channel, 0.99)) ms (database clock); sent→received p50 \(Percentile.of(received, 0.5)) ms p99 \(Percentile.of(received, 0.99)) ms")
+    }
+
     /// Tells the conductor the host exists, then Placement what it holds; retried until both answer (the
     /// control plane may start later). Returns the compute node's uuid.
     func register(_ agent: ComputeAgent, _ channel: any AgentChannel) async throws -> String {
@@ -142,6 +155,10 @@ public struct AgentRunner: Service {
                 return []
             }
         } handle: { delivery in
+            if delivery.attempt == 1 {
+                channelLatency.record(milliseconds: (delivery.claimedAt - delivery.sentAt) * 1000)
+                receivedLatency.record(milliseconds: (Clock.now() - delivery.sentAt) * 1000)
+            }
             await handle(delivery, agent: byHost[delivery.host], channel)
         }
     }

@@ -26,8 +26,13 @@ public struct Delivery: Sendable, Equatable, Codable {
     public var attempt: Int
     public var requestID: String?
     public var command: JSON
+    /// When the message was sent and when this claim took it, by the database's clock (epoch seconds): the
+    /// channel's own latency, without trusting the agent's clock.
+    public var sentAt: Double
+    public var claimedAt: Double
 
-    public init(id: String, host: String, lease: String, kind: String, attempt: Int, requestID: String?, command: JSON) {
+    public init(id: String, host: String, lease: String, kind: String, attempt: Int, requestID: String?, command: JSON,
+                sentAt: Double, claimedAt: Double) {
         self.id = id
         self.host = host
         self.lease = lease
@@ -35,8 +40,12 @@ public struct Delivery: Sendable, Equatable, Codable {
         self.attempt = attempt
         self.requestID = requestID
         self.command = command
+        self.sentAt = sentAt
+        self.claimedAt = claimedAt
     }
-    enum CodingKeys: String, CodingKey { case id, host, lease, kind, attempt, requestID = "request_id", command }
+    enum CodingKeys: String, CodingKey {
+        case id, host, lease, kind, attempt, requestID = "request_id", command, sentAt = "sent_at", claimedAt = "claimed_at"
+    }
 }
 
 /// The answer to a claim.

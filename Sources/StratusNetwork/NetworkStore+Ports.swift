@@ -179,6 +179,22 @@ extension NetworkStore {
         }
     }
 
+    /// Creates `port` with a MAC drawn at random, drawing again when it collides with another port's (at 1,000
+    /// ports a collision in the 24 random bits is a few per cent likely); Neutron's `mac_generation_retries`, 16.
+    public func createWithGeneratedMAC(_ port: Port, requests: [FixedIPRequest] = []) async throws -> Port {
+        var port = port
+        for _ in 1..<Self.macGenerationRetries {
+            port.macAddress = Self.randomMAC()
+            do { return try await create(port, requests: requests) } catch let error as StratusError where error.code.faultName == "MacAddressInUse" {
+                continue
+            }
+        }
+        port.macAddress = Self.randomMAC()
+        return try await create(port, requests: requests)
+    }
+
+    static let macGenerationRetries = 16
+
     /// A MAC in OpenStack's `fa:16:3e` range.
     public static func randomMAC() -> String {
         "fa:16:3e:" + (0..<3).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined(separator: ":")

@@ -140,7 +140,7 @@ public struct Queue: Sendable {
                     SELECT id FROM queue_messages
                     WHERE topic IN (\(binds: topics)) AND state IN ('ready', 'leased') AND available_at <= \(now)
                     ORDER BY available_at LIMIT \(bind: limit)\(lock))
-                RETURNING id, topic, kind, payload, request_id, attempts, max_attempts, expires_at, \(now) AS database_now
+                RETURNING id, topic, kind, payload, request_id, attempts, max_attempts, expires_at, created_at, \(now) AS database_now
                 """
             ).all()
         }
@@ -159,7 +159,10 @@ public struct Queue: Sendable {
                 try await markDead(id, reason: "lease expired on each of \(maxAttempts) deliveries")
                 continue
             }
-            claimed.append(try Self.message(row))
+            var message = try Self.message(row)
+            message.sentAt = try row.decode(column: "created_at", as: Double.self)
+            message.claimedAt = try row.decode(column: "database_now", as: Double.self)
+            claimed.append(message)
         }
         return claimed
     }

@@ -18,6 +18,9 @@ public struct QueueMessage: Sendable, Equatable {
     /// 1 on first delivery.
     public let attempt: Int
     public let maxAttempts: Int
+    /// When it was sent, and when this delivery claimed it: both by the database's clock (epoch seconds).
+    public var sentAt: Double = 0
+    public var claimedAt: Double = 0
 }
 
 /// A message that exhausted its attempts, kept with the reason.

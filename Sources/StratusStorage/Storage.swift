@@ -72,7 +72,9 @@ public final class Storage: Sendable {
             var configuration = PostgresClient.Configuration(
                 host: url.host, port: url.port, username: url.username, password: url.password,
                 database: url.database, tls: .disable)
-            configuration.options.maximumConnections = maxConnections
+            // One more than asked: the notification listener holds one connection for good, and with a pool of
+            // one nothing else would ever get a connection (every query would wait forever).
+            configuration.options.maximumConnections = maxConnections + 1
             configuration.options.connectTimeout = .seconds(5)
             let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
             let storage = Storage(url: url, backend: .postgres(client), logger: logger)

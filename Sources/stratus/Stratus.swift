@@ -195,11 +195,27 @@ extension Stratus {
             @Option(help: "Servers to boot.") var servers: Int = 100
             @Option(help: "Fake compute hosts.") var hosts: Int = 8
             @Option(help: "Concurrent API clients.") var clients: Int = 16
+            @Flag(help: "Separate processes (db migrate, bootstrap, --apis api, --conductors conductor, one compute with --hosts fake hosts) on the PostgreSQL server of --database.")
+            var processes = false
+            @Option(help: "With --processes: stratus api processes.") var apis: Int = 2
+            @Option(help: "With --processes: stratus conductor processes.") var conductors: Int = 2
+            @Option(help: "With --processes: a PostgreSQL URL; the benchmark creates and drops its own database in that server.")
+            var database: String?
 
             func run() async throws {
                 try await reportingErrors {
                     guard servers > 0, hosts > 0, clients > 0 else { throw ValidationError("--servers, --hosts and --clients are positive") }
-                    let report = try await BootBenchmark(servers: servers, hosts: hosts, clients: clients).run(logger: makeLogger(nil))
+                    let logger = makeLogger(nil)
+                    let report: JSON
+                    if processes {
+                        guard apis > 0, conductors > 0 else { throw ValidationError("--apis and --conductors are positive") }
+                        guard let database else { throw ValidationError("--processes needs --database postgresql://USER@HOST:PORT/DB") }
+                        report = try await MultiProcessBootBenchmark(
+                            servers: servers, hosts: hosts, clients: clients, apis: apis, conductors: conductors,
+                            server: try DatabaseURL(parsing: database)).run(logger: logger)
+                    } else {
+                        report = try await BootBenchmark(servers: servers, hosts: hosts, clients: clients).run(logger: logger)
+                    }
                     print(report.encodedString())
                 }
             }

@@ -11,6 +11,26 @@ let widgets = Migration("test.1", sql: [
 
 @Suite("Storage")
 struct StorageTests {
+    @Test("a pool of one connection still answers queries while the notification listener holds its own")
+    func poolOfOne() async throws {
+        try await TestDatabase.withStorage(maxConnections: 1) { storage in
+            // Bounded: the bug this guards against is every query waiting forever for the listener's connection.
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    for _ in 0..<3 { _ = try await storage.read { sql in try await sql.raw("SELECT 1 AS one").first() } }
+                    return true
+                }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(30))
+                    return false
+                }
+                let answered = try await group.next() ?? false
+                group.cancelAll()
+                #expect(answered, "queries on a pool of one never got a connection within 30 s")
+            }
+        }
+    }
+
     @Test("migrations apply once and are recorded")
     func migrationsApplyOnce() async throws {
         try await TestDatabase.withStorage { storage in

@@ -98,7 +98,8 @@ public struct AgentAPI: Sendable {
             if !messages.isEmpty || ContinuousClock.now >= deadline {
                 return messages.map { message in
                     Delivery(id: message.id, host: Queue.host(ofTopic: message.topic), lease: lease,
-                             kind: message.kind.rawValue, attempt: message.attempt, requestID: message.requestID, command: message.payload)
+                             kind: message.kind.rawValue, attempt: message.attempt, requestID: message.requestID, command: message.payload,
+                             sentAt: message.sentAt, claimedAt: message.claimedAt)
                 }
             }
             // Polls too, in case a wake-up was missed (it is only a hint), but never faster than once a second.

@@ -41,7 +41,7 @@ extension ComputeAPI {
             switch name {
             case "add_host", "remove_host":
                 let host = try body.fields(name, required: true)!.requiredString("host")
-                guard try await hostStore?.services().contains(where: { $0.host == host }) == true else {
+                guard try await hostStore.services().contains(where: { $0.host == host }) == true else {
                     throw StratusError.notFound("Compute host \(host) could not be found.")
                 }
                 result = name == "add_host" ? try await aggregates.addHost(id, host: host) : try await aggregates.removeHost(id, host: host)
@@ -97,14 +97,13 @@ extension ComputeAPI {
 
     /// Placement sees the host's provider in the same aggregates (by uuid), as Nova keeps them in step.
     func mirrorIntoPlacement(host: String) async throws {
-        guard let placement, let node = try await hostStore?.nodes().first(where: { $0.host == host }) else { return }
+        guard let node = try await hostStore.nodes().first(where: { $0.host == host }) else { return }
         let uuids = Set(try await aggregates.all().filter { $0.hosts.contains(host) }.map(\.uuid))
         _ = try await placement.setAggregates(uuid: node.uuid, aggregates: uuids, generation: nil)
     }
 
     /// Compute services by zone: an aggregate's `availability_zone` wins over the service's own zone.
     func zoneHosts() async throws -> [String: [(host: String, up: Bool, enabled: Bool, lastSeen: Double)]] {
-        guard let hostStore else { return [:] }
         var zoneOf: [String: String] = [:]
         for aggregate in try await aggregates.all() {
             if let zone = aggregate.availabilityZone { for host in aggregate.hosts { zoneOf[host] = zone } }

@@ -13,10 +13,10 @@ public struct ComputeAPI: Sendable {
     public static let maximum = Microversion(2, 96)
 
     let flavors: FlavorStore
-    /// Servers, and the queue their workflows start on (nil: servers are not served, as in flavor-only tests).
-    let servers: InstanceStore?
-    let hostStore: HostStore?
-    let queue: Queue?
+    /// Servers, and the queue their workflows start on.
+    let servers: InstanceStore
+    let hostStore: HostStore
+    let queue: Queue
     let bodyLimit: Int
     let instanceNameTemplate: String
     /// `http://host:port`, known once the listener is bound.
@@ -27,13 +27,13 @@ public struct ComputeAPI: Sendable {
     let aggregates: AggregateStore
     let images: ImageStore
     let network: NetworkStore
-    /// Placement, to mirror host aggregates into (nil in flavor-only tests).
-    let placement: PlacementStore?
+    /// Placement, to mirror host aggregates into.
+    let placement: PlacementStore
     /// `[DEFAULT] service_down_time`
     let serviceDownTime: Double
 
-    public init(flavors: FlavorStore, servers: InstanceStore? = nil, hosts: HostStore? = nil, queue: Queue? = nil,
-                placement: PlacementStore? = nil, quotaDefaults: [String: Int] = [:], bodyLimit: Int,
+    public init(flavors: FlavorStore, servers: InstanceStore, hosts: HostStore, queue: Queue,
+                placement: PlacementStore, quotaDefaults: [String: Int] = [:], bodyLimit: Int,
                 instanceNameTemplate: String = "instance-%(uuid)s", serviceDownTime: Double = 60,
                 baseURL: @escaping @Sendable () -> String) {
         self.flavors = flavors

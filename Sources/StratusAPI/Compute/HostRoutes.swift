@@ -5,7 +5,6 @@ import StratusCore
 extension ComputeAPI {
     /// `os-services` and `os-hypervisors` (admin only, as Nova's default policy).
     func registerHosts(on router: PolicedRouter) {
-        guard let hostStore else { return }
         router.get("compute/v2.1/os-services", .rule("os_compute_api:os-services:list")) { request, context in
             var list = try await hostStore.services()
             if let host = query(request, "host") { list = list.filter { $0.host == host } }
@@ -63,10 +62,14 @@ extension ComputeAPI {
             guard let service = try await hostStore.services().first(where: { $0.id == id }) else {
                 throw StratusError.notFound("Service \(id) could not be found.")
             }
-            if let count = try await servers?.countByHost()[service.host], count > 0 {
+            if let count = try await servers.countByHost()[service.host], count > 0 {
                 throw StratusError.conflict("Unable to delete compute service that is hosting instances (\(count) on \(service.host)). Migrate or delete the instances first.")
             }
-            if let node = try await hostStore.delete(serviceID: id) { try? await placement?.deleteProvider(uuid: node) }
+            // The provider first: a failure then leaves the service to delete again, not a provider nobody owns.
+            if let node = try await hostStore.nodes().first(where: { $0.host == service.host }) {
+                do { try await placement.deleteProvider(uuid: node.uuid) } catch let error as StratusError where error.code.status == 404 {}
+            }
+            _ = try await hostStore.delete(serviceID: id)
             return JSONResponse.empty(.noContent)
         }
         router.get("compute/v2.1/os-hypervisors", .rule("os_compute_api:os-hypervisors:list")) { request, context in
@@ -111,11 +114,11 @@ extension ComputeAPI {
     }
 
     func hypervisors(_ request: Request, _ context: StratusRequestContext, detail: Bool, withServers: Bool = false) async throws -> [JSON] {
-        let services = Dictionary(try await hostStore!.services().map { ($0.host, $0) }, uniquingKeysWith: { a, _ in a })
-        let counts = try await servers?.countByHost() ?? [:]
+        let services = Dictionary(try await hostStore.services().map { ($0.host, $0) }, uniquingKeysWith: { a, _ in a })
+        let counts = try await servers.countByHost() ?? [:]
         let includeServers = withServers || (context.microversion.atLeast(2, 53) && query(request, "with_servers") == "true")
-        let onHost = includeServers ? Dictionary(grouping: try await servers?.list(projectID: nil) ?? [], by: { $0.host ?? "" }) : [:]
-        var nodes = try await hostStore!.nodes()
+        let onHost = includeServers ? Dictionary(grouping: try await servers.list(projectID: nil) ?? [], by: { $0.host ?? "" }) : [:]
+        var nodes = try await hostStore.nodes()
         if context.microversion.atLeast(2, 53), let pattern = query(request, "hypervisor_hostname_pattern") {
             nodes = nodes.filter { $0.host.contains(pattern) }
         }

@@ -7,7 +7,6 @@ import StratusStorage
 
 extension ComputeAPI {
     func registerServerActions(on router: PolicedRouter) {
-        guard let servers else { return }
         router.post("compute/v2.1/servers/:id/action", .action(["os-getConsoleOutput": "os_compute_api:os-console-output", "unlock": "os_compute_api:os-lock-server:unlock", "lock": "os_compute_api:os-lock-server:lock", "os-resetState": "os_compute_api:os-admin-actions:reset_state", "os-stop": "os_compute_api:servers:stop", "os-start": "os_compute_api:servers:start", "pause": "os_compute_api:os-pause-server:pause", "unpause": "os_compute_api:os-pause-server:unpause", "suspend": "os_compute_api:os-suspend-server:suspend", "resume": "os_compute_api:os-suspend-server:resume", "forceDelete": "os_compute_api:os-deferred-delete:force", "os-forceDelete": "os_compute_api:os-deferred-delete:force", "reboot": "os_compute_api:servers:reboot"])) { request, context in
             let instance = try await ownedInstance(context)
             let body = try JSONFields(try await request.jsonObject(limit: bodyLimit), path: "")
@@ -71,8 +70,8 @@ extension ComputeAPI {
     /// (os-forceDelete) deletes whatever task is running, and sends the destroy again to a stuck delete.
     func begin(_ action: InstanceAction, _ instance: Instance, _ context: StratusRequestContext, force: Bool = false) async throws {
         let auth = try context.requireAuth()
-        try await servers!.storage.transaction { tx in
-            guard var current = try await servers!.instance(instance.uuid, in: tx), !current.deleted else {
+        try await servers.storage.transaction { tx in
+            guard var current = try await servers.instance(instance.uuid, in: tx), !current.deleted else {
                 throw StratusError.notFound("Instance \(instance.uuid) could not be found.")
             }
             guard let task = force ? .deleting : action.begin(from: current.vmState, task: current.taskState) else {
@@ -81,10 +80,10 @@ extension ComputeAPI {
                         + (current.taskState.map { " and task_state \($0.rawValue)" } ?? ""))
             }
             current.taskState = task
-            try await servers!.save(current, in: tx)
-            _ = try await servers!.startAction(action.recordName, instance: current, requestID: context.requestID,
+            try await servers.save(current, in: tx)
+            _ = try await servers.startAction(action.recordName, instance: current, requestID: context.requestID,
                                                userID: auth.userID, projectID: auth.projectID ?? "", in: tx)
-            try await queue!.enqueue(
+            try await queue.enqueue(
                 topic: "conductor",
                 payload: ["op": .string(action.recordName), "instance": .string(current.uuid),
                           "type": action == .rebootHard ? "HARD" : "SOFT"],
@@ -94,12 +93,12 @@ extension ComputeAPI {
 
     func setLock(_ instance: Instance, locked: Bool, reason: String?, _ context: StratusRequestContext) async throws {
         let auth = try context.requireAuth()
-        try await servers!.storage.transaction { tx in
-            guard var current = try await servers!.instance(instance.uuid, in: tx) else { return }
+        try await servers.storage.transaction { tx in
+            guard var current = try await servers.instance(instance.uuid, in: tx) else { return }
             current.locked = locked
             current.lockedReason = locked ? reason : nil
-            try await servers!.save(current, in: tx)
-            _ = try await servers!.startAction(locked ? "lock" : "unlock", instance: current, requestID: context.requestID,
+            try await servers.save(current, in: tx)
+            _ = try await servers.startAction(locked ? "lock" : "unlock", instance: current, requestID: context.requestID,
                                                userID: auth.userID, projectID: auth.projectID ?? "", in: tx)
         }
     }
@@ -110,11 +109,11 @@ extension ComputeAPI {
         guard let vm = ["active": VMState.active, "error": .error][state] else {
             throw StratusError.badRequest("Invalid input for field/attribute state. Value: \(state). It must be one of active, error.")
         }
-        try await servers!.storage.transaction { tx in
-            guard var current = try await servers!.instance(instance.uuid, in: tx) else { return }
+        try await servers.storage.transaction { tx in
+            guard var current = try await servers.instance(instance.uuid, in: tx) else { return }
             current.vmState = vm
             current.taskState = nil
-            try await servers!.save(current, in: tx)
+            try await servers.save(current, in: tx)
         }
     }
 
@@ -135,7 +134,7 @@ extension ComputeAPI {
         }
         let reply: ConsoleReply
         do {
-            reply = try await queue!.ask(.console(ConsoleRequest(instanceUUID: instance.uuid, lines: lines)), of: host, timeout: 15,
+            reply = try await queue.ask(.console(ConsoleRequest(instanceUUID: instance.uuid, lines: lines)), of: host, timeout: 15,
                                          requestID: nil)
         } catch {
             throw StratusError(.conflict, "The console of \(instance.uuid) is not available: host \(host) did not answer (\(error)).")
@@ -164,13 +163,13 @@ extension ComputeAPI {
             let tag = try event.string("tag")
             var result = event.object
             result["status"] = .string(status)
-            if let instance = try await servers!.instance(uuid), !instance.deleted {
+            if let instance = try await servers.instance(uuid), !instance.deleted {
                 anyFound = true
                 result["code"] = 200
-                try await servers!.storage.transaction { tx in
-                    _ = try await servers!.startAction("external-event", instance: instance, requestID: context.requestID,
+                try await servers.storage.transaction { tx in
+                    _ = try await servers.startAction("external-event", instance: instance, requestID: context.requestID,
                                                        userID: instance.userID, projectID: instance.projectID, in: tx)
-                    try await servers!.recordEvent(
+                    try await servers.recordEvent(
                         instanceUUID: uuid, action: "external-event", event: "compute_\(name)" , start: Clock.now(),
                         result: status == "failed" ? "Error" : "Success", host: instance.host,
                         details: tag.map { "tag \($0)" }, finishAction: true, in: tx)

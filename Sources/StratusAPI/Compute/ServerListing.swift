@@ -30,7 +30,7 @@ extension ComputeAPI {
                                   target: ["project_id": auth.projectID ?? ""], path: request.uri.path)
         }
         let project = allProjects ? (one("project_id") ?? one("tenant_id")) : try auth.requireProjectID()
-        var list = try await servers!.list(projectID: project)
+        var list = try await servers.list(projectID: project)
 
         if let name = one("name") { list = try Self.filterByName(list, pattern: name, clientGone: context.clientGone) }
         if let status = one("status")?.uppercased() {

@@ -150,12 +150,12 @@ extension ComputeAPI {
     func changeInstance(_ context: StratusRequestContext, _ change: @Sendable @escaping (inout Instance) throws -> Void) async throws -> Instance {
         let instance = try await ownedInstance(context)
         try requireWritable(instance, context)
-        return try await servers!.storage.transaction { tx in
-            guard var current = try await servers!.instance(instance.uuid, in: tx), !current.deleted else {
+        return try await servers.storage.transaction { tx in
+            guard var current = try await servers.instance(instance.uuid, in: tx), !current.deleted else {
                 throw StratusError.notFound("Instance \(instance.uuid) could not be found.")
             }
             try change(&current)
-            try await servers!.save(current, in: tx)
+            try await servers.save(current, in: tx)
             return current
         }
     }

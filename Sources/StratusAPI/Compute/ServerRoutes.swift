@@ -10,7 +10,6 @@ import StratusStorage
 
 extension ComputeAPI {
     func registerServers(on router: PolicedRouter) {
-        guard let servers else { return }
         router.post("compute/v2.1/servers", .rule("os_compute_api:servers:create")) { request, context in
             let body = try await request.jsonObject(limit: bodyLimit)
             let created = try await createServers(body, context)
@@ -131,7 +130,7 @@ extension ComputeAPI {
         }
         let prototype = (flavor: flavor, imageRef: imageRef, zone: zone, keyName: keyName, metadata: metadata, userData: userData,
                          description: description, tags: tags, hints: hints, imageProperties: image.properties)
-        return try await servers!.storage.transaction { [group] tx -> [Instance] in
+        return try await servers.storage.transaction { [group] tx -> [Instance] in
             try await quotas.lockProject(project, in: tx)
             let count = try await quotas.admitInstances(
                 project: project, minimum: minCount, wanted: maxCount, vcpus: flavor.vcpus, memoryMB: flavor.memoryMB, in: tx)
@@ -150,12 +149,12 @@ extension ComputeAPI {
                 instance.hints = prototype.hints
                 instance.imageProperties = prototype.imageProperties
                 instance.requestedNetworks = networks
-                try await servers!.insert(instance, in: tx)
+                try await servers.insert(instance, in: tx)
                 if let group { try await groups.addMember(uuid, group: group, quotas: quotas, in: tx) }
-                _ = try await servers!.startAction(
+                _ = try await servers.startAction(
                     "create", instance: instance, requestID: context.requestID, userID: auth.userID, projectID: project, in: tx)
                 // The build request commits with the instance: nothing is lost between them.
-                try await queue!.enqueue(topic: "conductor", payload: ["op": "build", "instance": .string(uuid)],
+                try await queue.enqueue(topic: "conductor", payload: ["op": "build", "instance": .string(uuid)],
                                          requestID: context.requestID, in: tx)
                 created.append(instance)
             }
@@ -287,7 +286,7 @@ extension ComputeAPI {
     /// Zones a server may ask for: `nova`, every service's zone and every aggregate's.
     func knownZones() async throws -> Set<String> {
         var zones: Set<String> = ["nova"]
-        if let hostStore { zones.formUnion(try await hostStore.services().map(\.zone)) }
+        zones.formUnion(try await hostStore.services().map(\.zone))
         zones.formUnion(try await aggregates.all().compactMap(\.availabilityZone))
         return zones
     }
@@ -296,7 +295,7 @@ extension ComputeAPI {
     func ownedInstance(_ context: StratusRequestContext) async throws -> Instance {
         let auth = try context.requireAuth()
         let id = try context.parameters.require("id")
-        guard let instance = try await servers!.instance(id), !instance.deleted,
+        guard let instance = try await servers.instance(id), !instance.deleted,
               auth.isAdmin || instance.projectID == auth.projectID else {
             throw StratusError.notFound("Instance \(id) could not be found.")
         }

@@ -7,7 +7,6 @@ import StratusCore
 extension ComputeAPI {
     /// `host_status` (2.16) of each host: UP, DOWN, MAINTENANCE (disabled), for admins.
     func hostStatuses() async throws -> [String: String] {
-        guard let hostStore else { return [:] }
         let now = Clock.now()
         return Dictionary(try await hostStore.services().map { service in
             (service.host, service.forcedDown || now - service.lastSeen > serviceDownTime ? "DOWN" : service.disabled ? "MAINTENANCE" : "UP")

@@ -15,9 +15,9 @@ extension NetworkAPI {
             if !(network.shared || network.projectID == auth.projectID || auth.isAdmin) {
                 throw StratusError.forbidden("(rule:create_port) is disallowed by policy")
             }
-            let mac = try fields.string("mac_address") ?? NetworkStore.randomMAC()
-            guard MACAddress.isValid(mac) else { throw NetworkError.invalid("'\(mac)' is not a valid MAC address.") }
-            var port = Port(networkID: network.id, projectID: auth.projectID ?? network.projectID, macAddress: mac.lowercased())
+            let requestedMAC = try fields.string("mac_address")
+            if let mac = requestedMAC, !MACAddress.isValid(mac) { throw NetworkError.invalid("'\(mac)' is not a valid MAC address.") }
+            var port = Port(networkID: network.id, projectID: auth.projectID ?? network.projectID, macAddress: requestedMAC?.lowercased() ?? "")
             port.name = try fields.string("name", allowEmpty: true) ?? ""
             port.deviceID = try fields.string("device_id", allowEmpty: true) ?? ""
             port.deviceOwner = try fields.string("device_owner", allowEmpty: true) ?? ""
@@ -34,7 +34,9 @@ extension NetworkAPI {
                 guard subnet != nil || address != nil else { throw NetworkError.invalid("Each fixed IP needs a subnet_id or an ip_address.") }
                 return FixedIPRequest(subnetID: subnet, ipAddress: address)
             }
-            let created = try await store.create(port, requests: requests)
+            // A MAC the caller chose is theirs to fix when taken; one we draw is drawn again.
+            let created = try await requestedMAC == nil ? store.createWithGeneratedMAC(port, requests: requests)
+                : store.create(port, requests: requests)
             return JSONResponse.make(status: .created, ["port": portJSON(created)])
         }
         router.get("network/v2.0/ports", .rule("get_port")) { request, context in

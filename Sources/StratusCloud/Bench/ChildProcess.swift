@@ -1,0 +1,100 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import StratusCore
+
+/// A `stratus` process a benchmark starts: its output goes to a log file the benchmark reads; it is stopped by
+/// its own pid (SIGTERM, then SIGKILL after a grace period), never by name.
+final class ChildProcess: @unchecked Sendable {  // Process: only its thread-safe status is read after run()
+    let name: String
+    let logPath: String
+    private let process: Process
+
+    init(_ name: String, binary: String, arguments: [String], logDirectory: String) throws {
+        self.name = name
+        self.logPath = logDirectory + "/\(name).log"
+        guard FileManager.default.createFile(atPath: logPath, contents: nil), let log = FileHandle(forWritingAtPath: logPath) else {
+            throw ConfigError("cannot create \(logPath)")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        try log.close()
+        self.process = process
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Waits until the log says `marker`; fails with the log's end if the process exits or `timeout` passes first.
+    func waitFor(_ marker: String, timeout: Duration = .seconds(120)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if log.contains(marker) { return }
+            guard process.isRunning else { throw ConfigError("\(name) exited before saying '\(marker)':\n\(log.suffix(3000))") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw ConfigError("\(name) did not say '\(marker)' within \(timeout):\n\(log.suffix(3000))")
+    }
+
+    /// Runs to completion; fails with the log if the status is not 0.
+    func finish(timeout: Duration = .seconds(120)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        if process.isRunning { kill(pid, SIGKILL) }
+        guard !process.isRunning, process.terminationStatus == 0 else {
+            throw ConfigError("\(name) failed:\n\(log.suffix(3000))")
+        }
+    }
+
+    /// Peak resident memory (VmHWM) and CPU seconds so far, from /proc.
+    func usage() -> (peakRSSMiB: Int, cpuSeconds: Double) {
+        var rss = -1
+        if let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) {
+            rss = (Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0) / 1024
+        }
+        var cpu = -1.0
+        if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") {
+            // Fields after the command name: state is the 3rd field, utime and stime the 14th and 15th.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) {
+                cpu = ((user + system) / Double(sysconf(Int32(_SC_CLK_TCK))) * 100).rounded() / 100
+            }
+        }
+        return (rss, cpu)
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited within `grace`.
+    func stop(grace: Duration = .seconds(15)) async {
+        guard process.isRunning else { return }
+        kill(pid, SIGTERM)
+        let deadline = ContinuousClock.now + grace
+        while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        if process.isRunning { kill(pid, SIGKILL) }
+        while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
+    }
+
+    /// A loopback port nothing listens on now (bound to 0, read back, closed).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw ConfigError("cannot bind a probe socket on 127.0.0.1") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
