@@ -11,57 +11,73 @@ extension Conductor {
         guard let instance = try await instances.instance(uuid), !instance.deleted, instance.vmState == .building,
               instance.taskState == .scheduling else { return }
         let started = Clock.now()
-        let scheduling = try await decide(instance, tried: tried)
-        let decision = scheduling.decision
-        let membership = scheduling.membership
-        let resources = scheduling.resources
-        for host in decision.ordered {
-            // A hard group policy is judged again under the group's lock, against members placed meanwhile.
-            if let membership, !(try await groups.reserve(host: host.host, for: uuid, group: membership.group)) { continue }
-            let claim = ConsumerAllocations(
-                consumerUUID: uuid, allocations: [ProviderAllocation(providerUUID: host.nodeUUID, resources: resources)],
-                projectID: instance.projectID, userID: instance.userID, consumerType: "INSTANCE")
-            do {
-                try await placement.replaceAllocations([claim])
-            } catch {
-                if membership != nil { try await groups.release(uuid) }
-                continue  // someone took the room first: the next host
-            }
-            let ports: [BoundPort]
-            do {
-                ports = try await bindPorts(instance, host: host.host)
-            } catch {
-                // Networking failed (no address left, a port in use): not the host's fault, so no reschedule.
-                try await fail(uuid, message: "Build of instance \(uuid) aborted: \(error)", details: "\(error)",
-                               event: "conductor_allocate_network", start: started, host: nil)
+        var scheduling = try await decide(instance, tried: tried)
+        for round in 1...Self.decisionRounds {
+            let decision = scheduling.decision
+            let membership = scheduling.membership
+            let resources = scheduling.resources
+            var refused = 0
+            for host in decision.ordered {
+                // A hard group policy is judged again under the group's lock, against members placed meanwhile.
+                if let membership, !(try await groups.reserve(host: host.host, for: uuid, group: membership.group)) { continue }
+                let claim = ConsumerAllocations(
+                    consumerUUID: uuid, allocations: [ProviderAllocation(providerUUID: host.nodeUUID, resources: resources)],
+                    projectID: instance.projectID, userID: instance.userID, consumerType: "INSTANCE")
+                do {
+                    try await placement.replaceAllocations([claim])
+                } catch is StratusError {
+                    // Placement's answer: no room (someone took it first), or the provider went. The next host.
+                    if membership != nil { try await groups.release(uuid) }
+                    refused += 1
+                    continue
+                } catch {
+                    // Not "no room": the database could not be asked. The message is retried later (the lease
+                    // lapses); NoValidHost says only that there was no room.
+                    if membership != nil { try await groups.release(uuid) }
+                    throw error
+                }
+                let ports: [BoundPort]
+                do {
+                    ports = try await bindPorts(instance, host: host.host)
+                } catch {
+                    // Networking failed (no address left, a port in use): not the host's fault, so no reschedule.
+                    try await fail(uuid, message: "Build of instance \(uuid) aborted: \(error)", details: "\(error)",
+                                   event: "conductor_allocate_network", start: started, host: nil)
+                    return
+                }
+                let stillWanted = try await queue.storage.transaction { tx -> Bool in
+                    guard var current = try await instances.instance(uuid, in: tx), !current.deleted,
+                          current.taskState == .scheduling else { return false }
+                    current.host = host.host
+                    current.node = host.host
+                    current.taskState = .spawning
+                    current.ports = ports.map { AttachedPort(id: $0.port.id, createdByBuild: $0.createdByBuild) }
+                    try await instances.save(current, in: tx)
+                    try await instances.recordEvent(
+                        instanceUUID: uuid, action: "create", event: "conductor_schedule_and_build_instances", start: started,
+                        result: "Success", host: host.host,
+                        details: "chose \(host.host) of \(decision.ordered.count) hosts; \(decision.summary)", in: tx)
+                    let spawn = SpawnRequest(
+                        instanceUUID: uuid, instanceName: current.instanceName, vcpus: current.flavor.vcpus,
+                        memoryMB: current.flavor.memoryMB, rootGB: current.flavor.rootGB, imageRef: current.imageRef,
+                        hostname: current.hostname, ports: ports.map { SpawnPort(id: $0.port.id, mac: $0.port.macAddress) })
+                    try await queue.send(.spawn(spawn), to: host.host, requestID: requestID, in: tx)
+                    return true
+                }
+                // Deleted (or already placed by a duplicate delivery) while we were claiming: give the room back.
+                if !stillWanted {
+                    let current = try await instances.instance(uuid)
+                    if current?.host != host.host || current?.deleted == true { await release(uuid, ports: true) }
+                }
                 return
             }
-            let stillWanted = try await queue.storage.transaction { tx -> Bool in
-                guard var current = try await instances.instance(uuid, in: tx), !current.deleted,
-                      current.taskState == .scheduling else { return false }
-                current.host = host.host
-                current.node = host.host
-                current.taskState = .spawning
-                current.ports = ports.map { AttachedPort(id: $0.port.id, createdByBuild: $0.createdByBuild) }
-                try await instances.save(current, in: tx)
-                try await instances.recordEvent(
-                    instanceUUID: uuid, action: "create", event: "conductor_schedule_and_build_instances", start: started,
-                    result: "Success", host: host.host,
-                    details: "chose \(host.host) of \(decision.ordered.count) hosts; \(decision.summary)", in: tx)
-                let spawn = SpawnRequest(
-                    instanceUUID: uuid, instanceName: current.instanceName, vcpus: current.flavor.vcpus,
-                    memoryMB: current.flavor.memoryMB, rootGB: current.flavor.rootGB, imageRef: current.imageRef,
-                    hostname: current.hostname, ports: ports.map { SpawnPort(id: $0.port.id, mac: $0.port.macAddress) })
-                try await queue.send(.spawn(spawn), to: host.host, requestID: requestID, in: tx)
-                return true
-            }
-            // Deleted (or already placed by a duplicate delivery) while we were claiming: give the room back.
-            if !stillWanted {
-                let current = try await instances.instance(uuid)
-                if current?.host != host.host || current?.deleted == true { await release(uuid, ports: true) }
-            }
-            return
+            // Every host tried was full by the database's account although this process's view had room (other
+            // conductors claimed meanwhile; the refused claims corrected the view): decide again, a few times,
+            // before saying there is no valid host.
+            guard refused > 0, round < Self.decisionRounds else { break }
+            scheduling = try await decide(instance, tried: tried)
         }
+        let decision = scheduling.decision
         if let lastError {
             // A reschedule with no host left: Nova's MaxRetriesExceeded, carrying the last host's error.
             try await fail(uuid, message: "Exceeded maximum number of retries. Exhausted all hosts available for retrying build failures for instance \(uuid).",
@@ -75,6 +91,9 @@ extension Conductor {
                         + " Filters: \(scheduling.candidates) hosts with room in placement; " + decision.summary,
                        event: "conductor_schedule_and_build_instances", start: started, host: nil)
     }
+
+    /// Decisions one build may make when every chosen host turns out full (claims race across conductors).
+    static let decisionRounds = 3
 
     /// One scheduling decision and what it was made from.
     public struct Scheduling: Sendable {

@@ -53,15 +53,23 @@ public final class PlacementIndex: Sendable {
     }
 
     /// The fast path for claims: only usage and generation changed.
-    func applyUsage(_ uuid: String, generation: Int, usage: [String: Int]) -> Bool {
+    func applyUsage(_ uuid: String, after previous: Int, generation: Int, usage: [String: Int]) -> Bool {
         state.withLock { state in
             guard var held = state.providers[uuid] else { return false }
-            guard held.provider.generation < generation else { return true }
+            if held.provider.generation >= generation { return true }  // a reload already brought it, or newer
+            // Behind by more than this one change (another process changed inventory or allocations and its
+            // notice has not arrived): the usage alone would mark stale inventory current, so reload instead.
+            guard held.provider.generation == previous else { return false }
             held.provider.generation = generation
             held.usage = usage
             state.providers[uuid] = held
             return true
         }
+    }
+
+    /// Whether the index holds `uuid` at an older generation than `generation` (or not at all).
+    func isBehind(_ uuid: String, _ generation: Int) -> Bool {
+        state.withLock { state in (state.providers[uuid]?.provider.generation ?? -1) < generation }
     }
 
     private static func insert(_ snapshot: ProviderSnapshot, into state: inout State) {

@@ -22,9 +22,18 @@ extension PlacementStore {
             try await state.write(in: tx)
             return (results, state)
         }
-        for uuid in snapshot.touched where !index.applyUsage(uuid, generation: snapshot.generations[uuid]! + 1, usage: snapshot.usage[uuid] ?? [:]) {
-            try await refresh([uuid])
+        // The batch read every provider it names under lock: written ones move on by one generation; the others
+        // (a claim refused for lack of room) show whether this process's view was behind, so the next
+        // decision does not pick the same full host again.
+        var stale: Set<String> = []
+        for (uuid, generation) in snapshot.generations {
+            if snapshot.touched.contains(uuid) {
+                if !index.applyUsage(uuid, after: generation, generation: generation + 1, usage: snapshot.usage[uuid] ?? [:]) { stale.insert(uuid) }
+            } else if index.isBehind(uuid, generation) {
+                stale.insert(uuid)
+            }
         }
+        if !stale.isEmpty { try await refresh(stale) }
         return results
     }
 }

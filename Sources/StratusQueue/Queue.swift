@@ -48,7 +48,7 @@ public struct Queue: Sendable {
                 available_at, expires_at, created_at)
             VALUES (\(bind: id), \(bind: topic), \(bind: kind.rawValue), \(bind: payload.encodedString()),
                 \(bind: requestID), 'ready', 0, \(bind: settings.maxAttempts), \(now) + \(bind: delay),
-                \(bind: expiresAt), \(now))
+                \(bind: expiresAt), \(storage.statementNow))
             ON CONFLICT (id) DO NOTHING
             """
         ).run()

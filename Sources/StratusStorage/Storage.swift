@@ -239,6 +239,12 @@ public final class Storage: Sendable {
         engine == .postgresql ? "EXTRACT(EPOCH FROM now())::DOUBLE PRECISION" : "\(bind: Clock.now())"
     }
 
+    /// The database's clock when the statement runs (PostgreSQL's `clock_timestamp()`, not the transaction's
+    /// start): for recording when something happened late in a long transaction, never for what an index bounds.
+    public var statementNow: SQLQueryString {
+        engine == .postgresql ? "EXTRACT(EPOCH FROM clock_timestamp())::DOUBLE PRECISION" : "\(bind: Clock.now())"
+    }
+
     /// Whether `error` is a unique-constraint violation, on either engine.
     public static func isUniqueViolation(_ error: any Error) -> Bool {
         if let error = error as? PSQLError { return error.serverInfo?[.sqlState] == "23505" }

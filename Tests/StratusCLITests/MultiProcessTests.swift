@@ -11,24 +11,6 @@ import Glibc
 /// one PostgreSQL, the compute process holding no database credentials.
 @Suite("Separate processes on PostgreSQL", .serialized, .enabled(if: TestDatabase.postgresURL != nil))
 struct MultiProcessTests {
-    /// A port nothing listens on now.
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0 else { throw StratusError.badRequest("cannot bind a probe socket") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     static func run(_ arguments: [String]) async throws -> ProcessRunner.Result {
         try await ProcessRunner.run(ProcessRunner.stratusBinary, arguments, timeout: 120)
     }
@@ -44,7 +26,7 @@ struct MultiProcessTests {
         let (url, dropDatabase) = try await TestDatabase.freshURL()
         defer { Task { await dropDatabase() } }
         let dir = try TemporaryDirectory.make()
-        let (port1, port2) = (try Self.freePort(), try Self.freePort())
+        let (port1, port2) = (try LoopbackPort.free(), try LoopbackPort.free())
         let config = dir + "/stratus.conf"
         try """
             [DEFAULT]

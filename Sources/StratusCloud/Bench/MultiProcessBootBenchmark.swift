@@ -47,7 +47,7 @@ public struct MultiProcessBootBenchmark: Sendable {
 
     func measure(databaseURL: DatabaseURL, connection: String, dir: String, logger: Logger) async throws -> JSON {
         let binary = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        let ports = try (0..<apis).map { _ in try ChildProcess.freePort() }
+        let ports = try (0..<apis).map { _ in try LoopbackPort.free() }
         let perHost = max(1, (servers + hosts - 1) / hosts)
         let sizes = "[fake_driver]\nvcpus = \(perHost)\nmemory_mb = \(max(128, perHost * 128))\nlocal_gb = \(perHost)\n"
         let config = dir + "/stratus.conf"
