@@ -18,7 +18,6 @@ public struct Conductor: Sendable {
         public var maxAttempts = 3
         /// `[DEFAULT] service_down_time` in seconds
         public var serviceDownTime: Double = 60
-        /// Allocation ratios reported into placement with the host inventory.
         /// `[DEFAULT] instance_build_timeout`: a build not ACTIVE after this many seconds goes to ERROR (0: never).
         public var buildTimeout: Double = 600
         /// How old the scheduler's view of heartbeats may get before it is re-read in the background (changes to

@@ -41,7 +41,7 @@ extension ComputeAPI {
             switch name {
             case "add_host", "remove_host":
                 let host = try body.fields(name, required: true)!.requiredString("host")
-                guard try await hostStore.services().contains(where: { $0.host == host }) == true else {
+                guard try await hostStore.services().contains(where: { $0.host == host }) else {
                     throw StratusError.notFound("Compute host \(host) could not be found.")
                 }
                 result = name == "add_host" ? try await aggregates.addHost(id, host: host) : try await aggregates.removeHost(id, host: host)

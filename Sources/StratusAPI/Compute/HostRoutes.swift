@@ -115,9 +115,9 @@ extension ComputeAPI {
 
     func hypervisors(_ request: Request, _ context: StratusRequestContext, detail: Bool, withServers: Bool = false) async throws -> [JSON] {
         let services = Dictionary(try await hostStore.services().map { ($0.host, $0) }, uniquingKeysWith: { a, _ in a })
-        let counts = try await servers.countByHost() ?? [:]
+        let counts = try await servers.countByHost()
         let includeServers = withServers || (context.microversion.atLeast(2, 53) && query(request, "with_servers") == "true")
-        let onHost = includeServers ? Dictionary(grouping: try await servers.list(projectID: nil) ?? [], by: { $0.host ?? "" }) : [:]
+        let onHost = includeServers ? Dictionary(grouping: try await servers.list(projectID: nil), by: { $0.host ?? "" }) : [:]
         var nodes = try await hostStore.nodes()
         if context.microversion.atLeast(2, 53), let pattern = query(request, "hypervisor_hostname_pattern") {
             nodes = nodes.filter { $0.host.contains(pattern) }

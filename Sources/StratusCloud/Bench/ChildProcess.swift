@@ -54,11 +54,6 @@ final class ChildProcess: @unchecked Sendable {  // Process: only its thread-saf
 
     /// Peak resident memory (VmHWM) and CPU seconds so far, from /proc.
     func usage() -> (peakRSSMiB: Int, cpuSeconds: Double) {
-        var rss = -1
-        if let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) {
-            rss = (Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0) / 1024
-        }
         var cpu = -1.0
         if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") {
             // Fields after the command name: state is the 3rd field, utime and stime the 14th and 15th.
@@ -67,7 +62,7 @@ final class ChildProcess: @unchecked Sendable {  // Process: only its thread-saf
                 cpu = ((user + system) / Double(sysconf(Int32(_SC_CLK_TCK))) * 100).rounded() / 100
             }
         }
-        return (rss, cpu)
+        return (BootBenchmark.peakRSSMiB(process: "\(pid)"), cpu)
     }
 
     /// SIGTERM, then SIGKILL if it has not exited within `grace`.

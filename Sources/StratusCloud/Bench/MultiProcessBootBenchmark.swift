@@ -39,8 +39,10 @@ public struct MultiProcessBootBenchmark: Sendable {
             try await Self.execute(server, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)", logger: logger)
             return report
         } catch {
-            // The logs stay for reading; the database goes.
-            try? await Self.execute(server, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)", logger: logger)
+            // The logs stay for reading; the database goes (a failure to drop it is said, under the first error).
+            do { try await Self.execute(server, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)", logger: logger) } catch let drop {
+                logger.error("dropping the benchmark database \(name) failed: \(drop)")
+            }
             throw ConfigError("\(error) (process logs in \(dir))")
         }
     }
@@ -92,7 +94,7 @@ public struct MultiProcessBootBenchmark: Sendable {
                 try await child.waitFor(child.name.hasPrefix("api") ? "stratus api listening"
                     : child.name.hasPrefix("conductor") ? "stratus conductor running" : "compute hosts registered")
             }
-            let report = try await Storage.withStorage(databaseURL, maxConnections: 2, logger: logger) { storage in
+            var report = try await Storage.withStorage(databaseURL, maxConnections: 2, logger: logger) { storage in
                 let imageID = try await BootBenchmark.benchImage(storage)
                 return try await BootBenchmark.boot(servers: servers, clients: clients, ports: ports, imageID: imageID, storage: storage)
             }
@@ -103,14 +105,13 @@ public struct MultiProcessBootBenchmark: Sendable {
             }
             await compute.stop()  // it says its channel latency as it stops
             for child in children { await child.stop() }
-            var result = report
-            result["benchmark"] = "boot (separate processes on PostgreSQL)"
-            result["layout"] = .string("\(apis) api + \(conductors) conductor + 1 compute (\(hosts) fake hosts)")
-            result["hosts"] = .int(hosts)
-            result["channel"] = Self.channelLatency(compute.log)
-            result["processes"] = .object(processes)
-            result["machine"] = MachineInfo.json()
-            return .object(result)
+            report["benchmark"] = "boot (separate processes on PostgreSQL)"
+            report["layout"] = .string("\(apis) api + \(conductors) conductor + 1 compute (\(hosts) fake hosts)")
+            report["hosts"] = .int(hosts)
+            report["channel"] = Self.channelLatency(compute.log)
+            report["processes"] = .object(processes)
+            report["machine"] = MachineInfo.json()
+            return .object(report)
         } catch {
             for child in children { await child.stop(grace: .seconds(2)) }
             throw error
