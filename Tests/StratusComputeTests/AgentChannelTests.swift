@@ -134,14 +134,20 @@ struct AgentChannelTests {
             #expect(traits.isSuperset(of: ["COMPUTE_NODE", "COMPUTE_IMAGE_TYPE_QCOW2", "COMPUTE_IMAGE_TYPE_RAW"]), "\(traits)")
 
             // An operator adds a trait of their own and, by mistake, drops the host's and changes its inventory.
+            // Each write re-reads the generation on a 409: the host's refresh (every second here) may put the first
+            // change right between the operator's read and write, as it would in a real cloud.
+            func operatorPUT(_ path: String, _ body: @escaping @Sendable (JSON) -> JSON) async throws -> TestHTTP.Reply {
+                var reply: TestHTTP.Reply?
+                for _ in 0..<20 where reply == nil || reply?.status == 409 {
+                    let generation = try await get(path.hasSuffix("/traits") ? path : "/resource_providers/\(uuid)/inventories")["resource_provider_generation"] ?? .null
+                    reply = try await http.request("PUT", "/placement" + path, token: client.token, json: body(generation), headers: version)
+                }
+                return reply!
+            }
             #expect(try await http.request("PUT", "/placement/traits/CUSTOM_RACK_A", token: client.token, headers: version).status == 201)
-            let current = try await get("/resource_providers/\(uuid)/traits")
-            let put = try await http.request("PUT", "/placement/resource_providers/\(uuid)/traits", token: client.token, json: [
-                "resource_provider_generation": current["resource_provider_generation"] ?? .null, "traits": ["CUSTOM_RACK_A"]], headers: version)
+            let put = try await operatorPUT("/resource_providers/\(uuid)/traits") { ["resource_provider_generation": $0, "traits": ["CUSTOM_RACK_A"]] }
             #expect(put.status == 200, "\(put.json.encodedString())")
-            let generation = try await get("/resource_providers/\(uuid)/inventories")["resource_provider_generation"] ?? .null
-            let changed = try await http.request("PUT", "/placement/resource_providers/\(uuid)/inventories/MEMORY_MB", token: client.token, json: [
-                "resource_provider_generation": generation, "total": 512], headers: version)
+            let changed = try await operatorPUT("/resource_providers/\(uuid)/inventories/MEMORY_MB") { ["resource_provider_generation": $0, "total": 512] }
             #expect(changed.status == 200, "\(changed.json.encodedString())")
 
             // Within the refresh interval the host has put its own back, with generations, and kept the operator's.

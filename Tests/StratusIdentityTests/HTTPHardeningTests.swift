@@ -24,14 +24,21 @@ struct RawConnection {
 
     func send(_ text: String) { _ = text.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) } }
 
-    /// Everything until the server closes (or 20 s pass): the response text, and whether it closed.
-    func readToClose() -> (String, closed: Bool) {
-        var data = [UInt8](), buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = read(fd, &buffer, buffer.count)
-            if count == 0 { return (String(decoding: data, as: UTF8.self), true) }
-            if count < 0 { return (String(decoding: data, as: UTF8.self), false) }
-            data += buffer[0..<count]
+    /// Everything until the server closes (or 20 s pass): the response text, and whether it closed. The blocking
+    /// reads run on a thread of their own: on the cooperative pool (two threads on two cores) two tests waiting
+    /// here would starve the in-process server they are waiting for.
+    func readToClose() async -> (String, closed: Bool) {
+        let fd = self.fd
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                var data = [UInt8](), buffer = [UInt8](repeating: 0, count: 4096)
+                while true {
+                    let count = read(fd, &buffer, buffer.count)
+                    if count == 0 { return continuation.resume(returning: (String(decoding: data, as: UTF8.self), true)) }
+                    if count < 0 { return continuation.resume(returning: (String(decoding: data, as: UTF8.self), false)) }
+                    data += buffer[0..<count]
+                }
+            }
         }
     }
 
@@ -66,14 +73,14 @@ struct HTTPHardeningTests {
             #expect(reply.status == 200)
             // Each is closed by the server (the socket's own 20 s receive timeout would report "not closed").
             for connection in [idle, slowHead, slowBody] {
-                let (_, closed) = connection.readToClose()
+                let (_, closed) = await connection.readToClose()
                 #expect(closed)
                 connection.close()
             }
             // A keep-alive connection is closed keepalive_timeout after its response.
             let keepAlive = try RawConnection(port: port)
             keepAlive.send("GET /identity/v3 HTTP/1.1\r\nHost: x\r\n\r\n")
-            let (text, closed) = keepAlive.readToClose()
+            let (text, closed) = await keepAlive.readToClose()
             #expect(text.hasPrefix("HTTP/1.1 200"))
             #expect(closed)
             keepAlive.close()
@@ -88,7 +95,7 @@ struct HTTPHardeningTests {
             for _ in 0..<200 where cloud.openConnections.current < 40 { try await Task.sleep(for: .milliseconds(10)) }
             let extra = try RawConnection(port: port)
             extra.send("GET /compute/v2.1 HTTP/1.1\r\nHost: x\r\n\r\n")
-            let (text, closed) = extra.readToClose()
+            let (text, closed) = await extra.readToClose()
             #expect(text.hasPrefix("HTTP/1.1 503"))
             #expect(text.contains("serviceUnavailable"))
             #expect(closed)
@@ -112,12 +119,12 @@ struct HTTPHardeningTests {
             let port = URL(string: cloud.baseURL)!.port!
             let short = try RawConnection(port: port)
             short.send("POST /identity/v3/auth/tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n")
-            let (shortText, _) = short.readToClose()
+            let (shortText, _) = await short.readToClose()
             #expect(shortText.hasPrefix("HTTP/1.1 400"), "\(shortText)")
             short.close()
             let coding = try RawConnection(port: port)
             coding.send("POST /identity/v3/auth/tokens HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n")
-            let (codingText, _) = coding.readToClose()
+            let (codingText, _) = await coding.readToClose()
             #expect(codingText.hasPrefix("HTTP/1.1 501") || codingText.hasPrefix("HTTP/1.1 400"), "\(codingText)")
             coding.close()
 
