@@ -97,6 +97,16 @@ public struct HostStore: Sendable {
         }
     }
 
+    /// Heartbeats of many hosts in one statement; returns the hosts that had a service record.
+    public func heartbeat(hosts: [String]) async throws -> Set<String> {
+        guard !hosts.isEmpty else { return [] }
+        return try await storage.autocommit { sql in
+            Set(try await sql.raw(
+                "UPDATE compute_services SET last_seen = \(bind: Clock.now()) WHERE host IN (\(binds: hosts)) RETURNING host"
+            ).all().map { try $0.decode(column: "host", as: String.self) })
+        }
+    }
+
     public func services() async throws -> [Service] {
         try await storage.read { sql in
             try await sql.raw("SELECT * FROM compute_services ORDER BY host").all().map { row in

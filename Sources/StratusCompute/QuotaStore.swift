@@ -3,8 +3,8 @@ import StratusCore
 import StratusStorage
 
 /// Nova's per-project quotas (`os-quota-sets`): limits from config, overridden per project, and usage counted
-/// from the records themselves. Checks run inside the caller's transaction after `lockProject`, so concurrent
-/// creates of one project are judged one after another and never exceed a limit together.
+/// from the records themselves. The final check runs inside the caller's transaction after `lockProject`, so
+/// concurrent creates of one project are judged one after another and never exceed a limit together.
 public struct QuotaStore: Sendable {
     /// The resources Stratus enforces, in `quota_set` order.
     public static let resources = ["instances", "cores", "ram", "metadata_items", "key_pairs", "server_groups", "server_group_members"]
@@ -82,8 +82,15 @@ public struct QuotaStore: Sendable {
         ).run()
     }
 
-    /// How many of `wanted` (at least `minimum`) new servers of this size fit the project's quota. Throws Nova's
-    /// 403 when fewer than `minimum` fit. Call after `lockProject` in the same transaction.
+    /// Whether a create of servers is judged at all: some limit among instances, cores and ram is finite. When
+    /// none is, creates take no lock and count nothing (the lock would make every create of the project wait).
+    public static func judgesInstances(_ limits: [String: Int]) -> Bool {
+        ["instances", "cores", "ram"].contains { (limits[$0] ?? -1) >= 0 }
+    }
+
+    /// How many of `wanted` (at least `minimum`) new servers of this size fit the project's quota, by the usage
+    /// committed now; throws Nova's 403 when fewer than `minimum` fit. This only sizes the request, without the lock:
+    /// `recheckInstances` judges it once the rows are in.
     public func admitInstances(project: String, minimum: Int, wanted: Int, vcpus: Int, memoryMB: Int,
                                in tx: Transaction) async throws -> Int {
         let limits = try await limits(project: project, tx.sql)
@@ -96,13 +103,35 @@ public struct QuotaStore: Sendable {
             if room < minimum { over.append(resource) }
             fits = min(fits, room)
         }
-        if let first = over.first {
-            let each = ["instances": 1, "cores": vcpus, "ram": memoryMB]
-            throw StratusError.forbidden(
-                "Quota exceeded for \(over.joined(separator: ", ")): Requested \(minimum * (each[first] ?? 1)), but already used "
-                    + "\(used[first] ?? 0) of \(limits[first] ?? 0) \(first)")
-        }
+        if !over.isEmpty { throw refusal(over, requested: minimum, vcpus: vcpus, memoryMB: memoryMB, used: used, limits: limits) }
         return fits
+    }
+
+    /// Judges the `added` servers this transaction has just inserted: takes the project's lock, then counts again.
+    /// Everyone who held the lock before has committed, and each statement sees what is committed, so the count
+    /// holds every earlier create plus this one's own rows. The lock comes last so that it is held only for this
+    /// count and the commit, not for the whole create (holding it throughout capped one project at ~40 creates/s
+    /// on PostgreSQL).
+    public func recheckInstances(project: String, added: Int, vcpus: Int, memoryMB: Int, in tx: Transaction) async throws {
+        try await lockProject(project, in: tx)
+        let limits = try await limits(project: project, tx.sql)
+        var used = try await usage(project: project, tx.sql)
+        var over: [String] = []
+        for (resource, each) in [("instances", 1), ("cores", vcpus), ("ram", memoryMB)] {
+            guard let limit = limits[resource], limit >= 0 else { continue }
+            if (used[resource] ?? 0) > limit { over.append(resource) }
+            used[resource] = (used[resource] ?? 0) - added * each  // reported as Nova does: the use besides this request
+        }
+        if !over.isEmpty { throw refusal(over, requested: added, vcpus: vcpus, memoryMB: memoryMB, used: used, limits: limits) }
+    }
+
+    private func refusal(_ over: [String], requested: Int, vcpus: Int, memoryMB: Int, used: [String: Int],
+                         limits: [String: Int]) -> StratusError {
+        let first = over[0]
+        let each = ["instances": 1, "cores": vcpus, "ram": memoryMB]
+        return StratusError.forbidden(
+            "Quota exceeded for \(over.joined(separator: ", ")): Requested \(requested * (each[first] ?? 1)), but already used "
+                + "\(used[first] ?? 0) of \(limits[first] ?? 0) \(first)")
     }
 
     /// Counts with `countSQL` (a `SELECT COUNT(*) AS n …`) and refuses with Nova's 403 (`refusal`, or the generic

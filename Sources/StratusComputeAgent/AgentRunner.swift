@@ -78,7 +78,7 @@ public struct AgentRunner: Service {
                 group.addTask { await consume(channel, byHost) }
                 group.addTask {
                     try await PeriodicService(every: settings.heartbeatInterval) {
-                        for agent in agents { await send(.heartbeat(HostRef(host: agent.host)), channel) }
+                        await heartbeat(agents.map(\.host), channel)
                     }.run()
                 }
                 group.addTask {
@@ -216,6 +216,20 @@ public struct AgentRunner: Service {
                 if let result { return result }
             }
             throw CancellationError()
+        }
+    }
+
+    /// One heartbeat request per 1,000 hosts, so a process with many hosts reports them all well within
+    /// `service_down_time` however busy the control plane is.
+    func heartbeat(_ hosts: [String], _ channel: any AgentChannel) async {
+        for start in stride(from: 0, to: hosts.count, by: 1000) {
+            let batch = Array(hosts[start..<min(hosts.count, start + 1000)])
+            do {
+                let unknown = try await channel.heartbeat(hosts: batch)
+                if !unknown.isEmpty { logger.warning("heartbeat refused for hosts that are not registered: \(unknown.joined(separator: ", "))") }
+            } catch {
+                if !Task.isCancelled { logger.warning("heartbeat of \(batch.count) hosts failed: \(error)") }
+            }
         }
     }
 

@@ -78,3 +78,18 @@ public struct AckResult: Sendable, Equatable, Codable {
     public init(refusedReport: String? = nil) { self.refusedReport = refusedReport }
     enum CodingKeys: String, CodingKey { case refusedReport = "refused_report" }
 }
+
+/// `POST /agent/v1/heartbeats`: one heartbeat for every host an agent process serves (Nova's per-service
+/// `report_interval` update, batched: an agent with 1,000 fake hosts sent 1,000 requests every interval, and
+/// under load the last of them came after `service_down_time`, so the scheduler thought those hosts were down).
+public struct HeartbeatBatch: Sendable, Equatable, Codable {
+    public var hosts: [String]
+    public init(hosts: [String]) { self.hosts = hosts }
+}
+
+/// The answer to a batched heartbeat: the hosts it named that are not registered (nothing was recorded for them).
+public struct HeartbeatResult: Sendable, Equatable, Codable {
+    public var unknownHosts: [String]
+    public init(unknownHosts: [String]) { self.unknownHosts = unknownHosts }
+    enum CodingKeys: String, CodingKey { case unknownHosts = "unknown_hosts" }
+}

@@ -138,7 +138,7 @@ public struct Queue: Sendable {
                     attempts = attempts + 1
                 WHERE id IN (
                     SELECT id FROM queue_messages
-                    WHERE topic IN (\(binds: topics)) AND state IN ('ready', 'leased') AND available_at <= \(now)
+                    WHERE \(topicCondition(topics)) AND state IN ('ready', 'leased') AND available_at <= \(now)
                     ORDER BY available_at LIMIT \(bind: limit)\(lock))
                 RETURNING id, topic, kind, payload, request_id, attempts, max_attempts, expires_at, created_at, \(now) AS database_now
                 """
@@ -165,6 +165,18 @@ public struct Queue: Sendable {
             claimed.append(message)
         }
         return claimed
+    }
+
+    /// The claim's topic condition: a few topics as binds; many (an agent serving 1,000 fake hosts) as one
+    /// array. With 1,000 binds PostgreSQL spent ~8 ms planning each claim; a JSON array joined as a set was planned
+    /// as a nested loop that expanded it once per claimable row (38 ms a claim on average, up to 150 ms). A
+    /// `text[]` is one index probe per topic (~1 ms); SQLite makes the JSON array a temporary index.
+    func topicCondition(_ topics: [String]) -> SQLQueryString {
+        guard topics.count > 8 else { return "topic IN (\(binds: topics))" }
+        switch storage.engine {
+        case .postgresql: return "topic = ANY(CAST(\(bind: topics) AS TEXT[]))"
+        case .sqlite: return "topic IN (SELECT value FROM json_each(\(bind: JSON.array(topics.map { .string($0) }).encodedString())))"
+        }
     }
 
     /// A `queue_messages` row as a consumer sees it.

@@ -74,6 +74,14 @@ struct AgentChannelTests {
                 "version": 1, "op": "destroyed", "host": "fake-1", "instance": .string(Identifier.uuid())])
             #expect(ghost.status == 404)
 
+            // Batched heartbeats: hosts never registered are named back, nothing is recorded for them.
+            let beats = try await Self.post(http, "/heartbeats", service, json: ["hosts": ["fake-1", "ghost-host"]])
+            #expect(beats.status == 200, "\(beats.json.encodedString())")
+            #expect(beats.json["unknown_hosts"] == ["ghost-host"])
+            for bad: JSON in [["hosts": []], ["hosts": ["a/b"]], ["hosts": "fake-1"], [:]] {
+                #expect(try await Self.post(http, "/heartbeats", service, json: bad).status == 400, "\(bad.encodedString())")
+            }
+
             // Settling a message with a lease that is not held.
             for action in ["ack", "extend", "refuse", "reply"] {
                 let reply = try await Self.post(http, "/messages/\(Identifier.uuid())/\(action)", service, json: ["lease": "agent-made-up"])

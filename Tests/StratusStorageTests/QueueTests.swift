@@ -41,6 +41,21 @@ struct QueueTests {
         }
     }
 
+    @Test("a claim for many topics (an agent of 1,000 hosts) takes the messages of those topics and no other")
+    func claimManyTopics() async throws {
+        try await withQueue { queue in
+            let served = (0..<1000).map { "compute.host-\($0)" }
+            for topic in ["compute.host-7", "compute.host-999", "compute.other", "compute.host-1000", "conductor"] {
+                try await queue.cast(topic: topic, payload: ["to": .string(topic)])
+            }
+            let claimed = try await queue.claim(topics: served, owner: "agent", limit: 100)
+            #expect(Set(claimed.map(\.topic)) == ["compute.host-7", "compute.host-999"])
+            let few = try await queue.claim(topics: ["compute.other", "conductor"], owner: "agent", limit: 100)
+            #expect(Set(few.map(\.topic)) == ["compute.other", "conductor"])
+            #expect(try await queue.claim(topics: served, owner: "agent", limit: 100).isEmpty, "each taken once")
+        }
+    }
+
     @Test("the same message id enqueued twice is delivered once")
     func idempotentEnqueue() async throws {
         try await withQueue { queue in

@@ -18,6 +18,8 @@ public struct AgentAPI: Sendable {
     let registered = RegisteredHosts()
     /// The longest a claim may wait for a message.
     static let maxWait = 30_000
+    /// Hosts in one batched heartbeat.
+    public static let maxHeartbeats = 1000
     static let rule = RouteAccess.rule("os_compute_api:os-compute-agent")
 
     public init(queue: Queue, instances: InstanceStore, hosts: HostStore, bodyLimit: Int) {
@@ -71,6 +73,14 @@ public struct AgentAPI: Sendable {
                 throw Self.leaseLost(message.message.id)
             }
             return Response(status: .noContent)
+        }
+        router.post("compute/agent/v1/heartbeats", Self.rule) { request, _ in
+            let batch = try await decode(HeartbeatBatch.self, request)
+            guard (1...Self.maxHeartbeats).contains(batch.hosts.count), batch.hosts.allSatisfy(Self.validHost) else {
+                throw StratusError.badRequest("'hosts' must name between 1 and \(Self.maxHeartbeats) hosts, each 1-255 characters without '/'.")
+            }
+            let seen = try await hosts.heartbeat(hosts: batch.hosts)
+            return try reply(HeartbeatResult(unknownHosts: batch.hosts.filter { !seen.contains($0) }))
         }
         router.post("compute/agent/v1/reports", Self.rule) { request, context in
             let report = try await decode(HostReport.self, request)

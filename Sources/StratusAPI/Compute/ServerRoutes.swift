@@ -130,10 +130,12 @@ extension ComputeAPI {
         }
         let prototype = (flavor: flavor, imageRef: imageRef, zone: zone, keyName: keyName, metadata: metadata, userData: userData,
                          description: description, tags: tags, hints: hints, imageProperties: image.properties)
+        let judged = QuotaStore.judgesInstances(limits)
         return try await servers.storage.transaction { [group] tx -> [Instance] in
-            try await quotas.lockProject(project, in: tx)
-            let count = try await quotas.admitInstances(
-                project: project, minimum: minCount, wanted: maxCount, vcpus: flavor.vcpus, memoryMB: flavor.memoryMB, in: tx)
+            let count = judged
+                ? try await quotas.admitInstances(
+                    project: project, minimum: minCount, wanted: maxCount, vcpus: flavor.vcpus, memoryMB: flavor.memoryMB, in: tx)
+                : maxCount
             var created: [Instance] = []
             for index in 0..<count {
                 let uuid = Identifier.uuid()
@@ -157,6 +159,9 @@ extension ComputeAPI {
                 try await queue.enqueue(topic: "conductor", payload: ["op": "build", "instance": .string(uuid)],
                                          requestID: context.requestID, in: tx)
                 created.append(instance)
+            }
+            if judged {
+                try await quotas.recheckInstances(project: project, added: count, vcpus: flavor.vcpus, memoryMB: flavor.memoryMB, in: tx)
             }
             return created
         }

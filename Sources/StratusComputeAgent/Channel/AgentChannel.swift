@@ -17,6 +17,8 @@ public protocol AgentChannel: Sendable {
     func reply(_ delivery: Delivery, _ reply: ConsoleReply) async throws
     /// Tells the conductor something; `register_host` answers with the compute node's uuid.
     func report(_ report: HostReport, requestID: String?) async throws -> String?
+    /// One heartbeat for each of `hosts` (at most 1,000); returns those the control plane does not know.
+    func heartbeat(hosts: [String]) async throws -> [String]
     /// Puts a compute node's provider, inventory and traits into Placement (through Placement's own API).
     func reportProvider(_ report: ProviderReport) async throws
 }
@@ -59,6 +61,11 @@ public struct HTTPAgentChannel: AgentChannel {
     public func report(_ report: HostReport, requestID: String?) async throws -> String? {
         let reply = try await call("/reports", try WireFormat.encode(report), requestID: requestID)
         return reply["node"]?.stringValue
+    }
+
+    public func heartbeat(hosts: [String]) async throws -> [String] {
+        let reply = try await call("/heartbeats", try WireFormat.encode(HeartbeatBatch(hosts: hosts)))
+        return try WireFormat.decode(HeartbeatResult.self, from: reply).unknownHosts
     }
 
     public func reportProvider(_ report: ProviderReport) async throws {
