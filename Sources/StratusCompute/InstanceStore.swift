@@ -53,6 +53,18 @@ public struct InstanceStore: Sendable {
         return try await tx.sql.raw("SELECT * FROM compute_instances WHERE uuid = \(bind: uuid)" + lock).first().map(Self.instance)
     }
 
+    /// The host of each of `uuids` that exists (nil while unplaced): one read for a batch of host reports.
+    public func hosts(of uuids: [String]) async throws -> [String: String?] {
+        guard !uuids.isEmpty else { return [:] }
+        return try await storage.read { sql in
+            var hosts: [String: String?] = [:]
+            for row in try await sql.raw("SELECT uuid, host FROM compute_instances WHERE uuid IN (\(binds: uuids))").all() {
+                hosts[try row.decode(column: "uuid", as: String.self)] = try row.decode(column: "host", as: String?.self)
+            }
+            return hosts
+        }
+    }
+
     public func instance(_ uuid: String) async throws -> Instance? {
         try await storage.read { sql in
             try await sql.raw("SELECT * FROM compute_instances WHERE uuid = \(bind: uuid)").first().map(Self.instance)

@@ -93,3 +93,45 @@ public struct HeartbeatResult: Sendable, Equatable, Codable {
     public init(unknownHosts: [String]) { self.unknownHosts = unknownHosts }
     enum CodingKeys: String, CodingKey { case unknownHosts = "unknown_hosts" }
 }
+
+/// `POST /agent/v1/acks`: many settled messages in one request, each with its lease and the report of what was
+/// done. The control plane settles them in one transaction; an ack whose lease is no longer held is answered as
+/// not settled without failing the others.
+public struct AckBatch: Sendable, Equatable, Codable {
+    public var acks: [Ack]
+    public init(acks: [Ack]) { self.acks = acks }
+
+    /// One message settled.
+    public struct Ack: Sendable, Equatable, Codable {
+        public var id: String
+        public var lease: String
+        public var requestID: String?
+        public var report: HostReport?
+        public init(id: String, lease: String, requestID: String?, report: HostReport?) {
+            self.id = id
+            self.lease = lease
+            self.requestID = requestID
+            self.report = report
+        }
+        enum CodingKeys: String, CodingKey { case id, lease, requestID = "request_id", report }
+    }
+}
+
+/// The answer to a batch of acks, in the batch's order.
+public struct AckBatchResult: Sendable, Equatable, Codable {
+    public var results: [Outcome]
+    public init(results: [Outcome]) { self.results = results }
+
+    /// Whether one ack settled its message, and why its report was refused, if it was.
+    public struct Outcome: Sendable, Equatable, Codable {
+        public var id: String
+        public var settled: Bool
+        public var refusedReport: String?
+        public init(id: String, settled: Bool, refusedReport: String?) {
+            self.id = id
+            self.settled = settled
+            self.refusedReport = refusedReport
+        }
+        enum CodingKeys: String, CodingKey { case id, settled, refusedReport = "refused_report" }
+    }
+}

@@ -234,6 +234,24 @@ public struct Queue: Sendable {
         }
     }
 
+    /// Acks many messages, each under its own lease, inside the caller's transaction (an agent settling a batch);
+    /// returns the ids whose lease was held. One statement per distinct lease: a claim's deliveries share one.
+    public func ack(leases: [(id: String, owner: String)], in tx: Transaction) async throws -> Set<String> {
+        var acked: Set<String> = []
+        for (owner, items) in Dictionary(grouping: leases, by: \.owner) {
+            let rows = try await tx.sql.raw(
+                """
+                UPDATE queue_messages SET state = 'done', finished_at = \(storage.now), lease_owner = NULL,
+                    lease_expires_at = NULL
+                WHERE id IN (\(binds: items.map(\.id))) AND lease_owner = \(bind: owner) AND state = 'leased'
+                RETURNING id
+                """
+            ).all()
+            for row in rows { acked.insert(try row.decode(column: "id", as: String.self)) }
+        }
+        return acked
+    }
+
     func ackStatement(id: String, owner: String) -> SQLQueryString {
         """
         UPDATE queue_messages SET state = 'done', finished_at = \(storage.now), lease_owner = NULL,

@@ -265,8 +265,9 @@ public struct Transaction: Sendable {
     /// Wakes in-process waiters on `channel` after commit; on PostgreSQL other processes too (NOTIFY is
     /// transactional there, so a rolled-back transaction wakes no one).
     public func wakeUpAfterCommit(_ channel: String) async throws {
-        hooks.add(channel)
-        if engine == .postgresql {
+        // Once per channel and transaction: PostgreSQL folds identical notifications of a transaction into one
+        // anyway, so a second pg_notify would only be another round trip.
+        if hooks.add(channel), engine == .postgresql {
             try await sql.raw("SELECT pg_notify(\(bind: Storage.notifyChannel), \(bind: channel))").run()
         }
     }
@@ -274,7 +275,8 @@ public struct Transaction: Sendable {
 
 final class CommitHooks: Sendable {
     private let pending = Mutex<Set<String>>([])
-    func add(_ channel: String) { _ = pending.withLock { $0.insert(channel) } }
+    /// Adds `channel`; true if it was not pending yet.
+    func add(_ channel: String) -> Bool { pending.withLock { $0.insert(channel).inserted } }
     func channels() -> Set<String> { pending.withLock { $0 } }
 }
 

@@ -82,6 +82,15 @@ struct AgentChannelTests {
                 #expect(try await Self.post(http, "/heartbeats", service, json: bad).status == 400, "\(bad.encodedString())")
             }
 
+            // Batched acks: one not held is answered as not settled; a malformed batch is a 400.
+            let lost = try await Self.post(http, "/acks", service, json: ["acks": [["id": .string(Identifier.uuid()), "lease": "agent-made-up"]]])
+            #expect(lost.status == 200, "\(lost.json.encodedString())")
+            #expect(lost.json["results"]?.arrayValue?.first?["settled"] == false)
+            let twice: JSON = ["id": "same", "lease": "agent-made-up"]
+            for bad: JSON in [["acks": []], ["acks": [twice, twice]], ["acks": [["lease": "x"]]], [:]] {
+                #expect(try await Self.post(http, "/acks", service, json: bad).status == 400, "\(bad.encodedString())")
+            }
+
             // Settling a message with a lease that is not held.
             for action in ["ack", "extend", "refuse", "reply"] {
                 let reply = try await Self.post(http, "/messages/\(Identifier.uuid())/\(action)", service, json: ["lease": "agent-made-up"])

@@ -76,7 +76,7 @@ enum PolicyMatrix {
             "POST compute/v2.1/os-server-external-events": adminOrService,
             // Compute agents: the service role only (an admin is no hypervisor).
             "POST compute/agent/v1/claim": service, "POST compute/agent/v1/reports": service,
-            "POST compute/agent/v1/heartbeats": service,
+            "POST compute/agent/v1/heartbeats": service, "POST compute/agent/v1/acks": service,
             "POST compute/agent/v1/messages/:id/ack": service, "POST compute/agent/v1/messages/:id/extend": service,
             "POST compute/agent/v1/messages/:id/refuse": service, "POST compute/agent/v1/messages/:id/reply": service,
             "GET compute/v2.1/flavors": anyProject, "GET compute/v2.1/flavors/detail": anyProject,

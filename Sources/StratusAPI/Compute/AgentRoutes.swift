@@ -20,6 +20,8 @@ public struct AgentAPI: Sendable {
     static let maxWait = 30_000
     /// Hosts in one batched heartbeat.
     public static let maxHeartbeats = 1000
+    /// Messages settled in one batch of acks.
+    public static let maxAcks = 500
     static let rule = RouteAccess.rule("os_compute_api:os-compute-agent")
 
     public init(queue: Queue, instances: InstanceStore, hosts: HostStore, bodyLimit: Int) {
@@ -37,21 +39,16 @@ public struct AgentAPI: Sendable {
         router.post("compute/agent/v1/messages/:id/ack", Self.rule) { request, context in
             let id = try context.parameters.require("id")
             let action = try await decode(LeaseAction.self, request)
-            // The report goes with the ack in one transaction: it is sent if and only if the message is settled.
-            var refused: String?
-            if let report = action.report {
-                do { try await validate(report) } catch let error as StratusError { refused = error.message }
+            let ack = AckBatch.Ack(id: id, lease: action.lease, requestID: context.requestID, report: action.report)
+            guard let outcome = try await settle([ack]).first, outcome.settled else { throw Self.leaseLost(id) }
+            return try reply(AckResult(refusedReport: outcome.refusedReport))
+        }
+        router.post("compute/agent/v1/acks", Self.rule) { request, _ in
+            let batch = try await decode(AckBatch.self, request)
+            guard (1...Self.maxAcks).contains(batch.acks.count), Set(batch.acks.map(\.id)).count == batch.acks.count else {
+                throw StratusError.badRequest("'acks' must hold between 1 and \(Self.maxAcks) acks of different messages.")
             }
-            let report = refused == nil ? action.report : nil
-            let acked = try await queue.storage.transaction { tx in
-                guard try await queue.ack(id: id, owner: action.lease, in: tx) else { return false }
-                if let report {
-                    try await queue.enqueue(topic: Queue.reportsTopic, payload: try WireFormat.encode(report), requestID: context.requestID, in: tx)
-                }
-                return true
-            }
-            guard acked else { throw Self.leaseLost(id) }
-            return try reply(AckResult(refusedReport: refused))
+            return try reply(AckBatchResult(results: try await settle(batch.acks)))
         }
         router.post("compute/agent/v1/messages/:id/extend", Self.rule) { request, context in
             let message = try await held(request, context)
@@ -118,6 +115,35 @@ public struct AgentAPI: Sendable {
         }
     }
 
+    /// Settles acks in one transaction: each whose lease is held is marked done, and its report (unless refused)
+    /// is sent to the conductor with it, so a report exists if and only if its message is settled.
+    func settle(_ acks: [AckBatch.Ack]) async throws -> [AckBatchResult.Outcome] {
+        let refusals = try await refusals(acks.compactMap { ack in ack.report.map { (ack.id, $0) } })
+        let settled = try await queue.storage.transaction { tx in
+            let acked = try await queue.ack(leases: acks.map { ($0.id, $0.lease) }, in: tx)
+            for ack in acks where acked.contains(ack.id) && refusals[ack.id] == nil {
+                guard let report = ack.report else { continue }
+                try await queue.enqueue(topic: Queue.reportsTopic, payload: try WireFormat.encode(report), requestID: ack.requestID, in: tx)
+            }
+            return acked
+        }
+        return acks.map { AckBatchResult.Outcome(id: $0.id, settled: settled.contains($0.id), refusedReport: refusals[$0.id]) }
+    }
+
+    /// Why each of these reports (keyed by their message) may not be taken, read in one query: the rules of `validate`.
+    func refusals(_ reports: [(id: String, report: HostReport)]) async throws -> [String: String] {
+        let placed = try await instances.hosts(of: reports.compactMap(\.report.instanceUUID))
+        var refusals: [String: String] = [:]
+        for (id, report) in reports {
+            do {
+                try await validate(report, placed: placed)
+            } catch let error as StratusError {
+                refusals[id] = error.message
+            }
+        }
+        return refusals
+    }
+
     /// A report from a host. Reports about an instance must come from the host the instance is on; the host
     /// must be registered (except to register it).
     func accept(_ report: HostReport, requestID: String) async throws -> Response {
@@ -136,14 +162,16 @@ public struct AgentAPI: Sendable {
     }
 
     /// A report may only come from a registered host, and one about an instance only from the instance's host.
-    func validate(_ report: HostReport) async throws {
+    /// `placed`, when given, holds the hosts of the instances already read (a batch's).
+    func validate(_ report: HostReport, placed: [String: String?]? = nil) async throws {
         guard Self.validHost(report.host) else { throw StratusError.badRequest("Invalid host name '\(report.host)'.") }
         guard try await isRegistered(report.host) else {
             throw StratusError.notFound("Compute host \(report.host) is not registered.")
         }
         if let uuid = report.instanceUUID {
-            guard let instance = try await instances.instance(uuid) else { throw StratusError.notFound("Instance \(uuid) could not be found.") }
-            guard instance.host == report.host else {
+            let host: String?? = if let placed { placed[uuid] } else { try await instances.hosts(of: [uuid])[uuid] }
+            guard let host else { throw StratusError.notFound("Instance \(uuid) could not be found.") }
+            guard host == report.host else {
                 throw StratusError.conflict("Instance \(uuid) is not on host \(report.host); the report is refused.")
             }
         }

@@ -26,8 +26,16 @@ public protocol AgentChannel: Sendable {
 /// The agent channel over the control plane's HTTP API (`/compute/agent/v1`).
 public struct HTTPAgentChannel: AgentChannel {
     let client: ControlPlaneClient
+    /// Acks go out in groups (`POST /acks`); see `AckGroup`.
+    let acks: AckGroup
 
-    public init(client: ControlPlaneClient) { self.client = client }
+    public init(client: ControlPlaneClient) {
+        self.client = client
+        self.acks = AckGroup(maxBatch: 100) { batch in
+            let reply = try await Self.call(client, "/acks", try WireFormat.encode(AckBatch(acks: batch)))
+            return try WireFormat.decode(AckBatchResult.self, from: reply).results
+        }
+    }
 
     public func claim(hosts: [String], limit: Int, wait: Duration) async throws -> [Delivery] {
         let body = try WireFormat.encode(ClaimRequest(hosts: hosts, limit: limit, waitMilliseconds: Int(wait.inMilliseconds)))
@@ -36,9 +44,11 @@ public struct HTTPAgentChannel: AgentChannel {
     }
 
     public func ack(_ delivery: Delivery, report: HostReport?) async throws -> String? {
-        let reply = try await call("/messages/\(delivery.id)/ack", try WireFormat.encode(LeaseAction(lease: delivery.lease, report: report)),
-                                   requestID: delivery.requestID)
-        return try WireFormat.decode(AckResult.self, from: reply).refusedReport
+        let outcome = try await acks.ack(AckBatch.Ack(id: delivery.id, lease: delivery.lease, requestID: delivery.requestID, report: report))
+        guard outcome.settled else {
+            throw ControlPlaneError(status: 409, message: "the lease on message \(delivery.id) is not held: it expired or went to another agent")
+        }
+        return outcome.refusedReport
     }
 
     public func extend(_ delivery: Delivery) async throws -> Bool {
@@ -73,6 +83,11 @@ public struct HTTPAgentChannel: AgentChannel {
     }
 
     private func call(_ path: String, _ body: JSON, timeout: Duration = .seconds(30), requestID: String? = nil) async throws -> JSON {
+        try await Self.call(client, path, body, timeout: timeout, requestID: requestID)
+    }
+
+    private static func call(_ client: ControlPlaneClient, _ path: String, _ body: JSON, timeout: Duration = .seconds(30),
+                             requestID: String? = nil) async throws -> JSON {
         let (status, json) = try await client.request(.POST, ControlPlaneClient.agentService, path, body: body, timeout: timeout,
                                                       requestID: requestID)
         guard (200..<300).contains(status) else {
