@@ -135,6 +135,43 @@ extension PlacementStore {
         }
     }
 
+    /// Adds or removes one standard trait (Nova's resource tracker setting COMPUTE_STATUS_DISABLED), bumping the
+    /// generation only when something changed; a concurrent writer's 409 is retried on the fresh generation.
+    /// Returns whether the provider changed.
+    @discardableResult
+    public func setTrait(_ trait: String, present: Bool, on uuid: String) async throws -> Bool {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await write { tx in
+                    let current = try await provider(uuid, in: tx)
+                    let has = try await tx.sql.raw(
+                        "SELECT 1 AS one FROM placement_provider_traits WHERE provider_uuid = \(bind: uuid) AND trait = \(bind: trait)"
+                    ).first() != nil
+                    guard has != present else { return (false, []) }
+                    if present {
+                        try await tx.sql.raw("INSERT INTO placement_provider_traits (provider_uuid, trait) VALUES (\(bind: uuid), \(bind: trait))").run()
+                    } else {
+                        try await tx.sql.raw("DELETE FROM placement_provider_traits WHERE provider_uuid = \(bind: uuid) AND trait = \(bind: trait)").run()
+                    }
+                    _ = try await bump(uuid, expected: current.generation, in: tx)
+                    return (true, [uuid])
+                }
+            } catch let error as StratusError where error.code.faultName == "placement.concurrent_update" && attempt < 5 {
+                continue
+            }
+        }
+    }
+
+    /// The providers that have `trait`.
+    public func providers(withTrait trait: String) async throws -> Set<String> {
+        try await storage.read { sql in
+            Set(try await sql.raw("SELECT provider_uuid FROM placement_provider_traits WHERE trait = \(bind: trait)").all()
+                .map { try $0.decode(column: "provider_uuid", as: String.self) })
+        }
+    }
+
     /// Replaces a provider's aggregates; `generation` nil skips the check (before 1.19).
     public func setAggregates(uuid: String, aggregates: Set<String>, generation: Int?) async throws -> Int {
         try await write { tx in

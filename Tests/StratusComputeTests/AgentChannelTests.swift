@@ -179,4 +179,44 @@ struct AgentChannelTests {
             #expect(restored, "the host did not put its provider right within 10 s")
         }
     }
+
+    @Test("a disabled service's node carries COMPUTE_STATUS_DISABLED in Placement, and loses it when enabled; the reconciler repairs drift")
+    func computeStatusDisabledTrait() async throws {
+        try await withComputeCloud(hosts: 1, extra: "[conductor]\nreconcile_interval = 1\n") { client, _ in
+            let http = client.http
+            let version = ["OpenStack-API-Version": "placement 1.39"]
+            func traits() async throws -> (Set<String>, JSON) {
+                let uuid = try #require(try await http.request("GET", "/placement/resource_providers?name=fake-1", token: client.token, headers: version)
+                    .json["resource_providers"]?.arrayValue?.first?["uuid"]?.stringValue)
+                let reply = try await http.request("GET", "/placement/resource_providers/\(uuid)/traits", token: client.token, headers: version).json
+                return (Set(reply["traits"]?.arrayValue?.compactMap(\.stringValue) ?? []), reply["resource_provider_generation"] ?? .null)
+            }
+            let service = try #require(try await client.call("GET", "/os-services").json["services"]?.arrayValue?.first?["id"]?.stringValue)
+            #expect(!(try await traits().0.contains("COMPUTE_STATUS_DISABLED")))
+            #expect(try await client.call("PUT", "/os-services/\(service)", json: ["status": "disabled"]).status == 200)
+            #expect(try await traits().0.contains("COMPUTE_STATUS_DISABLED"), "set by the API at once")
+
+            // An operator strips the trait by hand while the service is still disabled: the reconciler puts it back.
+            let uuid = try #require(try await http.request("GET", "/placement/resource_providers?name=fake-1", token: client.token, headers: version)
+                .json["resource_providers"]?.arrayValue?.first?["uuid"]?.stringValue)
+            var stripped: Int?
+            for _ in 0..<20 where stripped != 200 {
+                let (current, generation) = try await traits()
+                stripped = try await http.request("PUT", "/placement/resource_providers/\(uuid)/traits", token: client.token,
+                                                  json: ["resource_provider_generation": generation,
+                                                         "traits": .array(current.subtracting(["COMPUTE_STATUS_DISABLED"]).sorted().map { .string($0) })],
+                                                  headers: version).status
+            }
+            #expect(stripped == 200)
+            var repaired = false
+            for _ in 0..<100 where !repaired {
+                repaired = try await traits().0.contains("COMPUTE_STATUS_DISABLED")
+                if !repaired { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(repaired, "the reconciler did not put COMPUTE_STATUS_DISABLED back within 5 s")
+
+            #expect(try await client.call("PUT", "/os-services/\(service)", json: ["status": "enabled"]).status == 200)
+            #expect(!(try await traits().0.contains("COMPUTE_STATUS_DISABLED")), "removed by the API at once")
+        }
+    }
 }

@@ -3,6 +3,16 @@ import StratusCompute
 import StratusCore
 
 extension ComputeAPI {
+    /// COMPUTE_STATUS_DISABLED follows the service at once. If Placement cannot be written now the service change
+    /// stands, and the conductor's reconciler puts the trait right within `[conductor] reconcile_interval`.
+    func syncStatusTrait(_ service: HostStore.Service, _ context: StratusRequestContext) async {
+        do {
+            try await ComputeStatusTrait(hosts: hostStore, placement: placement).apply(host: service.host, disabled: service.disabled)
+        } catch {
+            context.logger.warning("COMPUTE_STATUS_DISABLED on \(service.host) not updated now (the reconciler will): \(error)")
+        }
+    }
+
     /// `os-services` and `os-hypervisors` (admin only, as Nova's default policy).
     func registerHosts(on router: PolicedRouter) {
         router.get("compute/v2.1/os-services", .rule("os_compute_api:os-services:list")) { request, context in
@@ -31,6 +41,7 @@ extension ComputeAPI {
                 guard let service = try await hostStore.update(
                     serviceID: id, disabled: status.map { $0 == "disabled" }, reason: status == nil ? nil : .some(reason), forcedDown: forced)
                 else { throw StratusError.notFound("Service \(id) could not be found.") }
+                if status != nil { await syncStatusTrait(service, context) }
                 return JSONResponse.make(status: .ok, ["service": serviceJSON(service, context)])
             }
             // Before 2.53: PUT /os-services/{enable,disable,disable-log-reason,force-down} naming host and binary.
@@ -51,6 +62,7 @@ extension ComputeAPI {
             default: throw StratusError.notFound("Unknown service action \(id)")
             }
             guard let updated else { throw StratusError.notFound("Service could not be found.") }
+            if id != "force-down" { await syncStatusTrait(updated, context) }
             var body: [String: JSON] = ["host": .string(updated.host), "binary": .string(updated.binary),
                                         "status": updated.disabled ? "disabled" : "enabled"]
             if id == "disable-log-reason" { body["disabled_reason"] = .optional(updated.disabledReason) }
