@@ -18,23 +18,11 @@ extension Conductor {
         }
     }
 
-    /// The power action an API request names (`reboot` with its `type`); nil for anything else, never a guess.
-    static func powerAction(op: String, rebootType: String?) -> PowerAction? {
-        switch op {
-        case "reboot": return rebootType == "HARD" ? .rebootHard : .rebootSoft
-        case "stop", "start", "pause", "unpause", "suspend", "resume": return PowerAction(rawValue: op)
-        default: return nil
-        }
-    }
-
     /// Sends a power change to the instance's host; an instance without a host cannot change power (the API's
     /// state checks keep most of these out), so its task state is simply cleared.
-    func power(_ payload: JSON, requestID: String) async throws {
-        let uuid = payload["instance"]?.stringValue ?? ""
+    func power(_ request: PowerRequest, requestID: String) async throws {
+        let uuid = request.instanceUUID
         guard let instance = try await instances.instance(uuid), !instance.deleted else { return }
-        guard let action = Self.powerAction(op: payload["op"]?.stringValue ?? "", rebootType: payload["type"]?.stringValue) else {
-            throw QueueError.rejected("unknown power request \(payload.encodedString())")
-        }
         guard let host = instance.host else {
             try await queue.storage.transaction { tx in
                 guard var current = try await instances.instance(uuid, in: tx) else { return }
@@ -43,7 +31,7 @@ extension Conductor {
             }
             return
         }
-        try await queue.send(.power(PowerRequest(instanceUUID: uuid, action: action)), to: host, requestID: requestID)
+        try await queue.send(.power(request), to: host, requestID: requestID)
     }
 
     func powerDone(_ done: PowerOutcome) async throws {

@@ -1,4 +1,5 @@
 import StratusCore
+import StratusMessages
 import StratusQueue
 
 /// Giving back what an instance held: its claim in placement and, unless it is only being rescheduled, its ports.
@@ -12,7 +13,7 @@ extension Conductor {
         } catch {
             logger.warning("releasing what \(uuid) held failed, queued to retry: \(error)")
             do {
-                try await queue.cast(topic: "conductor", payload: ["op": "release", "instance": .string(uuid), "ports": .bool(ports)])
+                try await queue.request(.release(ReleaseRequest(instanceUUID: uuid, ports: ports)))
             } catch {
                 logger.error("could not queue the release of \(uuid) either (\(error)); the allocation may stay until the next delete")
             }

@@ -63,27 +63,26 @@ public struct Conductor: Sendable {
     public func consumers() -> [QueueConsumer] {
         let owner = "conductor-\(Identifier.uuid().prefix(8))"
         return [
-            QueueConsumer(queue: queue, topic: "conductor", owner: owner, logger: logger) { message in try await handle(message) },
+            QueueConsumer(queue: queue, topic: Queue.conductorTopic, owner: owner, logger: logger) { message in try await handle(message) },
             QueueConsumer(queue: queue, topic: Queue.reportsTopic, owner: owner, logger: logger) { message in
                 try await handleReport(message)
             },
         ]
     }
 
-    /// Requests from the API: builds, deletes and power changes.
+    /// Requests from the API: builds, deletes and power changes; one that cannot be decoded is dead-lettered
+    /// with the reason.
     func handle(_ message: QueueMessage) async throws -> JSON? {
-        let payload = message.payload
+        let request: ConductorRequest
+        do { request = try WireFormat.decode(ConductorRequest.self, from: message.payload) } catch let error as MessageError {
+            throw QueueError.rejected(error.reason)
+        }
         let requestID = message.requestID ?? Identifier.requestID()
-        switch payload["op"]?.stringValue {
-        case "build": try await build(payload["instance"]?.stringValue ?? "", tried: [], requestID: requestID)
-        case "delete": try await delete(payload["instance"]?.stringValue ?? "", requestID: requestID)
-        case "release":
-            guard let uuid = payload["instance"]?.stringValue, let ports = payload["ports"]?.boolValue else {
-                throw QueueError.rejected("a release names its instance and whether its ports go too")
-            }
-            try await releaseNow(uuid, ports: ports)
-        case "stop", "start", "reboot", "pause", "unpause", "suspend", "resume": try await power(payload, requestID: requestID)
-        default: throw QueueError.rejected("the conductor has no request '\(payload["op"]?.stringValue ?? "")'")
+        switch request {
+        case .build(let ref): try await build(ref.instanceUUID, tried: [], requestID: requestID)
+        case .delete(let ref): try await delete(ref.instanceUUID, requestID: requestID)
+        case .release(let release): try await releaseNow(release.instanceUUID, ports: release.ports)
+        case .power(let power): try await self.power(power, requestID: requestID)
         }
         return nil
     }

@@ -26,6 +26,20 @@ extension Queue {
         try await cast(topic: Self.hostTopic(host), payload: try WireFormat.encode(command), requestID: requestID)
     }
 
+    /// The conductors' request topic.
+    public static let conductorTopic = "conductor"
+
+    /// Sends a request to the conductors inside the caller's transaction (it exists if and only if the caller's
+    /// change commits).
+    public func request(_ request: ConductorRequest, requestID: String?, in tx: Transaction) async throws {
+        try await enqueue(topic: Self.conductorTopic, payload: try WireFormat.encode(request), requestID: requestID, in: tx)
+    }
+
+    /// Sends a request to the conductors in a transaction of its own.
+    public func request(_ request: ConductorRequest, requestID: String? = nil) async throws {
+        try await cast(topic: Self.conductorTopic, payload: try WireFormat.encode(request), requestID: requestID)
+    }
+
     /// A call to `host` (the console), decoded.
     public func ask(_ command: ComputeCommand, of host: String, timeout: Double, requestID: String?) async throws -> ConsoleReply {
         let reply = try await call(topic: Self.hostTopic(host), payload: try WireFormat.encode(command), timeout: timeout, requestID: requestID)

@@ -1,3 +1,5 @@
+import StratusMessages
+
 /// Nova's `vm_state`: what the instance is, as far as the cloud is concerned.
 public enum VMState: String, Sendable, Codable, CaseIterable {
     case building, active, stopped, paused, suspended, error, deleted, rescued, resized, shelved
@@ -81,6 +83,22 @@ public enum InstanceAction: String, Sendable, CaseIterable {
         case .resume:
             guard task == nil, vm == .suspended else { return nil }
             return .resuming
+        }
+    }
+
+    /// What the conductor is asked to do for this action.
+    public func request(for uuid: String) -> ConductorRequest {
+        let ref = InstanceRef(instanceUUID: uuid)
+        switch self {
+        case .delete: return .delete(ref)
+        case .stop: return .power(PowerRequest(instanceUUID: uuid, action: .stop))
+        case .start: return .power(PowerRequest(instanceUUID: uuid, action: .start))
+        case .reboot: return .power(PowerRequest(instanceUUID: uuid, action: .rebootSoft))
+        case .rebootHard: return .power(PowerRequest(instanceUUID: uuid, action: .rebootHard))
+        case .pause: return .power(PowerRequest(instanceUUID: uuid, action: .pause))
+        case .unpause: return .power(PowerRequest(instanceUUID: uuid, action: .unpause))
+        case .suspend: return .power(PowerRequest(instanceUUID: uuid, action: .suspend))
+        case .resume: return .power(PowerRequest(instanceUUID: uuid, action: .resume))
         }
     }
 

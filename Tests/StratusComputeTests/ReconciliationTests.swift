@@ -1,6 +1,8 @@
 import Foundation
 import StratusCloud
+import StratusCompute
 import StratusCore
+import StratusMessages
 import StratusQueue
 import StratusTesting
 import Testing
@@ -45,9 +47,18 @@ struct ReconciliationTests {
             let actions = try await client.call("GET", "/servers/\(id)/os-instance-actions").json["instanceActions"]?.arrayValue ?? []
             let requestID = try #require(actions.first?["request_id"]?.stringValue)
             let queue = Queue(storage: cloud.storage)
-            _ = try await queue.cast(topic: "conductor", payload: ["op": "build", "instance": .string(id)])
-            _ = try await queue.cast(topic: "conductor", payload: ["op": "spawn_failed", "instance": .string(id), "host": "fake-1"])
-            try await Task.sleep(for: .milliseconds(500))
+            try await queue.request(.build(InstanceRef(instanceUUID: id)))
+            // An untyped request (no version, as before the requests were typed) is dead-lettered, never guessed at.
+            _ = try await queue.cast(topic: Queue.conductorTopic, payload: ["op": "build", "instance": .string(id)])
+            var settled = false
+            for _ in 0..<200 where !settled {
+                let counts = try await queue.counts(topic: Queue.conductorTopic)
+                settled = (counts["ready"] ?? 0) + (counts["leased"] ?? 0) == 0 && (counts["dead"] ?? 0) == 1
+                if !settled { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(settled, "both requests were not settled within 10 s")
+            let letter = try #require(try await queue.deadLetters(topic: Queue.conductorTopic).first)
+            #expect(letter.reason.contains("missing field 'version'"), "\(letter.reason)")
             let after = try await client.settle(id)
             #expect(after["status"] == "ACTIVE")
             #expect(after["OS-EXT-SRV-ATTR:host"] == first["OS-EXT-SRV-ATTR:host"])

@@ -83,11 +83,7 @@ extension ComputeAPI {
             try await servers.save(current, in: tx)
             _ = try await servers.startAction(action.recordName, instance: current, requestID: context.requestID,
                                                userID: auth.userID, projectID: auth.projectID ?? "", in: tx)
-            try await queue.enqueue(
-                topic: "conductor",
-                payload: ["op": .string(action.recordName), "instance": .string(current.uuid),
-                          "type": action == .rebootHard ? "HARD" : "SOFT"],
-                requestID: context.requestID, in: tx)
+            try await queue.request(action.request(for: current.uuid), requestID: context.requestID, in: tx)
         }
     }
 

@@ -3,6 +3,7 @@ import Hummingbird
 import StratusCompute
 import StratusCore
 import StratusIdentity
+import StratusMessages
 import StratusImage
 import StratusNetwork
 import StratusQueue
@@ -156,8 +157,7 @@ extension ComputeAPI {
                 _ = try await servers.startAction(
                     "create", instance: instance, requestID: context.requestID, userID: auth.userID, projectID: project, in: tx)
                 // The build request commits with the instance: nothing is lost between them.
-                try await queue.enqueue(topic: "conductor", payload: ["op": "build", "instance": .string(uuid)],
-                                         requestID: context.requestID, in: tx)
+                try await queue.request(.build(InstanceRef(instanceUUID: uuid)), requestID: context.requestID, in: tx)
                 created.append(instance)
             }
             if judged {

@@ -1,0 +1,55 @@
+import StratusCore
+
+/// What the API (and the conductor itself, for retries) asks of the conductors (queue topic `conductor`): the
+/// same versioned envelope as the hosts' messages, so a request that cannot be read is dead-lettered with the
+/// reason instead of being half understood.
+public enum ConductorRequest: Sendable, Equatable, Codable {
+    /// Schedule, claim and spawn a new server.
+    case build(InstanceRef)
+    /// Remove the guest, then the server.
+    case delete(InstanceRef)
+    /// A power change of the server's guest.
+    case power(PowerRequest)
+    /// Give back what a server held (a release that failed the first time, retried by the queue).
+    case release(ReleaseRequest)
+
+    public var instanceUUID: String {
+        switch self {
+        case .build(let ref), .delete(let ref): return ref.instanceUUID
+        case .power(let request): return request.instanceUUID
+        case .release(let request): return request.instanceUUID
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        switch try decoder.envelope() {
+        case "build": self = .build(try InstanceRef(from: decoder))
+        case "delete": self = .delete(try InstanceRef(from: decoder))
+        case "power": self = .power(try PowerRequest(from: decoder))
+        case "release": self = .release(try ReleaseRequest(from: decoder))
+        case let op: throw MessageError("unknown conductor request '\(op)'")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .build(let ref): try encoder.envelope("build"); try ref.encode(to: encoder)
+        case .delete(let ref): try encoder.envelope("delete"); try ref.encode(to: encoder)
+        case .power(let request): try encoder.envelope("power"); try request.encode(to: encoder)
+        case .release(let request): try encoder.envelope("release"); try request.encode(to: encoder)
+        }
+    }
+}
+
+/// Which of a server's holdings to give back: its placement claim always, its ports unless it is only moving on.
+public struct ReleaseRequest: Sendable, Equatable, Codable {
+    public var instanceUUID: String
+    public var ports: Bool
+
+    public init(instanceUUID: String, ports: Bool) {
+        self.instanceUUID = instanceUUID
+        self.ports = ports
+    }
+
+    enum CodingKeys: String, CodingKey { case instanceUUID = "instance", ports }
+}

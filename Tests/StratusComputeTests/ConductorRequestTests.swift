@@ -1,0 +1,39 @@
+import StratusCompute
+import StratusCore
+import StratusMessages
+import Testing
+
+@Suite("Conductor requests on the wire")
+struct ConductorRequestTests {
+    @Test("every request survives encode and decode; every API action maps onto one")
+    func roundTrip() throws {
+        let requests: [ConductorRequest] = InstanceAction.allCases.map { $0.request(for: "u-1") } + [
+            .build(InstanceRef(instanceUUID: "u-2")), .release(ReleaseRequest(instanceUUID: "u-3", ports: false)),
+        ]
+        for request in requests {
+            let json = try WireFormat.encode(request)
+            #expect(json["version"] == .int(WireFormat.version))
+            #expect(try WireFormat.decode(ConductorRequest.self, from: json) == request)
+        }
+        #expect(InstanceAction.rebootHard.request(for: "u") == .power(PowerRequest(instanceUUID: "u", action: .rebootHard)))
+        #expect(InstanceAction.delete.request(for: "u") == .delete(InstanceRef(instanceUUID: "u")))
+    }
+
+    @Test("an untyped, unknown, future or incomplete request is refused with the reason, never guessed at")
+    func refused() throws {
+        let cases: [(JSON, String)] = [
+            (["op": "build", "instance": "u"], "missing field 'version'"),
+            (["version": 1, "op": "migrate", "instance": "u"], "unknown conductor request 'migrate'"),
+            (["version": 2, "op": "build", "instance": "u"], "unsupported message version 2"),
+            (["version": 1, "op": "release", "instance": "u"], "missing field 'ports'"),
+            (["version": 1, "op": "power", "instance": "u", "action": "explode"], "action"),
+        ]
+        for (json, says) in cases {
+            #expect {
+                try WireFormat.decode(ConductorRequest.self, from: json)
+            } throws: { error in
+                "\(error)".contains(says)
+            }
+        }
+    }
+}
