@@ -42,8 +42,13 @@ extension Conductor {
     /// One pass over in-flight workflows: builds past `buildTimeout` go to ERROR; builds waiting on a host that
     /// is down are rescheduled; power tasks stuck past the timeout are cleared, as Nova's compute does at restart.
     public func reconcile(now: Double = Clock.now()) async throws {
-        let fixed = try await ComputeStatusTrait(hosts: hosts, placement: placement).reconcile()
-        if fixed > 0 { logger.info("COMPUTE_STATUS_DISABLED put right on \(fixed) compute node(s)") }
+        do {
+            let fixed = try await ComputeStatusTrait(hosts: hosts, placement: placement).reconcile()
+            if fixed > 0 { logger.info("COMPUTE_STATUS_DISABLED put right on \(fixed) compute node(s)") }
+        } catch {
+            // The traits wait for the next pass; the workflows below must not.
+            logger.warning("syncing COMPUTE_STATUS_DISABLED failed, retried next pass: \(error)")
+        }
         guard settings.buildTimeout > 0 else { return }
         let states = Dictionary(try await hostStates().map { ($0.host, $0.up) }, uniquingKeysWith: { a, _ in a })
         for instance in try await instances.inFlight() {

@@ -74,7 +74,7 @@ public struct Conductor: Sendable {
     /// with the reason.
     func handle(_ message: QueueMessage) async throws -> JSON? {
         let request: ConductorRequest
-        do { request = try WireFormat.decode(ConductorRequest.self, from: message.payload) } catch let error as MessageError {
+        do { request = try ConductorRequest.decode(queued: message.payload) } catch let error as MessageError {
             throw QueueError.rejected(error.reason)
         }
         let requestID = message.requestID ?? Identifier.requestID()

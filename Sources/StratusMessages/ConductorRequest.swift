@@ -21,6 +21,33 @@ public enum ConductorRequest: Sendable, Equatable, Codable {
         }
     }
 
+    /// Decodes a request from the queue. A request without a version is the untyped shape API processes sent
+    /// before these were typed (`{"op": "stop", "instance": …}`); it is still read, field by field and only for
+    /// the requests that existed, so messages queued across an upgrade (or sent by an API process not yet
+    /// upgraded) are carried out rather than dead-lettered. Anything else in it is refused with the reason.
+    public static func decode(queued json: JSON) throws -> ConductorRequest {
+        guard json["version"] == nil else { return try WireFormat.decode(ConductorRequest.self, from: json) }
+        guard let op = json["op"]?.stringValue else { throw MessageError("missing field 'version'") }
+        guard let uuid = json["instance"]?.stringValue else { throw MessageError("missing field 'instance' in an untyped '\(op)' request") }
+        switch op {
+        case "build": return .build(InstanceRef(instanceUUID: uuid))
+        case "delete": return .delete(InstanceRef(instanceUUID: uuid))
+        case "release":
+            guard let ports = json["ports"]?.boolValue else { throw MessageError("missing field 'ports' in an untyped 'release' request") }
+            return .release(ReleaseRequest(instanceUUID: uuid, ports: ports))
+        case "reboot":
+            switch json["type"]?.stringValue {
+            case "HARD": return .power(PowerRequest(instanceUUID: uuid, action: .rebootHard))
+            case "SOFT": return .power(PowerRequest(instanceUUID: uuid, action: .rebootSoft))
+            default: throw MessageError("an untyped 'reboot' request needs 'type' HARD or SOFT")
+            }
+        case "stop", "start", "pause", "unpause", "suspend", "resume":
+            guard let action = PowerAction(rawValue: op) else { throw MessageError("unknown conductor request '\(op)'") }
+            return .power(PowerRequest(instanceUUID: uuid, action: action))
+        default: throw MessageError("unknown conductor request '\(op)'")
+        }
+    }
+
     public init(from decoder: any Decoder) throws {
         switch try decoder.envelope() {
         case "build": self = .build(try InstanceRef(from: decoder))

@@ -150,11 +150,16 @@ extension PlacementStore {
                         "SELECT 1 AS one FROM placement_provider_traits WHERE provider_uuid = \(bind: uuid) AND trait = \(bind: trait)"
                     ).first() != nil
                     guard has != present else { return (false, []) }
-                    if present {
-                        try await tx.sql.raw("INSERT INTO placement_provider_traits (provider_uuid, trait) VALUES (\(bind: uuid), \(bind: trait))").run()
-                    } else {
-                        try await tx.sql.raw("DELETE FROM placement_provider_traits WHERE provider_uuid = \(bind: uuid) AND trait = \(bind: trait)").run()
-                    }
+                    // A concurrent writer (another conductor, the API) may add or remove the same row meanwhile: only a
+                    // row this transaction changed bumps the generation.
+                    let changed = present
+                        ? try await tx.sql.raw(
+                            "INSERT INTO placement_provider_traits (provider_uuid, trait) VALUES (\(bind: uuid), \(bind: trait)) ON CONFLICT DO NOTHING RETURNING trait"
+                        ).first() != nil
+                        : try await tx.sql.raw(
+                            "DELETE FROM placement_provider_traits WHERE provider_uuid = \(bind: uuid) AND trait = \(bind: trait) RETURNING trait"
+                        ).first() != nil
+                    guard changed else { return (false, []) }
                     _ = try await bump(uuid, expected: current.generation, in: tx)
                     return (true, [uuid])
                 }

@@ -74,7 +74,7 @@ public struct AgentAPI: Sendable {
         router.post("compute/agent/v1/heartbeats", Self.rule) { request, _ in
             let batch = try await decode(HeartbeatBatch.self, request)
             guard (1...Self.maxHeartbeats).contains(batch.hosts.count), batch.hosts.allSatisfy(Self.validHost) else {
-                throw StratusError.badRequest("'hosts' must name between 1 and \(Self.maxHeartbeats) hosts, each 1-255 characters without '/'.")
+                throw StratusError.badRequest("'hosts' must name between 1 and \(Self.maxHeartbeats) hosts, each 1-255 characters without '/' or spaces.")
             }
             let seen = try await hosts.heartbeat(hosts: batch.hosts)
             return try reply(HeartbeatResult(unknownHosts: batch.hosts.filter { !seen.contains($0) }))
@@ -123,7 +123,9 @@ public struct AgentAPI: Sendable {
             let acked = try await queue.ack(leases: acks.map { ($0.id, $0.lease) }, in: tx)
             for ack in acks where acked.contains(ack.id) && refusals[ack.id] == nil {
                 guard let report = ack.report else { continue }
-                try await queue.enqueue(topic: Queue.reportsTopic, payload: try WireFormat.encode(report), requestID: ack.requestID, in: tx)
+                // The message's request id travels on, if it is one (the header path checked it the same way).
+                let requestID = ack.requestID.flatMap { Identifier.isRequestID($0) ? $0 : nil } ?? Identifier.requestID()
+                try await queue.enqueue(topic: Queue.reportsTopic, payload: try WireFormat.encode(report), requestID: requestID, in: tx)
             }
             return acked
         }

@@ -46,8 +46,13 @@ final class AckGroup: Sendable {
     private func drain() async {
         while true {
             let batch: [Waiting] = state.withLock { state in
-                let batch = Array(state.waiting.prefix(maxBatch))
-                state.waiting.removeFirst(batch.count)
+                // Two acks of one message (its lease expired and this agent claimed it again) go in different
+                // batches: the control plane refuses a batch that names a message twice.
+                var batch: [Waiting] = [], ids: Set<String> = [], rest: [Waiting] = []
+                for waiting in state.waiting {
+                    if batch.count < maxBatch, ids.insert(waiting.ack.id).inserted { batch.append(waiting) } else { rest.append(waiting) }
+                }
+                state.waiting = rest
                 if batch.isEmpty { state.sending = false }
                 return batch
             }
@@ -59,7 +64,8 @@ final class AckGroup: Sendable {
                     if let outcome = byID[waiting.ack.id] {
                         waiting.continuation.resume(returning: outcome)
                     } else {
-                        waiting.continuation.resume(throwing: MessageError("the control plane did not answer the ack of \(waiting.ack.id)"))
+                        // A transport failure, not a bad message: the lease lapses and the message comes again.
+                        waiting.continuation.resume(throwing: ControlPlaneError(status: 0, message: "the control plane did not answer the ack of \(waiting.ack.id)"))
                     }
                 }
             } catch {
