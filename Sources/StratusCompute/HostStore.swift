@@ -92,9 +92,7 @@ public struct HostStore: Sendable {
     }
 
     public func heartbeat(host: String) async throws {
-        try await storage.autocommit { sql in
-            try await sql.raw("UPDATE compute_services SET last_seen = \(bind: Clock.now()) WHERE host = \(bind: host)").run()
-        }
+        _ = try await heartbeat(hosts: [host])
     }
 
     /// Heartbeats of many hosts in one statement; returns the hosts that had a service record.

@@ -219,11 +219,12 @@ public struct AgentRunner: Service {
         }
     }
 
-    /// One heartbeat request per 1,000 hosts, so a process with many hosts reports them all well within
-    /// `service_down_time` however busy the control plane is.
+    /// One heartbeat request per `HeartbeatBatch.maxHosts` hosts, so a process with many hosts reports them all
+    /// well within `service_down_time` however busy the control plane is.
     func heartbeat(_ hosts: [String], _ channel: any AgentChannel) async {
-        for start in stride(from: 0, to: hosts.count, by: 1000) {
-            let batch = Array(hosts[start..<min(hosts.count, start + 1000)])
+        let size = HeartbeatBatch.maxHosts
+        for start in stride(from: 0, to: hosts.count, by: size) {
+            let batch = Array(hosts[start..<min(hosts.count, start + size)])
             do {
                 let unknown = try await channel.heartbeat(hosts: batch)
                 if !unknown.isEmpty { logger.warning("heartbeat refused for hosts that are not registered: \(unknown.joined(separator: ", "))") }

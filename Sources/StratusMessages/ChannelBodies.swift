@@ -83,6 +83,8 @@ public struct AckResult: Sendable, Equatable, Codable {
 /// `report_interval` update, batched: an agent with 1,000 fake hosts sent 1,000 requests every interval, and
 /// under load the last of them came after `service_down_time`, so the scheduler thought those hosts were down).
 public struct HeartbeatBatch: Sendable, Equatable, Codable {
+    /// The most hosts one batch may name (the control plane refuses more; agents send several batches).
+    public static let maxHosts = 1000
     public var hosts: [String]
     public init(hosts: [String]) { self.hosts = hosts }
 }

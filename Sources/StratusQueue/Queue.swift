@@ -198,7 +198,7 @@ public struct Queue: Sendable {
 
     /// Acks by id inside the caller's transaction (an agent settling its lease over HTTP).
     public func ack(id: String, owner: String, in tx: Transaction) async throws -> Bool {
-        try await tx.sql.raw(ackStatement(id: id, owner: owner)).first() != nil
+        try await tx.sql.raw(ackStatement(ids: [id], owner: owner)).first() != nil
     }
 
     /// Answers a call and acks it in one transaction. False if `owner` lost the lease meanwhile; the answer is kept
@@ -214,7 +214,7 @@ public struct Queue: Sendable {
     @discardableResult
     public func ack(_ message: QueueMessage, owner: String) async throws -> Bool {
         try await storage.autocommit { sql in
-            try await sql.raw(ackStatement(id: message.id, owner: owner)).first() != nil
+            try await sql.raw(ackStatement(ids: [message.id], owner: owner)).first() != nil
         }
     }
 
@@ -223,14 +223,7 @@ public struct Queue: Sendable {
     public func ack(_ messages: [QueueMessage], owner: String) async throws -> Set<String> {
         guard !messages.isEmpty else { return [] }
         return try await storage.autocommit { sql in
-            Set(try await sql.raw(
-                """
-                UPDATE queue_messages SET state = 'done', finished_at = \(storage.now), lease_owner = NULL,
-                    lease_expires_at = NULL
-                WHERE id IN (\(binds: messages.map(\.id))) AND lease_owner = \(bind: owner) AND state = 'leased'
-                RETURNING id
-                """
-            ).all().map { try $0.decode(column: "id", as: String.self) })
+            Set(try await sql.raw(ackStatement(ids: messages.map(\.id), owner: owner)).all().map { try $0.decode(column: "id", as: String.self) })
         }
     }
 
@@ -239,24 +232,18 @@ public struct Queue: Sendable {
     public func ack(leases: [(id: String, owner: String)], in tx: Transaction) async throws -> Set<String> {
         var acked: Set<String> = []
         for (owner, items) in Dictionary(grouping: leases, by: \.owner) {
-            let rows = try await tx.sql.raw(
-                """
-                UPDATE queue_messages SET state = 'done', finished_at = \(storage.now), lease_owner = NULL,
-                    lease_expires_at = NULL
-                WHERE id IN (\(binds: items.map(\.id))) AND lease_owner = \(bind: owner) AND state = 'leased'
-                RETURNING id
-                """
-            ).all()
+            let rows = try await tx.sql.raw(ackStatement(ids: items.map(\.id), owner: owner)).all()
             for row in rows { acked.insert(try row.decode(column: "id", as: String.self)) }
         }
         return acked
     }
 
-    func ackStatement(id: String, owner: String) -> SQLQueryString {
+    /// Marks the messages of `ids` that `owner` still leases done; returns the ids it marked.
+    func ackStatement(ids: [String], owner: String) -> SQLQueryString {
         """
         UPDATE queue_messages SET state = 'done', finished_at = \(storage.now), lease_owner = NULL,
             lease_expires_at = NULL
-        WHERE id = \(bind: id) AND lease_owner = \(bind: owner) AND state = 'leased'
+        WHERE id IN (\(binds: ids)) AND lease_owner = \(bind: owner) AND state = 'leased'
         RETURNING id
         """
     }

@@ -18,8 +18,6 @@ public struct AgentAPI: Sendable {
     let registered = RegisteredHosts()
     /// The longest a claim may wait for a message.
     static let maxWait = 30_000
-    /// Hosts in one batched heartbeat.
-    public static let maxHeartbeats = 1000
     /// Messages settled in one batch of acks.
     public static let maxAcks = 500
     static let rule = RouteAccess.rule("os_compute_api:os-compute-agent")
@@ -73,8 +71,8 @@ public struct AgentAPI: Sendable {
         }
         router.post("compute/agent/v1/heartbeats", Self.rule) { request, _ in
             let batch = try await decode(HeartbeatBatch.self, request)
-            guard (1...Self.maxHeartbeats).contains(batch.hosts.count), batch.hosts.allSatisfy(Self.validHost) else {
-                throw StratusError.badRequest("'hosts' must name between 1 and \(Self.maxHeartbeats) hosts, each 1-255 characters without '/' or spaces.")
+            guard (1...HeartbeatBatch.maxHosts).contains(batch.hosts.count), batch.hosts.allSatisfy(Self.validHost) else {
+                throw StratusError.badRequest("'hosts' must name between 1 and \(HeartbeatBatch.maxHosts) hosts, each 1-255 characters without '/' or spaces.")
             }
             let seen = try await hosts.heartbeat(hosts: batch.hosts)
             return try reply(HeartbeatResult(unknownHosts: batch.hosts.filter { !seen.contains($0) }))
@@ -171,8 +169,8 @@ public struct AgentAPI: Sendable {
             throw StratusError.notFound("Compute host \(report.host) is not registered.")
         }
         if let uuid = report.instanceUUID {
-            let host: String?? = if let placed { placed[uuid] } else { try await instances.hosts(of: [uuid])[uuid] }
-            guard let host else { throw StratusError.notFound("Instance \(uuid) could not be found.") }
+            let hosts = if let placed { placed } else { try await instances.hosts(of: [uuid]) }
+            guard let host = hosts[uuid] else { throw StratusError.notFound("Instance \(uuid) could not be found.") }
             guard host == report.host else {
                 throw StratusError.conflict("Instance \(uuid) is not on host \(report.host); the report is refused.")
             }

@@ -31,18 +31,20 @@ public struct HTTPAgentChannel: AgentChannel {
 
     public init(client: ControlPlaneClient) {
         self.client = client
+        @Sendable func send(_ batch: [AckBatch.Ack]) async throws -> [AckBatchResult.Outcome] {
+            let reply = try await Self.call(client, "/acks", try WireFormat.encode(AckBatch(acks: batch)))
+            return try WireFormat.decode(AckBatchResult.self, from: reply).results
+        }
         self.acks = AckGroup(maxBatch: 100) { batch in
             do {
-                let reply = try await Self.call(client, "/acks", try WireFormat.encode(AckBatch(acks: batch)))
-                return try WireFormat.decode(AckBatchResult.self, from: reply).results
+                return try await send(batch)
             } catch let error as ControlPlaneError where batch.count > 1 && (error.status == 400 || error.status == 413) {
                 // One ack the batch cannot carry (a report too large, say) must not keep the others from settling:
                 // each goes on its own, and only a bad one fails.
                 var outcomes: [AckBatchResult.Outcome] = []
                 for ack in batch {
                     do {
-                        let reply = try await Self.call(client, "/acks", try WireFormat.encode(AckBatch(acks: [ack])))
-                        outcomes += try WireFormat.decode(AckBatchResult.self, from: reply).results
+                        outcomes += try await send([ack])
                     } catch is ControlPlaneError {
                         continue  // unanswered: this ack's waiter fails, its lease lapses and the message comes again
                     }
