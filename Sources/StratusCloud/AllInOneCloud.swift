@@ -175,6 +175,8 @@ extension AllInOneCloud {
         settings.maxAttempts = config.configuration.int("scheduler", "max_attempts")
         settings.serviceDownTime = config.configuration.double("DEFAULT", "service_down_time")
         settings.buildTimeout = config.configuration.double("DEFAULT", "instance_build_timeout")
+        settings.allowResizeToSameHost = config.configuration.bool("DEFAULT", "allow_resize_to_same_host")
+        settings.resizeConfirmWindow = config.configuration.double("DEFAULT", "resize_confirm_window")
         return settings
     }
 

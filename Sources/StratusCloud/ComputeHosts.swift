@@ -33,7 +33,7 @@ struct ComputeHosts: Sendable {
                     without any real guest. Install qemu-system-x86 and qemu-utils (scripts/up does) for real VMs. *****
                     """)
             }
-            let agents = fakeAgents(config)
+            let agents = try fakeAgents(config)
             if !agents.isEmpty {
                 logger.warning("compute hosts use the FAKE driver: servers become ACTIVE without any real guest (\(agents.count) hosts)")
             }
@@ -70,17 +70,46 @@ struct ComputeHosts: Sendable {
     }
 
     /// Fake hosts `fake-1` … `fake-N` (`[DEFAULT] host` names them `HOST-1` … when set).
-    static func fakeAgents(_ config: CloudConfig) -> [ComputeAgent] {
+    static func fakeAgents(_ config: CloudConfig) throws -> [ComputeAgent] {
         let count = config.configuration.int("fake_driver", "host_count")
         let resources = HostResources(
             vcpus: config.configuration.int("fake_driver", "vcpus"), memoryMB: config.configuration.int("fake_driver", "memory_mb"),
             localGB: config.configuration.int("fake_driver", "local_gb"))
+        let differing = try fakeHostResources(config.configuration.string("fake_driver", "host_resources"), defaults: resources)
         let delay = Duration.milliseconds(config.configuration.int("fake_driver", "spawn_delay_ms"))
         let configured = config.configuration.string("DEFAULT", "host")
         let prefix = configured.isEmpty ? "fake" : configured
         return (0..<count).map { i in
-            ComputeAgent(host: "\(prefix)-\(i + 1)", driver: FakeDriver(resources: resources, spawnDelay: delay))
+            let host = "\(prefix)-\(i + 1)"
+            return ComputeAgent(host: host, driver: FakeDriver(resources: differing[host] ?? resources, spawnDelay: delay))
         }
+    }
+
+    /// `[fake_driver] host_resources`: `HOST=key:value,…;HOST=…` with keys vcpus, memory_mb and local_gb; what a
+    /// host does not name keeps `defaults`. Anything else is a configuration error that names the bad part.
+    static func fakeHostResources(_ text: String, defaults: HostResources) throws -> [String: HostResources] {
+        var hosts: [String: HostResources] = [:]
+        for entry in text.split(separator: ";").map({ $0.trimmingCharacters(in: .whitespaces) }) where !entry.isEmpty {
+            let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, !parts[0].isEmpty else {
+                throw ConfigError("[fake_driver] host_resources: '\(entry)' is not HOST=key:value,…")
+            }
+            var resources = defaults
+            for pair in parts[1].split(separator: ",") {
+                let kv = pair.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard kv.count == 2, let value = Int(kv[1]), value > 0 else {
+                    throw ConfigError("[fake_driver] host_resources: '\(pair)' of \(parts[0]) is not key:positive-integer")
+                }
+                switch kv[0] {
+                case "vcpus": resources.vcpus = value
+                case "memory_mb": resources.memoryMB = value
+                case "local_gb": resources.localGB = value
+                default: throw ConfigError("[fake_driver] host_resources: unknown key '\(kv[0])' (vcpus, memory_mb, local_gb)")
+                }
+            }
+            hosts[parts[0]] = resources
+        }
+        return hosts
     }
 
     /// The agents' loop over the HTTP channel, with Nova's intervals.

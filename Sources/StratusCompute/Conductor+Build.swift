@@ -1,5 +1,6 @@
 import StratusCore
 import StratusMessages
+import StratusNetwork
 import StratusPlacement
 import StratusScheduler
 
@@ -57,10 +58,7 @@ extension Conductor {
                         instanceUUID: uuid, action: "create", event: "conductor_schedule_and_build_instances", start: started,
                         result: "Success", host: host.host,
                         details: "chose \(host.host) of \(decision.ordered.count) hosts; \(decision.summary)", in: tx)
-                    let spawn = SpawnRequest(
-                        instanceUUID: uuid, instanceName: current.instanceName, vcpus: current.flavor.vcpus,
-                        memoryMB: current.flavor.memoryMB, rootGB: current.flavor.rootGB, imageRef: current.imageRef,
-                        hostname: current.hostname, ports: ports.map { SpawnPort(id: $0.port.id, mac: $0.port.macAddress) })
+                    let spawn = Self.guest(current, flavor: current.flavor, ports: ports.map(\.port))
                     try await queue.send(.spawn(spawn), to: host.host, requestID: requestID, in: tx)
                     return true
                 }
@@ -107,7 +105,7 @@ extension Conductor {
     /// The scheduling decision for one instance: reads only (its group, hinted servers, the host view, placement's
     /// index), no writes; its duration goes to `metrics`. Hosts without room for the flavor never reach the
     /// filters. (Compute nodes are simple root providers; nested and shared resources are not scheduled here.)
-    public func decide(_ instance: Instance, tried: Set<String>) async throws -> Scheduling {
+    public func decide(_ instance: Instance, tried: Set<String>, only requestedHost: String? = nil) async throws -> Scheduling {
         let clock = ContinuousClock.now
         var spec = RequestSpec(
             instanceUUID: instance.uuid, vcpus: instance.flavor.vcpus, memoryMB: instance.flavor.memoryMB,
@@ -122,10 +120,19 @@ extension Conductor {
         if !instance.hints.differentHost.isEmpty { spec.differentHosts = try await hostsOf(instance.hints.differentHost) }
         var resources = ["VCPU": spec.vcpus, "MEMORY_MB": spec.memoryMB]
         if spec.rootGB > 0 { resources["DISK_GB"] = spec.rootGB }
-        let hosts = try await hostStates(fitting: resources)
+        var hosts = try await hostStates(fitting: resources)
+        if let requestedHost { hosts.removeAll { $0.host != requestedHost } }
         let decision = scheduler.select(hosts, spec)
         metrics.record(ContinuousClock.now - clock)
         return Scheduling(decision: decision, resources: resources, membership: membership, candidates: hosts.count)
+    }
+
+    /// What a driver needs to run the instance's guest with `flavor` and `ports`.
+    static func guest(_ instance: Instance, flavor: Flavor, ports: [Port]) -> SpawnRequest {
+        SpawnRequest(
+            instanceUUID: instance.uuid, instanceName: instance.instanceName, vcpus: flavor.vcpus, memoryMB: flavor.memoryMB,
+            rootGB: flavor.rootGB, imageRef: instance.imageRef, hostname: instance.hostname,
+            ports: ports.map { SpawnPort(id: $0.id, mac: $0.macAddress) })
     }
 
     /// Hosts of the named instances, for the same_host / different_host hints.

@@ -11,7 +11,9 @@ extension Conductor {
         let host = sync.host
         let reported = sync.guests
         let known = try await instances.list(host: host)
-        let knownIDs = Set(known.map(\.uuid))
+        // A guest on its way between hosts is on both for a while (and stays on the source until confirmed).
+        let moving = Set(try await migrations.unfinished(host: host).map(\.instanceUUID))
+        let knownIDs = Set(known.map(\.uuid)).union(moving)
         for instance in known where instance.taskState == nil {
             let poweredOn = reported[instance.uuid] ?? false
             guard [.active, .paused, .suspended].contains(instance.vmState), !poweredOn else { continue }
@@ -49,6 +51,7 @@ extension Conductor {
             // The traits wait for the next pass; the workflows below must not.
             logger.warning("syncing COMPUTE_STATUS_DISABLED failed, retried next pass: \(error)")
         }
+        try await confirmExpiredResizes(now: now)
         guard settings.buildTimeout > 0 else { return }
         let states = Dictionary(try await hostStates().map { ($0.host, $0.up) }, uniquingKeysWith: { a, _ in a })
         for instance in try await instances.inFlight() {
@@ -70,6 +73,9 @@ extension Conductor {
                         try await queue.send(.destroyOrphan(InstanceRef(instanceUUID: instance.uuid)), to: host)
                     }
                 }
+            } else if let task = instance.taskState, TaskState.resizing.contains(task) || task == .resizeReverting {
+                // A move's steps are queued messages that are redelivered until done: never cleared by age.
+                continue
             } else if age > settings.buildTimeout {
                 try await queue.storage.transaction { tx in
                     guard var current = try await instances.instance(instance.uuid, in: tx), current.updatedAt == instance.updatedAt else { return }
@@ -78,6 +84,28 @@ extension Conductor {
                     try await instances.save(current, in: tx)
                 }
             }
+        }
+    }
+
+    /// `resize_confirm_window`: resizes finished longer ago than the window are confirmed as if the user had.
+    func confirmExpiredResizes(now: Double) async throws {
+        guard settings.resizeConfirmWindow > 0 else { return }
+        for migration in try await migrations.unfinished() where migration.status == .finished
+            && now - migration.updatedAt > settings.resizeConfirmWindow {
+            let ref = MigrationRef(instanceUUID: migration.instanceUUID, migrationUUID: migration.uuid)
+            let requestID = Identifier.requestID()
+            let started = try await queue.storage.transaction { tx -> Bool in
+                guard var record = try await migrations.migration(migration.uuid, in: tx), record.status == .finished,
+                      let instance = try await instances.instance(migration.instanceUUID, in: tx), !instance.deleted,
+                      instance.vmState == .resized, instance.taskState == nil else { return false }
+                record.status = .confirming
+                try await migrations.save(record, in: tx)
+                _ = try await instances.startAction("confirmResize", instance: instance, requestID: requestID,
+                                                     userID: instance.userID, projectID: instance.projectID, in: tx)
+                try await queue.request(.confirmResize(ref), requestID: requestID, in: tx)
+                return true
+            }
+            if started { logger.info("confirming the resize of \(migration.instanceUUID): resize_confirm_window passed") }
         }
     }
 

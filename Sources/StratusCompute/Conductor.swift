@@ -9,8 +9,8 @@ import StratusScheduler
 import StratusStorage
 
 /// Runs the compute workflows: host registration, build (schedule → claim → spawn, rescheduling on failure),
-/// power changes and delete. Every step reads the instance, decides, and writes the new state together with the
-/// next message in one transaction, so a restart resumes from the last committed step; a message delivered
+/// power changes, cold migration and resize, and delete. Every step reads the instance, decides, and writes the
+/// new state together with the next message in one transaction, so a restart resumes from the last committed step; a message delivered
 /// twice finds the step already taken and does nothing.
 public struct Conductor: Sendable {
     public struct Settings: Sendable {
@@ -23,6 +23,10 @@ public struct Conductor: Sendable {
         /// How old the scheduler's view of heartbeats may get before it is re-read in the background (changes to
         /// services, aggregates and hosts are announced and apply at once; free capacity is always live).
         public var hostCacheSeconds: Double = 10
+        /// `[DEFAULT] allow_resize_to_same_host`: a resize may stay on its host (a cold migration never does).
+        public var allowResizeToSameHost = false
+        /// `[DEFAULT] resize_confirm_window`: seconds after which a finished resize is confirmed on its own (0: never).
+        public var resizeConfirmWindow: Double = 0
         public init() {}
     }
 
@@ -31,6 +35,7 @@ public struct Conductor: Sendable {
     let groups: ServerGroupStore
     let aggregates: AggregateStore
     let network: NetworkStore
+    let migrations: MigrationStore
     let placement: PlacementStore
     let queue: Queue
     let scheduler: FilterScheduler
@@ -49,6 +54,7 @@ public struct Conductor: Sendable {
         self.groups = ServerGroupStore(storage: queue.storage)
         self.aggregates = AggregateStore(storage: queue.storage)
         self.network = NetworkStore(storage: queue.storage)
+        self.migrations = MigrationStore(storage: queue.storage)
         self.placement = placement
         self.queue = queue
         self.scheduler = scheduler
@@ -83,6 +89,9 @@ public struct Conductor: Sendable {
         case .delete(let ref): try await delete(ref.instanceUUID, requestID: requestID)
         case .release(let release): try await releaseNow(release.instanceUUID, ports: release.ports)
         case .power(let power): try await self.power(power, requestID: requestID)
+        case .migrate(let ref): try await migrate(ref, requestID: requestID)
+        case .confirmResize(let ref): try await confirmResize(ref, requestID: requestID)
+        case .revertResize(let ref): try await revertResize(ref, requestID: requestID)
         }
         return nil
     }
@@ -102,6 +111,7 @@ public struct Conductor: Sendable {
         case .powerDone(let outcome): try await powerDone(outcome)
         case .powerSync(let sync): try await powerSync(sync)
         case .destroyed(let ref): try await destroyed(ref.instanceUUID)
+        case .moved(let outcome): try await moved(outcome, requestID: requestID)
         }
         return nil
     }

@@ -16,6 +16,16 @@ public enum TaskState: String, Sendable, Codable, CaseIterable {
     case rebooting
     case rebootingHard = "rebooting_hard"
     case pausing, unpausing, suspending, resuming
+    case resizePrep = "resize_prep"
+    case resizeMigrating = "resize_migrating"
+    case resizeMigrated = "resize_migrated"
+    case resizeFinish = "resize_finish"
+    case resizeReverting = "resize_reverting"
+    case resizeConfirming = "resize_confirming"
+    case migrating
+
+    /// The task states of a cold migration or resize on its way (Nova shows RESIZE for each).
+    public static let resizing: Set<TaskState> = [.resizePrep, .resizeMigrating, .resizeMigrated, .resizeFinish]
 }
 
 /// Nova's `power_state` numbers, as `OS-EXT-STS:power_state` shows them.
@@ -32,16 +42,20 @@ public enum ServerStatus {
             switch task {
             case .rebooting: return "REBOOT"
             case .rebootingHard: return "HARD_REBOOT"
+            case .migrating: return "MIGRATING"
+            case let task? where TaskState.resizing.contains(task): return "RESIZE"
             default: return "ACTIVE"
             }
-        case .stopped: return "SHUTOFF"
+        case .stopped:
+            if let task, TaskState.resizing.contains(task) { return "RESIZE" }
+            return "SHUTOFF"
         case .paused: return "PAUSED"
         case .suspended: return "SUSPENDED"
         case .error: return "ERROR"
         case .deleted: return "DELETED"
         case .softDeleted: return "SOFT_DELETED"
         case .rescued: return "RESCUE"
-        case .resized: return "VERIFY_RESIZE"
+        case .resized: return task == .resizeReverting ? "REVERT_RESIZE" : "VERIFY_RESIZE"
         case .shelved: return "SHELVED"
         case .shelvedOffloaded: return "SHELVED_OFFLOADED"
         }

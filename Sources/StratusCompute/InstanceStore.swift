@@ -39,7 +39,9 @@ public struct InstanceStore: Sendable {
                 locked = \(bind: instance.locked), deleted = \(bind: instance.deleted), updated_at = \(bind: Clock.now()),
                 launched_at = \(bind: instance.launchedAt), metadata = \(bind: JSON.text(instance.metadata)),
                 tags = \(bind: JSON.text(instance.tags)), description = \(bind: instance.description),
-                locked_reason = \(bind: instance.lockedReason), ports = \(bind: Self.encode(ports: instance.ports))
+                locked_reason = \(bind: instance.lockedReason), ports = \(bind: Self.encode(ports: instance.ports)),
+                flavor = \(bind: instance.flavor.stored.encodedString()), vcpus = \(bind: instance.flavor.vcpus),
+                memory_mb = \(bind: instance.flavor.memoryMB)
             WHERE uuid = \(bind: instance.uuid)
             """
         ).run()

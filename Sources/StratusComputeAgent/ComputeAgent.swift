@@ -71,6 +71,40 @@ public struct ComputeAgent: Sendable {
         case .destroy(let ref):
             try await driver.destroy(instanceUUID: ref.instanceUUID)
             return .report(.destroyed(HostInstance(host: host, instanceUUID: ref.instanceUUID)))
+        case .move(let step, let request):
+            return .report(.moved(try await move(step, request, logger: logger)))
+        }
+    }
+
+    /// One host-side step of a cold migration or resize. A failure is reported (the conductor rolls the move
+    /// back); what a failed destination start left behind is removed first.
+    func move(_ step: MoveStep, _ request: MoveRequest, logger: Logger) async throws -> MoveOutcome {
+        let started = Clock.now()
+        let uuid = request.guest.instanceUUID
+        func outcome(_ error: String? = nil) -> MoveOutcome {
+            MoveOutcome(host: host, migrationUUID: request.migrationUUID, instanceUUID: uuid, step: step, started: started, error: error)
+        }
+        do {
+            switch step {
+            case .resizeInstance:
+                // Nova's libvirt driver refuses before touching the guest; so does every driver here.
+                guard request.guest.rootGB >= request.oldRootGB else { return outcome("Resize error: Unable to resize disk down.") }
+                try await driver.migrateDiskAndPowerOff(request)
+            case .finishResize: try await driver.finishMigration(request)
+            case .confirmResize: try await driver.confirmMigration(request)
+            case .revertResize: try await driver.destroy(instanceUUID: uuid)
+            case .finishRevertResize: try await driver.finishRevertMigration(request)
+            }
+            return outcome()
+        } catch where Task.isCancelled {
+            throw CancellationError()
+        } catch {
+            if step == .finishResize {
+                do { try await driver.destroy(instanceUUID: uuid) } catch let cleanup {
+                    logger.warning("cleaning up the failed start of \(uuid) on \(host) failed: \(cleanup)")
+                }
+            }
+            return outcome("\(error)")
         }
     }
 }

@@ -8,7 +8,7 @@ public final class FakeDriver: VirtDriver {
 
     public let resources: HostResources
     public let spawnDelay: Duration
-    private let state = Mutex<(guests: [String: GuestState], failNextSpawns: Int)>(([:], 0))
+    private let state = Mutex<(guests: [String: GuestState], failNextSpawns: Int, failingMoves: [MoveStep: Int])>(([:], 0, [:]))
 
     public init(resources: HostResources = HostResources(vcpus: 16, memoryMB: 32768, localGB: 500),
                 spawnDelay: Duration = .zero) {
@@ -25,6 +25,9 @@ public final class FakeDriver: VirtDriver {
 
     /// Makes the next `count` spawns fail, as a broken hypervisor would.
     public func failNextSpawns(_ count: Int) { state.withLock { $0.failNextSpawns = count } }
+
+    /// Makes the next `count` move steps `step` on this host fail, as a broken hypervisor would.
+    public func failNextMoves(_ step: MoveStep, count: Int = 1) { state.withLock { $0.failingMoves[step] = count } }
 
     /// Guests that run now.
     public var running: Set<String> { state.withLock { Set($0.guests.filter { $0.value == .running }.keys) } }
@@ -67,6 +70,40 @@ public final class FakeDriver: VirtDriver {
         guard let guest = guestState(instanceUUID) else { throw DriverError("fake driver: no guest \(instanceUUID)") }
         let all = ["fake console of \(instanceUUID)", "state: \(guest)", "login:"]
         return all.suffix(lines ?? all.count).joined(separator: "\n") + "\n"
+    }
+
+    public func migrateDiskAndPowerOff(_ request: MoveRequest) async throws {
+        try moveStep(.resizeInstance, request) { guests, uuid in
+            guard guests[uuid] != nil else { throw DriverError("fake driver: no guest \(uuid) to migrate") }
+            guests[uuid] = .stopped
+        }
+    }
+
+    public func finishMigration(_ request: MoveRequest) async throws {
+        try moveStep(.finishResize, request) { guests, uuid in guests[uuid] = request.powerOn ? .running : .stopped }
+    }
+
+    public func confirmMigration(_ request: MoveRequest) async throws {
+        try moveStep(.confirmResize, request) { guests, uuid in guests[uuid] = nil }
+    }
+
+    public func finishRevertMigration(_ request: MoveRequest) async throws {
+        try moveStep(.finishRevertResize, request) { guests, uuid in
+            guard guests[uuid] != nil else { throw DriverError("fake driver: no guest \(uuid) kept to revert to") }
+            guests[uuid] = request.powerOn ? .running : .stopped
+        }
+    }
+
+    /// A move step that fails if one was injected for it, else changes the guests.
+    private func moveStep(_ step: MoveStep, _ request: MoveRequest,
+                          _ change: (inout [String: GuestState], String) throws -> Void) throws {
+        try state.withLock { state in
+            if let left = state.failingMoves[step], left > 0 {
+                state.failingMoves[step] = left - 1
+                throw DriverError("fake driver: injected \(step.rawValue) failure for \(request.guest.instanceName)")
+            }
+            try change(&state.guests, request.guest.instanceUUID)
+        }
     }
 
     public func listGuests() async -> [String: Bool] {

@@ -24,6 +24,19 @@ public protocol VirtDriver: Sendable {
     func maintain() async
     /// Nova's `capabilities_as_traits`: each trait the driver knows, and whether this host supports it.
     var capabilityTraits: [String: Bool] { get }
+
+    // Cold migration and resize. Each step is idempotent (a redelivered step finds it done) and, when it
+    // fails, leaves the guest as it was before the step.
+
+    /// Source: powers the guest off and makes its disk available to `request.destHost`.
+    func migrateDiskAndPowerOff(_ request: MoveRequest) async throws
+    /// Destination: starts the guest (`request.guest`, the new flavor) from the disk the source handed over,
+    /// running if `request.powerOn`.
+    func finishMigration(_ request: MoveRequest) async throws
+    /// Source: the move is kept; removes what the source still holds of the guest.
+    func confirmMigration(_ request: MoveRequest) async throws
+    /// Source: the move is undone; brings the guest back as `request.guest` (the old flavor), running if `request.powerOn`.
+    func finishRevertMigration(_ request: MoveRequest) async throws
 }
 
 extension VirtDriver {
@@ -31,6 +44,18 @@ extension VirtDriver {
     public var cpuInfo: JSON { [:] }
     public func maintain() async {}
     public var capabilityTraits: [String: Bool] { [:] }
+    public func migrateDiskAndPowerOff(_ request: MoveRequest) async throws {
+        throw DriverError("the \(hypervisorType) driver cannot move guests between hosts")
+    }
+    public func finishMigration(_ request: MoveRequest) async throws {
+        throw DriverError("the \(hypervisorType) driver cannot move guests between hosts")
+    }
+    public func confirmMigration(_ request: MoveRequest) async throws {
+        try await destroy(instanceUUID: request.guest.instanceUUID)
+    }
+    public func finishRevertMigration(_ request: MoveRequest) async throws {
+        throw DriverError("the \(hypervisorType) driver cannot move guests between hosts")
+    }
 }
 
 /// A driver failure, with the message the instance fault will carry.

@@ -153,6 +153,15 @@ public enum KnownOptions {
         OptionSpec("fake_driver", "local_gb", .integer(min: 1, max: 1 << 30), default: "500", "Disk of each fake host."),
         OptionSpec("fake_driver", "spawn_delay_ms", .integer(min: 0, max: 600_000), default: "0", "How long a fake spawn takes."),
         OptionSpec(
+            "fake_driver", "host_resources", .string, default: "",
+            "Hosts that differ from vcpus/memory_mb/local_gb: `fake-1=vcpus:5,memory_mb:102400;fake-2=vcpus:50` (unnamed keys keep the defaults)."),
+        OptionSpec(
+            "DEFAULT", "allow_resize_to_same_host", .boolean, default: "false",
+            "A resize may stay on the server's host (a cold migration never does)."),
+        OptionSpec(
+            "DEFAULT", "resize_confirm_window", .integer(min: 0, max: 86400 * 7), default: "0",
+            "Seconds after which a resize in VERIFY_RESIZE is confirmed automatically (0: never)."),
+        OptionSpec(
             "api", "bind_host", .string, default: "127.0.0.1", "Address the HTTP listener binds; `--bind` overrides."),
         OptionSpec(
             "api", "bind_port", .integer(min: 0, max: 65535), default: "8080",

@@ -9,6 +9,8 @@ public enum ComputeCommand: Sendable, Equatable, Codable {
     case destroy(InstanceRef)
     /// Reconciliation's clean-up: remove the guest, tell no one (its server is already settled).
     case destroyOrphan(InstanceRef)
+    /// One host-side step of a cold migration or resize (`step` says which; the host reports `moved`).
+    case move(MoveStep, MoveRequest)
 
     public var instanceUUID: String {
         switch self {
@@ -16,6 +18,7 @@ public enum ComputeCommand: Sendable, Equatable, Codable {
         case .power(let request): return request.instanceUUID
         case .console(let request): return request.instanceUUID
         case .destroy(let ref), .destroyOrphan(let ref): return ref.instanceUUID
+        case .move(_, let request): return request.guest.instanceUUID
         }
     }
 
@@ -26,7 +29,9 @@ public enum ComputeCommand: Sendable, Equatable, Codable {
         case "console": self = .console(try ConsoleRequest(from: decoder))
         case "destroy": self = .destroy(try InstanceRef(from: decoder))
         case "destroy_orphan": self = .destroyOrphan(try InstanceRef(from: decoder))
-        case let op: throw MessageError("unknown compute command '\(op)'")
+        case let op:
+            guard let step = MoveStep(rawValue: op) else { throw MessageError("unknown compute command '\(op)'") }
+            self = .move(step, try MoveRequest(from: decoder))
         }
     }
 
@@ -37,6 +42,7 @@ public enum ComputeCommand: Sendable, Equatable, Codable {
         case .console(let request): try encoder.envelope("console"); try request.encode(to: encoder)
         case .destroy(let ref): try encoder.envelope("destroy"); try ref.encode(to: encoder)
         case .destroyOrphan(let ref): try encoder.envelope("destroy_orphan"); try ref.encode(to: encoder)
+        case .move(let step, let request): try encoder.envelope(step.rawValue); try request.encode(to: encoder)
         }
     }
 }

@@ -12,12 +12,19 @@ public enum ConductorRequest: Sendable, Equatable, Codable {
     case power(PowerRequest)
     /// Give back what a server held (a release that failed the first time, retried by the queue).
     case release(ReleaseRequest)
+    /// Schedule and claim a destination for a cold migration or resize, then start moving.
+    case migrate(MigrationRef)
+    /// Keep a finished resize: the source removes what it kept.
+    case confirmResize(MigrationRef)
+    /// Undo a finished resize: the guest goes back to its source with its old flavor.
+    case revertResize(MigrationRef)
 
     public var instanceUUID: String {
         switch self {
         case .build(let ref), .delete(let ref): return ref.instanceUUID
         case .power(let request): return request.instanceUUID
         case .release(let request): return request.instanceUUID
+        case .migrate(let ref), .confirmResize(let ref), .revertResize(let ref): return ref.instanceUUID
         }
     }
 
@@ -54,6 +61,9 @@ public enum ConductorRequest: Sendable, Equatable, Codable {
         case "delete": self = .delete(try InstanceRef(from: decoder))
         case "power": self = .power(try PowerRequest(from: decoder))
         case "release": self = .release(try ReleaseRequest(from: decoder))
+        case "migrate": self = .migrate(try MigrationRef(from: decoder))
+        case "confirm_resize": self = .confirmResize(try MigrationRef(from: decoder))
+        case "revert_resize": self = .revertResize(try MigrationRef(from: decoder))
         case let op: throw MessageError("unknown conductor request '\(op)'")
         }
     }
@@ -64,6 +74,9 @@ public enum ConductorRequest: Sendable, Equatable, Codable {
         case .delete(let ref): try encoder.envelope("delete"); try ref.encode(to: encoder)
         case .power(let request): try encoder.envelope("power"); try request.encode(to: encoder)
         case .release(let request): try encoder.envelope("release"); try request.encode(to: encoder)
+        case .migrate(let ref): try encoder.envelope("migrate"); try ref.encode(to: encoder)
+        case .confirmResize(let ref): try encoder.envelope("confirm_resize"); try ref.encode(to: encoder)
+        case .revertResize(let ref): try encoder.envelope("revert_resize"); try ref.encode(to: encoder)
         }
     }
 }

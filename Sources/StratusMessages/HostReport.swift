@@ -10,6 +10,8 @@ public enum HostReport: Sendable, Equatable, Codable {
     case powerDone(PowerOutcome)
     case powerSync(PowerSync)
     case destroyed(HostInstance)
+    /// A step of a cold migration or resize ended (on the migration's source or destination).
+    case moved(MoveOutcome)
 
     public var host: String {
         switch self {
@@ -19,16 +21,24 @@ public enum HostReport: Sendable, Equatable, Codable {
         case .powerDone(let outcome): return outcome.host
         case .powerSync(let sync): return sync.host
         case .destroyed(let ref): return ref.host
+        case .moved(let outcome): return outcome.host
         }
     }
 
-    /// The instance the report is about, if it is about one.
+    /// The migration the report is about: such a report may come from either of its hosts.
+    public var migrationUUID: String? {
+        if case .moved(let outcome) = self { return outcome.migrationUUID }
+        return nil
+    }
+
+    /// The instance the report is about, if it is about one on the sender's host (a move's report is judged by
+    /// its migration instead).
     public var instanceUUID: String? {
         switch self {
         case .spawned(let outcome), .spawnFailed(let outcome): return outcome.instanceUUID
         case .powerDone(let outcome): return outcome.instanceUUID
         case .destroyed(let ref): return ref.instanceUUID
-        case .registerHost, .heartbeat, .powerSync: return nil
+        case .registerHost, .heartbeat, .powerSync, .moved: return nil
         }
     }
 
@@ -41,6 +51,7 @@ public enum HostReport: Sendable, Equatable, Codable {
         case "power_done": self = .powerDone(try PowerOutcome(from: decoder))
         case "power_sync": self = .powerSync(try PowerSync(from: decoder))
         case "destroyed": self = .destroyed(try HostInstance(from: decoder))
+        case "moved": self = .moved(try MoveOutcome(from: decoder))
         case let op: throw MessageError("unknown host report '\(op)'")
         }
     }
@@ -54,6 +65,7 @@ public enum HostReport: Sendable, Equatable, Codable {
         case .powerDone(let body): try encoder.envelope("power_done"); try body.encode(to: encoder)
         case .powerSync(let body): try encoder.envelope("power_sync"); try body.encode(to: encoder)
         case .destroyed(let body): try encoder.envelope("destroyed"); try body.encode(to: encoder)
+        case .moved(let body): try encoder.envelope("moved"); try body.encode(to: encoder)
         }
     }
 }

@@ -12,6 +12,7 @@ import StratusQueue
 public struct AgentAPI: Sendable {
     let queue: Queue
     let instances: InstanceStore
+    let migrations: MigrationStore
     let hosts: HostStore
     let bodyLimit: Int
     /// Hosts seen registered, and when.
@@ -25,6 +26,7 @@ public struct AgentAPI: Sendable {
     public init(queue: Queue, instances: InstanceStore, hosts: HostStore, bodyLimit: Int) {
         self.queue = queue
         self.instances = instances
+        self.migrations = MigrationStore(storage: instances.storage)
         self.hosts = hosts
         self.bodyLimit = bodyLimit
     }
@@ -133,10 +135,11 @@ public struct AgentAPI: Sendable {
     /// Why each of these reports (keyed by their message) may not be taken, read in one query: the rules of `validate`.
     func refusals(_ reports: [(id: String, report: HostReport)]) async throws -> [String: String] {
         let placed = try await instances.hosts(of: reports.compactMap(\.report.instanceUUID))
+        let moves = try await migrations.hosts(of: reports.compactMap(\.report.migrationUUID))
         var refusals: [String: String] = [:]
         for (id, report) in reports {
             do {
-                try await validate(report, placed: placed)
+                try await validate(report, placed: placed, moves: moves)
             } catch let error as StratusError {
                 refusals[id] = error.message
             }
@@ -161,9 +164,11 @@ public struct AgentAPI: Sendable {
         return Response(status: .accepted)
     }
 
-    /// A report may only come from a registered host, and one about an instance only from the instance's host.
-    /// `placed`, when given, holds the hosts of the instances already read (a batch's).
-    func validate(_ report: HostReport, placed: [String: String?]? = nil) async throws {
+    /// A report may only come from a registered host, one about an instance only from the instance's host, and
+    /// one about a move only from the migration's source or destination. `placed` and `moves`, when given, hold
+    /// what was already read for a batch.
+    func validate(_ report: HostReport, placed: [String: String?]? = nil,
+                  moves: [String: (source: String, dest: String?)]? = nil) async throws {
         guard Self.validHost(report.host) else { throw StratusError.badRequest("Invalid host name '\(report.host)'.") }
         guard try await isRegistered(report.host) else {
             throw StratusError.notFound("Compute host \(report.host) is not registered.")
@@ -173,6 +178,13 @@ public struct AgentAPI: Sendable {
             guard let host = hosts[uuid] else { throw StratusError.notFound("Instance \(uuid) could not be found.") }
             guard host == report.host else {
                 throw StratusError.conflict("Instance \(uuid) is not on host \(report.host); the report is refused.")
+            }
+        }
+        if let uuid = report.migrationUUID {
+            let known = if let moves { moves } else { try await migrations.hosts(of: [uuid]) }
+            guard let move = known[uuid] else { throw StratusError.notFound("Migration \(uuid) could not be found.") }
+            guard move.source == report.host || move.dest == report.host else {
+                throw StratusError.conflict("Migration \(uuid) is not from or to host \(report.host); the report is refused.")
             }
         }
     }

@@ -27,6 +27,7 @@ public struct ComputeAPI: Sendable {
     let aggregates: AggregateStore
     let images: ImageStore
     let network: NetworkStore
+    let migrations: MigrationStore
     /// Placement, to mirror host aggregates into.
     let placement: PlacementStore
     /// `[DEFAULT] service_down_time`
@@ -51,6 +52,7 @@ public struct ComputeAPI: Sendable {
         aggregates = AggregateStore(storage: flavors.storage)
         images = ImageStore(storage: flavors.storage)
         network = NetworkStore(storage: flavors.storage)
+        migrations = MigrationStore(storage: flavors.storage)
     }
 
     public static func microversions() -> MicroversionMiddleware {
@@ -86,6 +88,7 @@ public struct ComputeAPI: Sendable {
         registerQuotas(on: router)
         registerHosts(on: router)
         registerAggregates(on: router)
+        registerMigrations(on: router)
     }
 
     func versionJSON() -> JSON {

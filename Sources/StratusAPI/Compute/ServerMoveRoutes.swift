@@ -1,0 +1,115 @@
+import Hummingbird
+import StratusCompute
+import StratusCore
+import StratusMessages
+import StratusQueue
+import StratusStorage
+
+/// Moving servers: the `migrate`, `resize`, `confirmResize` and `revertResize` actions, with Nova's checks,
+/// states and messages. Each records its action, sets the task state and queues the conductor's request in one
+/// transaction; everything after that happens in the conductor and on the hosts.
+extension ComputeAPI {
+    /// `migrate` (admin): a cold migration to a host the scheduler picks, or (2.56) the one named.
+    func migrate(_ instance: Instance, _ body: JSONFields, _ context: StratusRequestContext, path: String) async throws {
+        var host: String?
+        if let value = body.object["migrate"], value != .null {
+            let options = try JSONFields(value, path: "migrate")
+            if context.microversion.atLeast(2, 56) {
+                try options.rejectUnknown(["host"])
+                host = try options.string("host", nullable: true)
+            } else {
+                try options.rejectUnknown([])
+            }
+        }
+        if let host {
+            try context.authorize("os_compute_api:os-migrate-server:migrate:host", target: ["project_id": instance.projectID], path: path)
+            guard try await hostStore.services().contains(where: { $0.host == host }) else {
+                throw StratusError.badRequest("Compute host \(host) could not be found.")
+            }
+            guard host != instance.host else { throw StratusError.badRequest("Cannot migrate to the host where the server exists.") }
+        }
+        try await beginMove(.migration, instance, newFlavor: instance.flavor, requestedHost: host, action: "migrate", context)
+    }
+
+    /// `resize`: a cold move to a new flavor, on another host (or this one with `allow_resize_to_same_host`).
+    func resize(_ instance: Instance, _ body: JSONFields, _ context: StratusRequestContext) async throws {
+        let options = try body.fields("resize", required: true)!
+        try options.rejectUnknown(["flavorRef", "OS-DCF:diskConfig"])
+        let reference = try options.requiredString("flavorRef")
+        if let disk = try options.string("OS-DCF:diskConfig"), !["AUTO", "MANUAL"].contains(disk) {
+            throw StratusError.badRequest("Invalid input for field/attribute OS-DCF:diskConfig. Value: \(disk). It must be one of AUTO, MANUAL.")
+        }
+        let id = reference.split(separator: "/").last.map(String.init) ?? reference
+        let flavor: Flavor
+        do { flavor = try await flavors.flavor(id: id) } catch let error as StratusError where error.code.status == 404 {
+            throw StratusError.badRequest("Flavor \(reference) could not be found.")
+        }
+        guard flavor.id != instance.flavor.id else { throw StratusError.badRequest("When resizing, instances must change flavor!") }
+        if flavor.rootGB == 0, instance.flavor.rootGB > 0 {
+            throw StratusError.badRequest("Server disk was unable to be resized because: Resize to zero disk flavor is not allowed.")
+        }
+        try await beginMove(.resize, instance, newFlavor: flavor, requestedHost: nil, action: "resize", context)
+    }
+
+    /// The common start of a cold move: Nova's state and service checks, then the migration record (pre-migrating),
+    /// task `resize_prep`, the action and the conductor's request, committed together.
+    func beginMove(_ kind: MigrationRecord.Kind, _ instance: Instance, newFlavor: Flavor, requestedHost: String?, action: String,
+                   _ context: StratusRequestContext) async throws {
+        let auth = try context.requireAuth()
+        // Nova's check_instance_host(check_is_up=True): a move needs its source to hand the guest over.
+        if let source = instance.host, let service = try await hostStore.services().first(where: { $0.host == source }),
+           service.forcedDown || Clock.now() - service.lastSeen > serviceDownTime {
+            throw StratusError.conflict("Service is unavailable at this time.")
+        }
+        try await servers.storage.transaction { tx in
+            guard var current = try await servers.instance(instance.uuid, in: tx), !current.deleted else {
+                throw StratusError.notFound("Instance \(instance.uuid) could not be found.")
+            }
+            guard current.taskState == nil, current.vmState == .active || current.vmState == .stopped, current.host != nil else {
+                throw StratusError.conflict(
+                    "Cannot '\(action)' instance \(current.uuid) while it is in vm_state \(current.vmState.rawValue)"
+                        + (current.taskState.map { " and task_state \($0.rawValue)" } ?? ""))
+            }
+            let migration = try await migrations.insert(
+                MigrationRecord(instance: current, kind: kind, newFlavor: newFlavor, requestedHost: requestedHost,
+                                userID: auth.userID, projectID: current.projectID), in: tx)
+            current.taskState = .resizePrep
+            try await servers.save(current, in: tx)
+            _ = try await servers.startAction(action, instance: current, requestID: context.requestID, userID: auth.userID,
+                                               projectID: auth.projectID ?? "", in: tx)
+            try await queue.request(.migrate(MigrationRef(instanceUUID: current.uuid, migrationUUID: migration.uuid)),
+                                    requestID: context.requestID, in: tx)
+        }
+    }
+
+    /// `confirmResize` (204) and `revertResize` (202): only a server in VERIFY_RESIZE with a finished migration.
+    func settleResize(_ instance: Instance, confirm: Bool, _ context: StratusRequestContext) async throws {
+        let auth = try context.requireAuth()
+        let action = confirm ? "confirmResize" : "revertResize"
+        // Read before the transaction (on SQLite a read inside it would wait for the writer it is), judged again under the lock.
+        let found = try await migrations.latest(instanceUUID: instance.uuid, statuses: [.finished])
+        try await servers.storage.transaction { tx in
+            guard var current = try await servers.instance(instance.uuid, in: tx), !current.deleted else {
+                throw StratusError.notFound("Instance \(instance.uuid) could not be found.")
+            }
+            guard current.vmState == .resized, current.taskState == nil else {
+                throw StratusError.conflict(
+                    "Cannot '\(action)' instance \(current.uuid) while it is in vm_state \(current.vmState.rawValue)"
+                        + (current.taskState.map { " and task_state \($0.rawValue)" } ?? ""))
+            }
+            guard let found, var migration = try await migrations.migration(found.uuid, in: tx), migration.status == .finished else {
+                throw StratusError.badRequest("Instance has not been resized.")
+            }
+            migration.status = confirm ? .confirming : .reverting
+            try await migrations.save(migration, in: tx)
+            if !confirm {
+                current.taskState = .resizeReverting
+                try await servers.save(current, in: tx)
+            }
+            _ = try await servers.startAction(action, instance: current, requestID: context.requestID, userID: auth.userID,
+                                               projectID: auth.projectID ?? "", in: tx)
+            let ref = MigrationRef(instanceUUID: current.uuid, migrationUUID: migration.uuid)
+            try await queue.request(confirm ? .confirmResize(ref) : .revertResize(ref), requestID: context.requestID, in: tx)
+        }
+    }
+}
