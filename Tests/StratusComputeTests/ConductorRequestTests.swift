@@ -9,6 +9,9 @@ struct ConductorRequestTests {
     func roundTrip() throws {
         let requests: [ConductorRequest] = InstanceAction.allCases.map { $0.request(for: "u-1") } + [
             .build(InstanceRef(instanceUUID: "u-2")), .release(ReleaseRequest(instanceUUID: "u-3", ports: false)),
+            .migrate(MigrationRef(instanceUUID: "u-4", migrationUUID: "m-1")),
+            .confirmResize(MigrationRef(instanceUUID: "u-4", migrationUUID: "m-1")),
+            .revertResize(MigrationRef(instanceUUID: "u-4", migrationUUID: "m-1")),
         ]
         for request in requests {
             let json = try WireFormat.encode(request)
@@ -17,6 +20,27 @@ struct ConductorRequestTests {
         }
         #expect(InstanceAction.rebootHard.request(for: "u") == .power(PowerRequest(instanceUUID: "u", action: .rebootHard)))
         #expect(InstanceAction.delete.request(for: "u") == .delete(InstanceRef(instanceUUID: "u")))
+    }
+
+    @Test("every step of a move, and its report, survives encode and decode; a move without its migration is refused")
+    func moveMessages() throws {
+        let guest = SpawnRequest(instanceUUID: "u", instanceName: "instance-u", vcpus: 1, memoryMB: 128, rootGB: 1, imageRef: "i",
+                                 ports: [SpawnPort(id: "p", mac: "fa:16:3e:00:00:01")])
+        let request = MoveRequest(migrationUUID: "m", sourceHost: "a", destHost: "b", guest: guest, oldRootGB: 1, powerOn: true)
+        for step in MoveStep.allCases {
+            let command = ComputeCommand.move(step, request)
+            let json = try WireFormat.encode(command)
+            #expect(json["op"] == .string(step.rawValue))
+            #expect(try WireFormat.decode(ComputeCommand.self, from: json) == command)
+            #expect(command.instanceUUID == "u")
+            let report = HostReport.moved(MoveOutcome(host: "b", migrationUUID: "m", instanceUUID: "u", step: step, started: 1, error: "e"))
+            #expect(try WireFormat.decode(HostReport.self, from: try WireFormat.encode(report)) == report)
+            #expect(report.migrationUUID == "m")
+            #expect(report.instanceUUID == nil)  // judged by its migration's hosts, not the instance's
+        }
+        #expect(throws: MessageError.self) {
+            try WireFormat.decode(ComputeCommand.self, from: ["version": 1, "op": "finish_resize", "guest": .null])
+        }
     }
 
     @Test("the untyped requests queued before an upgrade are still read, each field by name")
@@ -38,7 +62,8 @@ struct ConductorRequestTests {
             (["op": "explode", "instance": "u"], "unknown conductor request 'explode'"),
             (["op": "reboot", "instance": "u"], "needs 'type' HARD or SOFT"),
             (["op": "release", "instance": "u"], "missing field 'ports'"),
-            (["version": 1, "op": "migrate", "instance": "u"], "unknown conductor request 'migrate'"),
+            (["version": 1, "op": "evacuate", "instance": "u"], "unknown conductor request 'evacuate'"),
+            (["version": 1, "op": "migrate", "instance": "u"], "missing field 'migration'"),
             (["version": 2, "op": "build", "instance": "u"], "unsupported message version 2"),
             (["version": 1, "op": "release", "instance": "u"], "missing field 'ports'"),
             (["version": 1, "op": "power", "instance": "u", "action": "explode"], "action"),

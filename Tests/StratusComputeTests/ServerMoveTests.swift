@@ -66,6 +66,22 @@ struct ServerMoveTests {
             #expect(names == ["conductor_migrate_server", "compute_resize_instance", "compute_finish_resize"])
             // Confirming twice: nothing is resized any more.
             #expect(try await act(client, id, ["confirmResize": nil]).status == 409)
+
+            // The channel takes a move's report only from its source or destination; an unknown migration is a 404.
+            let service = try await client.http.token(user: "nova", password: cloud.credentials.servicePassword, project: "service")
+            let migration = try #require(listed.first?["uuid"]?.stringValue)
+            let registered = try await AgentChannelTests.post(client.http, "/reports", service, json: [
+                "version": 1, "op": "register_host", "host": "intruder", "zone": "nova", "hypervisor_type": "fake",
+                "hypervisor_version": 1, "cpu_info": [:], "resources": ["vcpus": 1, "memory_mb": 64, "local_gb": 1]])
+            #expect(registered.status == 200)
+            func moveReport(_ host: String, _ migration: String) async throws -> TestHTTP.Reply {
+                try await AgentChannelTests.post(client.http, "/reports", service, json: [
+                    "version": 1, "op": "moved", "host": .string(host), "migration": .string(migration), "instance": .string(id),
+                    "step": "finish_revert_resize", "started": 1])
+            }
+            #expect(try await moveReport("intruder", migration).status == 409)
+            #expect(try await moveReport(dest, Identifier.uuid()).status == 404)
+            #expect(try await client.call("GET", "/servers/\(id)").json["server"]?["status"] == "ACTIVE")
         }
     }
 

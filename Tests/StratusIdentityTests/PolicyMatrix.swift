@@ -54,7 +54,8 @@ enum PolicyMatrix {
         "os-stop": writeOwn, "os-start": writeOwn, "reboot": writeOwn, "pause": writeOwn, "unpause": writeOwn,
         "suspend": writeOwn, "resume": writeOwn, "lock": writeOwn, "unlock": writeOwn, "os-getConsoleOutput": writeOwn,
         // Refused by rule before the server is looked up, so another project learns nothing either way.
-        "os-resetState": admin, "forceDelete": writeOwn, "os-forceDelete": writeOwn,
+        "os-resetState": admin, "forceDelete": writeOwn, "os-forceDelete": writeOwn, "migrate": admin,
+        "resize": writeOwn, "confirmResize": writeOwn, "revertResize": writeOwn,
     ]
 
     static let compute: [String: String] = {
@@ -104,6 +105,8 @@ enum PolicyMatrix {
             "POST compute/v2.1/os-aggregates/:id/action#remove_host": admin,
             "POST compute/v2.1/os-aggregates/:id/action#set_metadata": admin,
             "GET compute/v2.1/os-availability-zone": anyProject, "GET compute/v2.1/os-availability-zone/detail": admin,
+            "GET compute/v2.1/os-migrations": admin, "GET compute/v2.1/servers/:id/migrations": admin,
+            "GET compute/v2.1/servers/:id/migrations/:migration_id": admin,
         ]
         for (action, row) in serverActions { rows["POST compute/v2.1/servers/:id/action#" + action] = row }
         return rows
