@@ -187,7 +187,7 @@ extension Stratus {
     struct Bench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Benchmarks that print JSON.", subcommands: [QueueCommand.self, RegexCommand.self, PlacementCommand.self, BootCommand.self, SchedulerCommand.self, IPAMCommand.self,
-                          QEMUBootCommand.self])
+                          QEMUBootCommand.self, MigrateCommand.self])
 
         struct BootCommand: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
@@ -217,6 +217,20 @@ extension Stratus {
                         report = try await BootBenchmark(servers: servers, hosts: hosts, clients: clients).run(logger: logger)
                     }
                     print(report.encodedString())
+                }
+            }
+        }
+
+        struct MigrateCommand: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "migrate", abstract: "Cold-migrates N servers on fake hosts all at once: seconds until all are in VERIFY_RESIZE.")
+            @Option(help: "Servers to boot and then migrate.") var servers: Int = 50
+            @Option(help: "Fake compute hosts.") var hosts: Int = 100
+
+            func run() async throws {
+                try await reportingErrors {
+                    guard servers > 0, hosts > 1 else { throw ValidationError("--servers is positive and --hosts at least 2") }
+                    print(try await MigrationBenchmark(servers: servers, hosts: hosts).run(logger: makeLogger(nil)).encodedString())
                 }
             }
         }
