@@ -10,8 +10,8 @@ import StratusStorage
 
 /// Runs the compute workflows: host registration, build (schedule → claim → spawn, rescheduling on failure),
 /// power changes, cold migration and resize, and delete. Every step reads the instance, decides, and writes the
-/// new state together with the next message in one transaction, so a restart resumes from the last committed step; a message delivered
-/// twice finds the step already taken and does nothing.
+/// new state together with the next message in one transaction, so a restart resumes from the last committed
+/// step; a message delivered twice finds the step already taken and does nothing.
 public struct Conductor: Sendable {
     public struct Settings: Sendable {
         /// `[scheduler] max_attempts`

@@ -13,13 +13,8 @@ struct ComputeCLITests {
 
     @Test("server group create + a boot in it, quota show/set and an over-quota 403, NoValidHost fault in server show, key pairs, aggregates, zones, pause, console log")
     func computeWorkflow() async throws {
-        try await CloudFixture.withCloud(extraConfig: "[fake_driver]\nhost_count = 2\nmemory_mb = 1024\n") { cloud in
+        try await withFakeHostCloud(hosts: 2) { cloud, http, token in
             let admin = ["--os-cloud", "stratus-admin"]
-            let http = TestHTTP(baseURL: cloud.baseURL)
-            let token = try await http.token(user: "admin", password: cloud.credentials.adminPassword, project: "admin")
-            for _ in 0..<200 where try await http.request("GET", "/compute/v2.1/os-services", token: token).json["services"]?.arrayValue?.count != 2 {
-                try await Task.sleep(for: .milliseconds(50))
-            }
             func boot(_ name: String, flavor: String = "42", hints: JSON? = nil) async throws -> TestHTTP.Reply {
                 var body: [String: JSON] = ["server": ["name": .string(name), "flavorRef": .string(flavor), "imageRef": "00000000-0000-4000-8000-000000000001", "networks": "none"]]
                 if let hints { body["os:scheduler_hints"] = hints }

@@ -27,6 +27,20 @@ func waitForServer(_ cloud: ReadyCloud, _ arguments: [String], _ name: String, s
     return shown
 }
 
+/// A cloud with `hosts` fake hosts (1 GiB each), an admin token, and every host registered before `body` runs.
+func withFakeHostCloud<T: Sendable>(hosts: Int, _ body: @Sendable (ReadyCloud, TestHTTP, String) async throws -> T) async throws -> T {
+    try await CloudFixture.withCloud(extraConfig: "[fake_driver]\nhost_count = \(hosts)\nmemory_mb = 1024\n") { cloud in
+        let http = TestHTTP(baseURL: cloud.baseURL)
+        let token = try await http.token(user: "admin", password: cloud.credentials.adminPassword, project: "admin")
+        func registered() async throws -> Int {
+            try await http.request("GET", "/compute/v2.1/os-services", token: token).json["services"]?.arrayValue?.count ?? 0
+        }
+        for _ in 0..<200 where try await registered() != hosts { try await Task.sleep(for: .milliseconds(50)) }
+        try #require(try await registered() == hosts, "the fake hosts did not all register within 10 s")
+        return try await body(cloud, http, token)
+    }
+}
+
 /// The real python-openstackclient against an in-process Stratus.
 @Suite("The real openstack CLI", .enabled(if: ProcessRunner.openstackCLI != nil, "python-openstackclient not installed; scripts/test installs it"))
 struct OpenStackCLITests {

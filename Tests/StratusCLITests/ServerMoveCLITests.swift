@@ -9,13 +9,8 @@ import Testing
 struct ServerMoveCLITests {
     @Test("server migrate --wait, resize confirm, resize --flavor --wait, resize revert, server migration list")
     func migrateAndResize() async throws {
-        try await CloudFixture.withCloud(extraConfig: "[fake_driver]\nhost_count = 2\nmemory_mb = 1024\n") { cloud in
+        try await withFakeHostCloud(hosts: 2) { cloud, http, token in
             let admin = ["--os-cloud", "stratus-admin"]
-            let http = TestHTTP(baseURL: cloud.baseURL)
-            let token = try await http.token(user: "admin", password: cloud.credentials.adminPassword, project: "admin")
-            for _ in 0..<200 where try await http.request("GET", "/compute/v2.1/os-services", token: token).json["services"]?.arrayValue?.count != 2 {
-                try await Task.sleep(for: .milliseconds(50))
-            }
             let created = try await http.request("POST", "/compute/v2.1/servers", token: token, json: ["server": [
                 "name": "traveller", "flavorRef": "42", "imageRef": .string(CloudFixture.imageID), "networks": "none"]],
                 headers: ["OpenStack-API-Version": "compute 2.90"])

@@ -81,9 +81,7 @@ extension ComputeAPI {
                 throw StratusError.notFound("Instance \(instance.uuid) could not be found.")
             }
             guard let task = force ? .deleting : action.begin(from: current.vmState, task: current.taskState) else {
-                throw StratusError.conflict(
-                    "Cannot '\(action.recordName)' instance \(current.uuid) while it is in vm_state \(current.vmState.rawValue)"
-                        + (current.taskState.map { " and task_state \($0.rawValue)" } ?? ""))
+                throw Self.invalidState(action.recordName, current)
             }
             current.taskState = task
             try await servers.save(current, in: tx)

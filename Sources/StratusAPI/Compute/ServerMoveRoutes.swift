@@ -66,9 +66,7 @@ extension ComputeAPI {
                 throw StratusError.notFound("Instance \(instance.uuid) could not be found.")
             }
             guard current.taskState == nil, current.vmState == .active || current.vmState == .stopped, current.host != nil else {
-                throw StratusError.conflict(
-                    "Cannot '\(action)' instance \(current.uuid) while it is in vm_state \(current.vmState.rawValue)"
-                        + (current.taskState.map { " and task_state \($0.rawValue)" } ?? ""))
+                throw Self.invalidState(action, current)
             }
             let migration = try await migrations.insert(
                 MigrationRecord(instance: current, kind: kind, newFlavor: newFlavor, requestedHost: requestedHost,
@@ -92,11 +90,7 @@ extension ComputeAPI {
             guard var current = try await servers.instance(instance.uuid, in: tx), !current.deleted else {
                 throw StratusError.notFound("Instance \(instance.uuid) could not be found.")
             }
-            guard current.vmState == .resized, current.taskState == nil else {
-                throw StratusError.conflict(
-                    "Cannot '\(action)' instance \(current.uuid) while it is in vm_state \(current.vmState.rawValue)"
-                        + (current.taskState.map { " and task_state \($0.rawValue)" } ?? ""))
-            }
+            guard current.vmState == .resized, current.taskState == nil else { throw Self.invalidState(action, current) }
             guard let found, var migration = try await migrations.migration(found.uuid, in: tx), migration.status == .finished else {
                 throw StratusError.badRequest("Instance has not been resized.")
             }

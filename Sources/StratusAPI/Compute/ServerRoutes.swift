@@ -309,6 +309,12 @@ extension ComputeAPI {
 
     /// Readers may look, not act; a locked instance refuses everyone but admins (Nova's 409 `InstanceIsLocked`).
     /// A locked server refuses changes except from admins (who may act on it is the route's rule).
+    /// Nova's 409 for an action the instance's states forbid.
+    static func invalidState(_ action: String, _ instance: Instance) -> StratusError {
+        .conflict("Cannot '\(action)' instance \(instance.uuid) while it is in vm_state \(instance.vmState.rawValue)"
+            + (instance.taskState.map { " and task_state \($0.rawValue)" } ?? ""))
+    }
+
     func requireWritable(_ instance: Instance, _ context: StratusRequestContext) throws {
         let auth = try context.requireAuth()
         if instance.locked, !auth.isAdmin {
