@@ -196,6 +196,26 @@ extension Conductor {
         }
     }
 
+    /// A server deleted during a move, or in VERIFY_RESIZE (Nova confirms on delete): each unfinished migration
+    /// ends, its hold on the source is given back, and the guest is removed from the move's other host too.
+    func endMoves(ofDeleted uuid: String) async throws {
+        var filter = MigrationStore.Filter()
+        filter.instanceUUID = uuid
+        let host = try await instances.instance(uuid)?.host
+        for migration in try await migrations.list(filter) where !migration.status.isFinal {
+            try await queue.storage.transaction { tx in
+                guard var record = try await migrations.migration(migration.uuid, in: tx), !record.status.isFinal else { return }
+                record.status = record.status == .finished || record.status == .confirming ? .confirmed : .error
+                if record.status == .error { record.error = "the server was deleted during the move" }
+                try await migrations.save(record, in: tx)
+                for other in Set([record.sourceCompute, record.destCompute].compactMap { $0 }) where other != host {
+                    try await queue.send(.destroyOrphan(InstanceRef(instanceUUID: uuid)), to: other, requestID: nil, in: tx)
+                }
+            }
+            await release(migration.uuid, ports: false)
+        }
+    }
+
     /// Points the instance's ports at the host its guest now runs on (Neutron's `binding:host_id`).
     func rebindPorts(_ uuid: String, to host: String) async throws {
         for var port in try await network.ports(device: uuid) where port.bindingHostID != host {

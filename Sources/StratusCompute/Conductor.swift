@@ -158,6 +158,7 @@ public struct Conductor: Sendable {
     /// The guest is gone: free its allocations, leave its group, and mark it deleted.
     func destroyed(_ uuid: String) async throws {
         await release(uuid, ports: true)
+        try await endMoves(ofDeleted: uuid)
         try await queue.storage.transaction { tx in
             guard var instance = try await instances.instance(uuid, in: tx), !instance.deleted else { return }
             instance.vmState = .deleted

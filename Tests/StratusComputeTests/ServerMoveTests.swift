@@ -268,6 +268,21 @@ struct ServerMoveTests {
         }
     }
 
+    @Test("deleting a server in VERIFY_RESIZE frees both hosts: no allocation, no guest left on either")
+    func deleteWhileResized() async throws {
+        try await withComputeCloud(hosts: 2) { client, cloud in
+            let id = try await client.create("leaver")
+            let source = try #require(host(try await client.settle(id)))
+            #expect(try await act(client, id, ["resize": ["flavorRef": "84"]]).status == 202)
+            let dest = try #require(host(try await client.settle(id)))
+            #expect(try await client.call("DELETE", "/servers/\(id)").status == 204)
+            #expect(try await client.settle(id)["status"] == "DELETED")
+            try await expectEventually { try await client.placementUsage() == 0 }
+            try await expectEventually { cloud.fakeDrivers[source]?.guestState(id) == nil && cloud.fakeDrivers[dest]?.guestState(id) == nil }
+            #expect(try await migrations(client, "?instance_uuid=\(id)").first?["status"] == "confirmed")
+        }
+    }
+
     @Test("os-migrations: filters, 2.59 paging with a next link, unknown parameters and bad times refused")
     func listMigrations() async throws {
         try await withComputeCloud(hosts: 2) { client, _ in
