@@ -55,12 +55,14 @@ extension Conductor {
             guard refused > 0, round < Self.decisionRounds else { break }
             scheduling = try await decide(target, tried: ignore, only: migration.requestedHost)
         }
+        // Every claim refused because another delivery of this message claimed first: that one carries on.
+        if try await claimedDestination(of: migration) != nil { return }
         let rejected = scheduling.decision.steps.filter { $0.removed > 0 }.map { "\($0.filter) removed \($0.removed)" }
         let reason = "No valid host was found. No valid host found for \(migration.kind == .resize ? "resize" : "cold migrate")"
         try await endMove(migration, instance: instance, reason: reason,
                           details: reason + (rejected.isEmpty ? "" : " (" + rejected.joined(separator: ", ") + ")")
                             + "; \(scheduling.candidates) hosts with room in placement; " + scheduling.decision.summary,
-                          event: "conductor_migrate_server", start: started, host: nil)
+                          event: "conductor_migrate_server", start: started, host: nil, expected: .preMigrating, returnAllocations: false)
     }
 
     /// The destination a claim already made for this migration points at, if one was made.
@@ -102,12 +104,15 @@ extension Conductor {
 
     /// A move that did not happen: the source's allocation goes back to the instance (if it had moved), the
     /// migration ends in error with `reason`, and the server is left as it was before the move, on its source.
+    /// Only a migration still at `expected` is ended (a duplicate or late message finds it moved on and does
+    /// nothing); `returnAllocations` is false when no claim was made.
     func endMove(_ migration: MigrationRecord, instance: Instance, reason: String, details: String, event: String, start: Double,
-                 host: String?) async throws {
-        try await moveAllocationsBack(migration)
+                 host: String?, expected: MigrationRecord.Status, returnAllocations: Bool = true) async throws {
+        guard try await migrations.migration(migration.uuid)?.status == expected else { return }
+        if returnAllocations { try await moveAllocationsBack(migration) }
         try await queue.storage.transaction { tx in
-            guard var record = try await migrations.migration(migration.uuid, in: tx), !record.status.isFinal,
-                  var current = try await instances.instance(instance.uuid, in: tx), !current.deleted else { return }
+            guard var current = try await instances.instance(instance.uuid, in: tx), !current.deleted,
+                  var record = try await migrations.migration(migration.uuid, in: tx), record.status == expected else { return }
             record.status = .error
             record.error = details
             try await migrations.save(record, in: tx)
@@ -129,15 +134,19 @@ extension Conductor {
     /// nothing to do when the migration holds nothing (never claimed, or already moved back).
     func moveAllocationsBack(_ migration: MigrationRecord) async throws {
         guard let held = try await placement.consumer(migration.uuid), !held.allocations.isEmpty else { return }
-        let instance = try await placement.consumer(migration.instanceUUID)
+        let drop = ConsumerAllocations(consumerUUID: migration.uuid, allocations: [], projectID: held.projectID, userID: held.userID,
+                                       expectedGeneration: .equals(held.generation))
+        // An instance whose allocations are gone was deleted meanwhile: nothing is given back to it.
+        guard let instance = try await placement.consumer(migration.instanceUUID), !instance.allocations.isEmpty else {
+            try await placement.replaceAllocations([drop])
+            return
+        }
         try await placement.replaceAllocations([
             ConsumerAllocations(
                 consumerUUID: migration.instanceUUID,
                 allocations: held.allocations.map { ProviderAllocation(providerUUID: $0.key, resources: $0.value.resources) },
-                projectID: held.projectID, userID: held.userID, consumerType: "INSTANCE",
-                expectedGeneration: instance.map { .equals($0.generation) } ?? .newConsumer),
-            ConsumerAllocations(consumerUUID: migration.uuid, allocations: [], projectID: held.projectID, userID: held.userID,
-                                expectedGeneration: .equals(held.generation)),
+                projectID: held.projectID, userID: held.userID, consumerType: "INSTANCE", expectedGeneration: .equals(instance.generation)),
+            drop,
         ])
     }
 }

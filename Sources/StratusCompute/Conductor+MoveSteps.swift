@@ -28,8 +28,10 @@ extension Conductor {
     func handedOver(_ migration: MigrationRecord, outcome: MoveOutcome, requestID: String) async throws {
         let ports = try await network.ports(device: migration.instanceUUID)
         try await queue.storage.transaction { tx in
-            guard var record = try await migrations.migration(migration.uuid, in: tx), record.status == .migrating,
-                  var instance = try await instances.instance(migration.instanceUUID, in: tx), !instance.deleted,
+            // Instance first, then migration, everywhere: one lock order, so two steps never deadlock.
+            guard var instance = try await instances.instance(migration.instanceUUID, in: tx), !instance.deleted,
+                  instance.taskState == .resizeMigrating,
+                  var record = try await migrations.migration(migration.uuid, in: tx), record.status == .migrating,
                   let dest = record.destCompute else { return }
             record.status = .postMigrating
             try await migrations.save(record, in: tx)
@@ -50,8 +52,9 @@ extension Conductor {
         guard let dest = migration.destCompute else { return }
         try await rebindPorts(migration.instanceUUID, to: dest)
         try await queue.storage.transaction { tx in
-            guard var record = try await migrations.migration(migration.uuid, in: tx), record.status == .postMigrating,
-                  var instance = try await instances.instance(migration.instanceUUID, in: tx), !instance.deleted else { return }
+            guard var instance = try await instances.instance(migration.instanceUUID, in: tx), !instance.deleted,
+                  instance.taskState == .resizeFinish,
+                  var record = try await migrations.migration(migration.uuid, in: tx), record.status == .postMigrating else { return }
             record.status = .finished
             try await migrations.save(record, in: tx)
             instance.host = dest
@@ -80,8 +83,8 @@ extension Conductor {
     /// The source is clean: the move is kept, and the migration's hold on the source is dropped.
     func confirmed(_ migration: MigrationRecord, outcome: MoveOutcome) async throws {
         let done = try await queue.storage.transaction { tx -> Bool in
-            guard var record = try await migrations.migration(migration.uuid, in: tx), record.status == .confirming,
-                  var instance = try await instances.instance(migration.instanceUUID, in: tx), !instance.deleted else { return false }
+            guard var instance = try await instances.instance(migration.instanceUUID, in: tx), !instance.deleted,
+                  var record = try await migrations.migration(migration.uuid, in: tx), record.status == .confirming else { return false }
             record.status = .confirmed
             try await migrations.save(record, in: tx)
             if instance.vmState == .resized {
@@ -117,11 +120,19 @@ extension Conductor {
     }
 
     /// Asks the source to bring the guest back with its old flavor, recording the step that led here.
+    /// With `failing`, the migration (still post-migrating) ends in error with that reason in the same transaction.
     func sendBackToSource(_ migration: MigrationRecord, event: String, outcome: MoveOutcome, action: String, result: String = "Success",
-                          requestID: String) async throws {
+                          failing: String? = nil, requestID: String) async throws {
         let ports = try await network.ports(device: migration.instanceUUID)
         try await queue.storage.transaction { tx in
-            guard let instance = try await instances.instance(migration.instanceUUID, in: tx), !instance.deleted else { return }
+            guard let instance = try await instances.instance(migration.instanceUUID, in: tx), !instance.deleted,
+                  var record = try await migrations.migration(migration.uuid, in: tx),
+                  record.status == (failing == nil ? .reverting : .postMigrating) else { return }
+            if let failing {
+                record.status = .error
+                record.error = failing
+                try await migrations.save(record, in: tx)
+            }
             try await instances.recordEvent(
                 instanceUUID: instance.uuid, action: action, event: event, start: outcome.started, result: result,
                 host: outcome.host, details: outcome.error, in: tx)
@@ -134,10 +145,10 @@ extension Conductor {
     func backOnSource(_ migration: MigrationRecord, outcome: MoveOutcome) async throws {
         try await rebindPorts(migration.instanceUUID, to: migration.sourceCompute)
         try await queue.storage.transaction { tx in
-            guard var record = try await migrations.migration(migration.uuid, in: tx),
-                  record.status == .reverting || record.status == .error,
-                  var instance = try await instances.instance(migration.instanceUUID, in: tx), !instance.deleted,
-                  instance.taskState == .resizeReverting || instance.taskState == .resizeFinish else { return }
+            guard var instance = try await instances.instance(migration.instanceUUID, in: tx), !instance.deleted,
+                  instance.taskState == .resizeReverting || instance.taskState == .resizeFinish,
+                  var record = try await migrations.migration(migration.uuid, in: tx),
+                  record.status == .reverting || record.status == .error else { return }
             let reverted = record.status == .reverting
             if reverted {
                 record.status = .reverted
@@ -165,20 +176,15 @@ extension Conductor {
         case .resizeInstance:
             // The source kept the guest as it was: only the claim and the states go back.
             try await endMove(migration, instance: instance, reason: error, details: error, event: step.event, start: outcome.started,
-                              host: outcome.host)
+                              host: outcome.host, expected: .migrating)
         case .finishResize:
             guard migration.status == .postMigrating else { return }
+            // Idempotent: a redelivery after this finds the migration holding nothing.
             try await moveAllocationsBack(migration)
-            try await queue.storage.transaction { tx in
-                guard var record = try await migrations.migration(migration.uuid, in: tx), record.status == .postMigrating else { return }
-                record.status = .error
-                record.error = error
-                try await migrations.save(record, in: tx)
-            }
-            var failed = migration
-            failed.error = error
-            try await sendBackToSource(failed, event: step.event, outcome: outcome, action: migration.actionName, result: "Error",
-                                       requestID: requestID)
+            // The error and the request to restart the guest on its source commit together: no crash in between
+            // can leave the guest powered off there with nobody to start it.
+            try await sendBackToSource(migration, event: step.event, outcome: outcome, action: migration.actionName, result: "Error",
+                                       failing: error, requestID: requestID)
         case .confirmResize, .revertResize, .finishRevertResize:
             // The server is somewhere definite but a host could not finish tidying up: ERROR with the reason, for an
             // operator (Nova does the same); the migration keeps its status so the allocations stay as they are.
@@ -201,14 +207,14 @@ extension Conductor {
     func endMoves(ofDeleted uuid: String) async throws {
         var filter = MigrationStore.Filter()
         filter.instanceUUID = uuid
-        let host = try await instances.instance(uuid)?.host
         for migration in try await migrations.list(filter) where !migration.status.isFinal {
             try await queue.storage.transaction { tx in
                 guard var record = try await migrations.migration(migration.uuid, in: tx), !record.status.isFinal else { return }
                 record.status = record.status == .finished || record.status == .confirming ? .confirmed : .error
                 if record.status == .error { record.error = "the server was deleted during the move" }
                 try await migrations.save(record, in: tx)
-                for other in Set([record.sourceCompute, record.destCompute].compactMap { $0 }) where other != host {
+                // Both hosts: whichever the guest was destroyed on, the other may still hold a copy (idempotent there).
+                for other in Set([record.sourceCompute, record.destCompute].compactMap { $0 }) {
                     try await queue.send(.destroyOrphan(InstanceRef(instanceUUID: uuid)), to: other, requestID: nil, in: tx)
                 }
             }

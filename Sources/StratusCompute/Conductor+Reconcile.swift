@@ -95,9 +95,9 @@ extension Conductor {
             let ref = MigrationRef(instanceUUID: migration.instanceUUID, migrationUUID: migration.uuid)
             let requestID = Identifier.requestID()
             let started = try await queue.storage.transaction { tx -> Bool in
-                guard var record = try await migrations.migration(migration.uuid, in: tx), record.status == .finished,
-                      let instance = try await instances.instance(migration.instanceUUID, in: tx), !instance.deleted,
-                      instance.vmState == .resized, instance.taskState == nil else { return false }
+                guard let instance = try await instances.instance(migration.instanceUUID, in: tx), !instance.deleted,
+                      instance.vmState == .resized, instance.taskState == nil,
+                      var record = try await migrations.migration(migration.uuid, in: tx), record.status == .finished else { return false }
                 record.status = .confirming
                 try await migrations.save(record, in: tx)
                 _ = try await instances.startAction("confirmResize", instance: instance, requestID: requestID,

@@ -91,8 +91,9 @@ public struct ComputeAgent: Sendable {
                 guard request.guest.rootGB >= request.oldRootGB else { return outcome("Resize error: Unable to resize disk down.") }
                 try await driver.migrateDiskAndPowerOff(request)
             case .finishResize: try await driver.finishMigration(request)
-            case .confirmResize: try await driver.confirmMigration(request)
-            case .revertResize: try await driver.destroy(instanceUUID: uuid)
+            // A resize on its own host (allow_resize_to_same_host) has one guest: confirm and revert keep it.
+            case .confirmResize: if request.sourceHost != request.destHost { try await driver.confirmMigration(request) }
+            case .revertResize: if request.sourceHost != request.destHost { try await driver.destroy(instanceUUID: uuid) }
             case .finishRevertResize: try await driver.finishRevertMigration(request)
             }
             return outcome()

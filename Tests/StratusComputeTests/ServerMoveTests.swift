@@ -283,6 +283,31 @@ struct ServerMoveTests {
         }
     }
 
+    @Test("allow_resize_to_same_host: a resize on the only host, reverted and then confirmed, keeps its one guest running")
+    func resizeOnSameHost() async throws {
+        try await withComputeCloud(hosts: 1, extra: "[DEFAULT]\nallow_resize_to_same_host = true\n") { client, cloud in
+            let id = try await client.create("stayer")
+            _ = try await client.settle(id)
+            let driver = try #require(cloud.fakeDrivers["fake-1"])
+            // A cold migration still needs another host.
+            #expect(try await act(client, id, ["migrate": nil]).status == 202)
+            #expect(try await client.settle(id)["status"] == "ACTIVE")
+            #expect(try await act(client, id, ["resize": ["flavorRef": "84"]]).status == 202)
+            #expect(try await client.settle(id)["status"] == "VERIFY_RESIZE")
+            #expect(try await client.placementUsage() == 128 + 192)
+            #expect(try await act(client, id, ["revertResize": nil]).status == 202)
+            #expect(try await client.settle(id)["status"] == "ACTIVE")
+            #expect(driver.guestState(id) == .running)
+            #expect(try await client.placementUsage() == 128)
+            #expect(try await act(client, id, ["resize": ["flavorRef": "84"]]).status == 202)
+            #expect(try await client.settle(id)["status"] == "VERIFY_RESIZE")
+            #expect(try await act(client, id, ["confirmResize": nil]).status == 204)
+            #expect(try await confirmed(client, id)["status"] == "ACTIVE")
+            #expect(driver.guestState(id) == .running)
+            try await expectEventually { try await client.placementUsage() == 192 }
+        }
+    }
+
     @Test("os-migrations: filters, 2.59 paging with a next link, unknown parameters and bad times refused")
     func listMigrations() async throws {
         try await withComputeCloud(hosts: 2) { client, _ in
