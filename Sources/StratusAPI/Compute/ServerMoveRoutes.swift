@@ -13,13 +13,13 @@ extension ComputeAPI {
     func migrate(_ instance: Instance, _ body: JSONFields, _ context: StratusRequestContext, path: String) async throws {
         var host: String?
         if let value = body.object["migrate"], value != .null {
-            let options = try JSONFields(value, path: "migrate")
-            if context.microversion.atLeast(2, 56) {
-                try options.rejectUnknown(["host"])
-                host = try options.string("host", nullable: true)
-            } else {
-                try options.rejectUnknown([])
+            // Nova's schema before 2.56 is `"migrate": null`; from 2.56 an object with an optional host.
+            guard context.microversion.atLeast(2, 56) else {
+                throw StratusError.badRequest("Invalid input for field/attribute migrate. Value: \(value.encodedString()). It is not of type 'null'.")
             }
+            let options = try JSONFields(value, path: "migrate")
+            try options.rejectUnknown(["host"])
+            host = try options.string("host", nullable: true)
         }
         if let host {
             try context.authorize("os_compute_api:os-migrate-server:migrate:host", target: ["project_id": instance.projectID], path: path)
@@ -35,14 +35,18 @@ extension ComputeAPI {
     func resize(_ instance: Instance, _ body: JSONFields, _ context: StratusRequestContext) async throws {
         let options = try body.fields("resize", required: true)!
         try options.rejectUnknown(["flavorRef", "OS-DCF:diskConfig"])
-        let reference = try options.requiredString("flavorRef")
+        // Nova takes a flavor id as a string or an integer (or a link ending in the id).
+        let reference: String
+        if let number = options.object["flavorRef"]?.intValue { reference = String(number) } else {
+            reference = try options.requiredString("flavorRef")
+        }
         if let disk = try options.string("OS-DCF:diskConfig"), !["AUTO", "MANUAL"].contains(disk) {
             throw StratusError.badRequest("Invalid input for field/attribute OS-DCF:diskConfig. Value: \(disk). It must be one of AUTO, MANUAL.")
         }
         let id = reference.split(separator: "/").last.map(String.init) ?? reference
         let flavor: Flavor
         do { flavor = try await flavors.flavor(id: id) } catch let error as StratusError where error.code.status == 404 {
-            throw StratusError.badRequest("Flavor \(reference) could not be found.")
+            throw StratusError.badRequest("Unable to locate requested flavor.")
         }
         guard flavor.id != instance.flavor.id else { throw StratusError.badRequest("When resizing, instances must change flavor!") }
         if flavor.rootGB == 0, instance.flavor.rootGB > 0 {
