@@ -177,6 +177,7 @@ extension AllInOneCloud {
         settings.buildTimeout = config.configuration.double("DEFAULT", "instance_build_timeout")
         settings.allowResizeToSameHost = config.configuration.bool("DEFAULT", "allow_resize_to_same_host")
         settings.resizeConfirmWindow = config.configuration.double("DEFAULT", "resize_confirm_window")
+        settings.maxConcurrentLiveMigrations = config.configuration.int("DEFAULT", "max_concurrent_live_migrations")
         return settings
     }
 

@@ -21,9 +21,35 @@ extension Conductor {
             try await startMoving(instance, migration, to: claimed, started: started, summary: "claimed before a restart", requestID: requestID)
             return
         }
+        let ignore: Set<String> = migration.kind == .resize && settings.allowResizeToSameHost ? [] : [migration.sourceCompute]
+        switch try await claimDestination(instance, migration, ignoring: ignore) {
+        case .claimed(let host, let summary):
+            try await startMoving(instance, migration, to: host, started: started, summary: summary, requestID: requestID)
+        case .claimedElsewhere:
+            return
+        case .noHost(let details):
+            let reason = "No valid host was found. No valid host found for \(migration.kind == .resize ? "resize" : "cold migrate")"
+            try await endMove(migration, instance: instance, reason: reason, details: reason + details,
+                              event: "conductor_migrate_server", start: started, host: nil, expected: .preMigrating, returnAllocations: false)
+        }
+    }
+
+    /// How choosing a move's destination ended.
+    enum DestinationClaim {
+        /// Claimed on `host`; `summary` says how it was chosen.
+        case claimed(host: String, summary: String)
+        /// Another delivery of the same request claimed first: that one carries on.
+        case claimedElsewhere
+        /// No host had room: `details` says which filters removed which hosts.
+        case noHost(details: String)
+    }
+
+    /// Chooses the destination of `migration` (its instance with the migration's new flavor) and claims it while
+    /// choosing: the source's allocation moves to the migration's uuid and the destination is claimed for the
+    /// instance in one placement write; a claim refused (no room after all) takes the next host.
+    func claimDestination(_ instance: Instance, _ migration: MigrationRecord, ignoring ignore: Set<String>) async throws -> DestinationClaim {
         var target = instance
         target.flavor = migration.newFlavor
-        let ignore: Set<String> = migration.kind == .resize && settings.allowResizeToSameHost ? [] : [migration.sourceCompute]
         let source = try await placement.consumer(instance.uuid)
         var scheduling = try await decide(target, tried: ignore, only: migration.requestedHost)
         for round in 1...Self.decisionRounds {
@@ -47,22 +73,16 @@ extension Conductor {
                     refused += 1
                     continue
                 }
-                try await startMoving(instance, migration, to: host.host, started: started,
-                                      summary: "chose \(host.host) of \(scheduling.decision.ordered.count) hosts; \(scheduling.decision.summary)",
-                                      requestID: requestID)
-                return
+                return .claimed(host: host.host, summary: "chose \(host.host) of \(scheduling.decision.ordered.count) hosts; \(scheduling.decision.summary)")
             }
             guard refused > 0, round < Self.decisionRounds else { break }
             scheduling = try await decide(target, tried: ignore, only: migration.requestedHost)
         }
         // Every claim refused because another delivery of this message claimed first: that one carries on.
-        if try await claimedDestination(of: migration) != nil { return }
+        if try await claimedDestination(of: migration) != nil { return .claimedElsewhere }
         let rejected = scheduling.decision.steps.filter { $0.removed > 0 }.map { "\($0.filter) removed \($0.removed)" }
-        let reason = "No valid host was found. No valid host found for \(migration.kind == .resize ? "resize" : "cold migrate")"
-        try await endMove(migration, instance: instance, reason: reason,
-                          details: reason + (rejected.isEmpty ? "" : " (" + rejected.joined(separator: ", ") + ")")
-                            + "; \(scheduling.candidates) hosts with room in placement; " + scheduling.decision.summary,
-                          event: "conductor_migrate_server", start: started, host: nil, expected: .preMigrating, returnAllocations: false)
+        return .noHost(details: (rejected.isEmpty ? "" : " (" + rejected.joined(separator: ", ") + ")")
+                       + "; \(scheduling.candidates) hosts with room in placement; " + scheduling.decision.summary)
     }
 
     /// The destination a claim already made for this migration points at, if one was made.

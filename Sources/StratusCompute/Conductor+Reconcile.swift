@@ -73,7 +73,7 @@ extension Conductor {
                         try await queue.send(.destroyOrphan(InstanceRef(instanceUUID: instance.uuid)), to: host)
                     }
                 }
-            } else if let task = instance.taskState, TaskState.resizing.contains(task) || task == .resizeReverting {
+            } else if let task = instance.taskState, TaskState.resizing.contains(task) || task == .resizeReverting || task == .migrating {
                 // A move's steps are queued messages that are redelivered until done: never cleared by age.
                 continue
             } else if age > settings.buildTimeout {

@@ -27,6 +27,9 @@ public struct Conductor: Sendable {
         public var allowResizeToSameHost = false
         /// `[DEFAULT] resize_confirm_window`: seconds after which a finished resize is confirmed on its own (0: never).
         public var resizeConfirmWindow: Double = 0
+        /// `[DEFAULT] max_concurrent_live_migrations`: live migrations copying from one host at once (0: no limit);
+        /// more wait as `queued`.
+        public var maxConcurrentLiveMigrations = 1
         public init() {}
     }
 
@@ -92,6 +95,9 @@ public struct Conductor: Sendable {
         case .migrate(let ref): try await migrate(ref, requestID: requestID)
         case .confirmResize(let ref): try await confirmResize(ref, requestID: requestID)
         case .revertResize(let ref): try await revertResize(ref, requestID: requestID)
+        case .liveMigrate(let ref): try await liveMigrate(ref, requestID: requestID)
+        case .abortLiveMigration(let ref): try await abortLiveMigration(ref, requestID: requestID)
+        case .forceCompleteLiveMigration(let ref): try await forceCompleteLiveMigration(ref, requestID: requestID)
         }
         return nil
     }
@@ -112,6 +118,8 @@ public struct Conductor: Sendable {
         case .powerSync(let sync): try await powerSync(sync)
         case .destroyed(let ref): try await destroyed(ref.instanceUUID)
         case .moved(let outcome): try await moved(outcome, requestID: requestID)
+        case .liveMoved(let outcome): try await liveMoved(outcome, requestID: requestID)
+        case .liveProgress(let progress): try await migrations.saveProgress(progress)
         }
         return nil
     }

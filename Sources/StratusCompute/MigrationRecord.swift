@@ -1,3 +1,4 @@
+import StratusMessages
 import StratusCore
 
 /// Nova's migration record: one move of one server between hosts, with the status `os-migrations` shows. It is
@@ -44,6 +45,8 @@ public struct MigrationRecord: Sendable, Equatable {
     public var error: String?
     public var createdAt: Double
     public var updatedAt: Double
+    /// What a live migration asked for and learnt on its way (nil for the other kinds).
+    public var live: LiveDetails?
 
     public init(uuid: String = Identifier.uuid(), instance: Instance, kind: Kind, newFlavor: Flavor, requestedHost: String?,
                 userID: String, projectID: String) {
@@ -65,8 +68,42 @@ public struct MigrationRecord: Sendable, Equatable {
     }
 
     /// The action the move is recorded under in `os-instance-actions`.
-    public var actionName: String { kind == .resize ? "resize" : "migrate" }
+    public var actionName: String {
+        switch kind {
+        case .resize: return "resize"
+        case .liveMigration: return "live-migration"
+        case .evacuation: return "evacuate"
+        case .migration: return "migrate"
+        }
+    }
 
     /// Whether the guest ran before the move, and so runs again after it.
     public var powerOn: Bool { oldVMState != .stopped }
+}
+
+/// A live migration's request and what its steps found: kept with the record, so every step (and a conductor
+/// resuming after a crash) knows it.
+public struct LiveDetails: Sendable, Equatable, Codable {
+    /// The API's `block_migration`: `true`, `false` or `auto` (2.25).
+    public var requestedBlockMigration: String
+    /// The API's `force` (2.30–2.67): the named host without the scheduler's checks.
+    public var force: Bool
+    /// The storage check's answer, once the source gave it.
+    public var sharedInstancePath: Bool?
+    /// Whether the disk is copied, once decided.
+    public var blockMigration: Bool?
+    /// Where the destination waits, once it does.
+    public var incoming: LiveIncoming?
+    /// The latest progress from the source.
+    public var progress: LiveProgress?
+
+    public init(requestedBlockMigration: String, force: Bool) {
+        self.requestedBlockMigration = requestedBlockMigration
+        self.force = force
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case requestedBlockMigration = "requested_block_migration", force, sharedInstancePath = "shared_instance_path"
+        case blockMigration = "block_migration", incoming, progress
+    }
 }

@@ -1,3 +1,5 @@
+import StratusMessages
+import Foundation
 import SQLKit
 import StratusCore
 import StratusStorage
@@ -15,13 +17,14 @@ public struct MigrationStore: Sendable {
             """
             INSERT INTO compute_migrations (uuid, instance_uuid, migration_type, status, source_compute, source_node,
                 dest_compute, dest_node, dest_host, old_flavor, new_flavor, requested_host, old_vm_state, user_id, project_id,
-                error, created_at, updated_at)
+                error, created_at, updated_at, live)
             VALUES (\(bind: migration.uuid), \(bind: migration.instanceUUID), \(bind: migration.kind.rawValue),
                 \(bind: migration.status.rawValue), \(bind: migration.sourceCompute), \(bind: migration.sourceNode),
                 \(bind: migration.destCompute), \(bind: migration.destNode), \(bind: migration.destHost),
                 \(bind: migration.oldFlavor.stored.encodedString()), \(bind: migration.newFlavor.stored.encodedString()),
                 \(bind: migration.requestedHost), \(bind: migration.oldVMState.rawValue), \(bind: migration.userID),
-                \(bind: migration.projectID), \(bind: migration.error), \(bind: migration.createdAt), \(bind: migration.updatedAt))
+                \(bind: migration.projectID), \(bind: migration.error), \(bind: migration.createdAt), \(bind: migration.updatedAt),
+                \(bind: Self.encode(migration.live)))
             RETURNING id
             """
         ).first()
@@ -30,13 +33,33 @@ public struct MigrationStore: Sendable {
         return inserted
     }
 
+    static func encode(_ live: LiveDetails?) -> String? {
+        live.flatMap { try? JSONEncoder().encode($0) }.map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Writes a live migration's progress while it runs. No lock: the latest report wins, and a migration that
+    /// moved on from `running` is left as it is.
+    public func saveProgress(_ progress: LiveProgress) async throws {
+        guard let record = try await migration(progress.migrationUUID), record.status == .running, var live = record.live else { return }
+        live.progress = progress
+        let encoded = Self.encode(live)
+        try await storage.autocommit { sql in
+            try await sql.raw(
+                """
+                UPDATE compute_migrations SET live = \(bind: encoded), updated_at = \(bind: Clock.now())
+                WHERE uuid = \(bind: progress.migrationUUID) AND status = 'running'
+                """
+            ).run()
+        }
+    }
+
     /// Writes what a move changes: status, destination, error.
     public func save(_ migration: MigrationRecord, in tx: Transaction) async throws {
         try await tx.sql.raw(
             """
             UPDATE compute_migrations SET status = \(bind: migration.status.rawValue), dest_compute = \(bind: migration.destCompute),
                 dest_node = \(bind: migration.destNode), dest_host = \(bind: migration.destHost), error = \(bind: migration.error),
-                updated_at = \(bind: Clock.now())
+                live = \(bind: Self.encode(migration.live)), updated_at = \(bind: Clock.now())
             WHERE uuid = \(bind: migration.uuid)
             """
         ).run()
@@ -81,6 +104,33 @@ public struct MigrationStore: Sendable {
                     AND (source_compute = \(bind: host) OR dest_compute = \(bind: host))
                 """
             ).all().map(Self.record)
+        }
+    }
+
+    /// Live migrations from `source` that copy or prepare now, counted under a lock on the source's service row so
+    /// two conductors admitting at once never both take the last slot of `max_concurrent_live_migrations`.
+    public func liveInProgress(from source: String, in tx: Transaction) async throws -> Int {
+        if tx.engine == .postgresql {
+            _ = try await tx.sql.raw("SELECT id FROM compute_services WHERE host = \(bind: source) FOR UPDATE").all()
+        }
+        let row = try await tx.sql.raw(
+            """
+            SELECT COUNT(*) AS n FROM compute_migrations WHERE source_compute = \(bind: source)
+                AND migration_type = 'live-migration' AND status IN ('preparing', 'running')
+            """
+        ).first()
+        return try row?.decode(column: "n", as: Int.self) ?? 0
+    }
+
+    /// The oldest live migration from `source` waiting for a slot.
+    public func oldestQueued(from source: String) async throws -> MigrationRecord? {
+        try await storage.read { sql in
+            try await sql.raw(
+                """
+                SELECT * FROM compute_migrations WHERE source_compute = \(bind: source) AND migration_type = 'live-migration'
+                    AND status = 'queued' ORDER BY created_at, id LIMIT 1
+                """
+            ).first().map(Self.record)
         }
     }
 
@@ -156,6 +206,9 @@ public struct MigrationStore: Sendable {
         record.error = try row.decode(column: "error", as: String?.self)
         record.createdAt = try row.decode(column: "created_at", as: Double.self)
         record.updatedAt = try row.decode(column: "updated_at", as: Double.self)
+        if let live = try row.decode(column: "live", as: String?.self) {
+            record.live = try? JSONDecoder().decode(LiveDetails.self, from: Data(live.utf8))
+        }
         return record
     }
 }

@@ -172,7 +172,9 @@ public struct AgentRunner: Service {
         do {
             guard let agent else { throw MessageError("this agent does not serve host \(delivery.host)") }
             let command = try WireFormat.decode(ComputeCommand.self, from: delivery.command)
-            let outcome = try await whileLeased(delivery, channel) { try await agent.perform(command, logger: logger) }
+            let outcome = try await whileLeased(delivery, channel) {
+                try await agent.perform(command, logger: logger) { report in await send(report, channel) }
+            }
             switch outcome {
             case .report(let report):
                 if let refused = try await channel.ack(delivery, report: report) {

@@ -30,8 +30,10 @@ public struct ComputeAgent: Sendable {
     }
 
     /// Carries out `command`. Driver failures become reports (the conductor decides what follows); only
-    /// cancellation (shutting down) throws, so the lease runs out and the message is delivered again.
-    public func perform(_ command: ComputeCommand, logger: Logger) async throws -> Outcome {
+    /// cancellation (shutting down) throws, so the lease runs out and the message is delivered again. `send` carries
+    /// reports made during a long step (a live migration's progress).
+    public func perform(_ command: ComputeCommand, logger: Logger,
+                        send: @escaping @Sendable (HostReport) async -> Void = { _ in }) async throws -> Outcome {
         switch command {
         case .spawn(let request):
             let started = Clock.now()
@@ -73,6 +75,8 @@ public struct ComputeAgent: Sendable {
             return .report(.destroyed(HostInstance(host: host, instanceUUID: ref.instanceUUID)))
         case .move(let step, let request):
             return .report(.moved(try await move(step, request, logger: logger)))
+        case .liveMove(let step, let request):
+            return try await liveMove(step, request, logger: logger, send: send).map { .report(.liveMoved($0)) } ?? .nothing
         }
     }
 

@@ -9,6 +9,18 @@ public final class FakeDriver: VirtDriver {
     public let resources: HostResources
     public let spawnDelay: Duration
     private let state = Mutex<(guests: [String: GuestState], failNextSpawns: Int, failingMoves: [MoveStep: Int])>(([:], 0, [:]))
+    let live = Mutex(LiveState())
+
+    /// What the fake live migrations on this host do: injected failures, how long the copy takes, and the
+    /// aborts and force-completes asked for.
+    struct LiveState {
+        var failing: [LiveStep: Int] = [:]
+        var markers: Set<String> = []
+        var copyTime: Duration = .zero
+        var cancelled: Set<String> = []
+        var forced: Set<String> = []
+        var migrating: Set<String> = []
+    }
 
     public init(resources: HostResources = HostResources(vcpus: 16, memoryMB: 32768, localGB: 500),
                 spawnDelay: Duration = .zero) {
@@ -106,7 +118,94 @@ public final class FakeDriver: VirtDriver {
         }
     }
 
+    /// Makes the next `count` live-migration steps `step` on this host fail, as a broken hypervisor would.
+    public func failNextLiveSteps(_ step: LiveStep, count: Int = 1) { live.withLock { $0.failing[step] = count } }
+
+    /// How long a live migration from this host copies before it completes (an abort or force-complete ends it sooner).
+    public func setLiveMigrationCopyTime(_ time: Duration) { live.withLock { $0.copyTime = time } }
+
+    /// Guests whose live migration from this host is copying now.
+    public var liveMigrating: Set<String> { live.withLock { $0.migrating } }
+
     public func listGuests() async -> [String: Bool] {
         state.withLock { $0.guests.mapValues { $0 != .stopped } }
+    }
+}
+
+// MARK: Live migration
+
+extension FakeDriver {
+    func injectedLiveFailure(_ step: LiveStep, _ request: LiveMigrationRequest) throws {
+        try live.withLock { live in
+            if let left = live.failing[step], left > 0 {
+                live.failing[step] = left - 1
+                throw DriverError("fake driver: injected \(step.rawValue) failure for \(request.guest.instanceName)")
+            }
+        }
+    }
+
+    /// Fake hosts never share an instances_path: each sees only its own markers.
+    public func createSharedPathMarker(migrationUUID: String) async throws {
+        live.withLock { _ = $0.markers.insert(migrationUUID) }
+    }
+
+    public func seesSharedPathMarker(migrationUUID: String) async -> Bool { live.withLock { $0.markers.contains(migrationUUID) } }
+
+    public func removeSharedPathMarker(migrationUUID: String) async { live.withLock { _ = $0.markers.remove(migrationUUID) } }
+
+    public func preLiveMigration(_ request: LiveMigrationRequest) async throws -> LiveIncoming {
+        try injectedLiveFailure(.preLiveMigration, request)
+        try state.withLock { state in
+            let uuid = request.guest.instanceUUID
+            if state.guests[uuid] == .running { throw DriverError("fake driver: \(uuid) already runs here") }
+            state.guests[uuid] = .paused  // waiting for the incoming guest
+        }
+        return LiveIncoming(uri: "fake:\(request.destHost)", nbd: request.blockMigration ? "fake-nbd:\(request.destHost)" : nil)
+    }
+
+    public func liveMigration(_ request: LiveMigrationRequest, progress: @escaping @Sendable (LiveProgress) async -> Void) async throws {
+        let uuid = request.guest.instanceUUID
+        try injectedLiveFailure(.liveMigration, request)
+        guard guestState(uuid) == .running || guestState(uuid) == .paused else { throw DriverError("fake driver: no guest \(uuid) to migrate") }
+        let copyTime = live.withLock { live in
+            live.migrating.insert(uuid)
+            return live.copyTime
+        }
+        defer { live.withLock { live in _ = live.migrating.remove(uuid); _ = live.forced.remove(uuid); _ = live.cancelled.remove(uuid) } }
+        let total = request.guest.memoryMB << 20
+        let deadline = ContinuousClock.now + copyTime
+        while true {
+            let (cancelled, forced) = live.withLock { ($0.cancelled.contains(uuid), $0.forced.contains(uuid)) }
+            if cancelled { throw LiveMigrationCancelled() }
+            if forced || ContinuousClock.now >= deadline { break }
+            await progress(LiveProgress(host: "", migrationUUID: request.migrationUUID, memoryTotal: total,
+                                        memoryProcessed: total / 2, memoryRemaining: total - total / 2))
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        await progress(LiveProgress(host: "", migrationUUID: request.migrationUUID, memoryTotal: total, memoryProcessed: total))
+        state.withLock { _ = $0.guests[uuid] = .stopped }  // QEMU's `postmigrate`: the guest runs elsewhere now
+    }
+
+    public func postLiveMigrationAtDestination(_ request: LiveMigrationRequest) async throws {
+        try injectedLiveFailure(.postAtDestination, request)
+        state.withLock { $0.guests[request.guest.instanceUUID] = .running }
+    }
+
+    public func cleanupLiveMigrationSource(_ request: LiveMigrationRequest) async throws {
+        try injectedLiveFailure(.cleanupSource, request)
+        state.withLock { _ = $0.guests.removeValue(forKey: request.guest.instanceUUID) }
+    }
+
+    public func rollbackLiveMigrationAtDestination(_ request: LiveMigrationRequest) async throws {
+        try injectedLiveFailure(.rollbackAtDestination, request)
+        state.withLock { _ = $0.guests.removeValue(forKey: request.guest.instanceUUID) }
+    }
+
+    public func abortLiveMigration(instanceUUID: String) async throws {
+        live.withLock { live in if live.migrating.contains(instanceUUID) { live.cancelled.insert(instanceUUID) } }
+    }
+
+    public func forceCompleteLiveMigration(instanceUUID: String) async throws {
+        live.withLock { live in if live.migrating.contains(instanceUUID) { live.forced.insert(instanceUUID) } }
     }
 }

@@ -37,6 +37,38 @@ public protocol VirtDriver: Sendable {
     func confirmMigration(_ request: MoveRequest) async throws
     /// Source: the move is undone; brings the guest back as `request.guest` (the old flavor), running if `request.powerOn`.
     func finishRevertMigration(_ request: MoveRequest) async throws
+
+    // Live migration. The guest keeps running on the source until the destination runs it; every failure before
+    // that leaves it there, and the destination removes what it prepared.
+
+    /// Destination: leaves a marker for the migration in instances_path (Nova's shared-storage check).
+    func createSharedPathMarker(migrationUUID: String) async throws
+    /// Source: whether the destination's marker is visible here, i.e. both hosts see one instances_path.
+    func seesSharedPathMarker(migrationUUID: String) async -> Bool
+    /// Destination: removes the marker (idempotent).
+    func removeSharedPathMarker(migrationUUID: String) async
+    /// Destination: prepares the instance directory, image cache and (block migration) an empty disk, and starts
+    /// the guest's QEMU waiting for it. Returns where it waits. Idempotent: a redelivery returns the same.
+    func preLiveMigration(_ request: LiveMigrationRequest) async throws -> LiveIncoming
+    /// Source: copies the disk (block migration) and memory to `request.incoming` until the destination runs the
+    /// guest, calling `progress` on the way. Throws `LiveMigrationCancelled` after an abort.
+    func liveMigration(_ request: LiveMigrationRequest, progress: @escaping @Sendable (LiveProgress) async -> Void) async throws
+    /// Destination: the guest runs here; what served the copy goes.
+    func postLiveMigrationAtDestination(_ request: LiveMigrationRequest) async throws
+    /// Source: removes the guest's QEMU and, unless the instances_path is shared, its directory.
+    func cleanupLiveMigrationSource(_ request: LiveMigrationRequest) async throws
+    /// Destination: removes the QEMU and, unless the instances_path is shared, the directory prepared here.
+    func rollbackLiveMigrationAtDestination(_ request: LiveMigrationRequest) async throws
+    /// Source: cancels the migration of the guest in progress, if one is.
+    func abortLiveMigration(instanceUUID: String) async throws
+    /// Source: makes the migration in progress converge now.
+    func forceCompleteLiveMigration(instanceUUID: String) async throws
+}
+
+/// A live migration ended by an abort: the guest runs on where it was.
+public struct LiveMigrationCancelled: Error, Sendable, CustomStringConvertible {
+    public init() {}
+    public var description: String { "the live migration was cancelled" }
 }
 
 extension VirtDriver {
@@ -56,6 +88,26 @@ extension VirtDriver {
     public func finishRevertMigration(_ request: MoveRequest) async throws {
         throw DriverError("the \(hypervisorType) driver cannot move guests between hosts")
     }
+    public func createSharedPathMarker(migrationUUID: String) async throws {
+        throw DriverError("the \(hypervisorType) driver cannot live-migrate guests")
+    }
+    public func seesSharedPathMarker(migrationUUID: String) async -> Bool { false }
+    public func removeSharedPathMarker(migrationUUID: String) async {}
+    public func preLiveMigration(_ request: LiveMigrationRequest) async throws -> LiveIncoming {
+        throw DriverError("the \(hypervisorType) driver cannot live-migrate guests")
+    }
+    public func liveMigration(_ request: LiveMigrationRequest, progress: @escaping @Sendable (LiveProgress) async -> Void) async throws {
+        throw DriverError("the \(hypervisorType) driver cannot live-migrate guests")
+    }
+    public func postLiveMigrationAtDestination(_ request: LiveMigrationRequest) async throws {}
+    public func cleanupLiveMigrationSource(_ request: LiveMigrationRequest) async throws {
+        try await destroy(instanceUUID: request.guest.instanceUUID)
+    }
+    public func rollbackLiveMigrationAtDestination(_ request: LiveMigrationRequest) async throws {
+        try await destroy(instanceUUID: request.guest.instanceUUID)
+    }
+    public func abortLiveMigration(instanceUUID: String) async throws {}
+    public func forceCompleteLiveMigration(instanceUUID: String) async throws {}
 }
 
 /// A driver failure, with the message the instance fault will carry.

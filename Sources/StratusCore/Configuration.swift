@@ -162,6 +162,36 @@ public enum KnownOptions {
             "DEFAULT", "resize_confirm_window", .integer(min: 0, max: 86400 * 7), default: "0",
             "Seconds after which a resize in VERIFY_RESIZE is confirmed automatically (0: never)."),
         OptionSpec(
+            "DEFAULT", "max_concurrent_live_migrations", .integer(min: 0, max: 1000), default: "1",
+            "Live migrations copying from one host at once; more wait as `queued` (0: no limit)."),
+        OptionSpec(
+            "qemu", "live_migration_inbound_addr", .string, default: "127.0.0.1",
+            "Address this host's QEMU listens on for incoming live migrations and disk copies (Nova's [libvirt] option)."),
+        OptionSpec(
+            "qemu", "live_migration_bandwidth", .integer(min: 0, max: 1 << 30), default: "0",
+            "Bandwidth of a live migration in MiB/s (0: as fast as the link goes)."),
+        OptionSpec(
+            "qemu", "live_migration_downtime", .integer(min: 100, max: 1_000_000), default: "500",
+            "The longest pause of the guest, in ms, when a live migration switches over."),
+        OptionSpec(
+            "qemu", "live_migration_downtime_steps", .integer(min: 3, max: 1000), default: "10",
+            "In how many steps the allowed pause grows to live_migration_downtime."),
+        OptionSpec(
+            "qemu", "live_migration_downtime_delay", .integer(min: 3, max: 100_000), default: "75",
+            "Seconds between the steps, per GiB of guest memory and disk copied."),
+        OptionSpec(
+            "qemu", "live_migration_completion_timeout", .integer(min: 0, max: 1_000_000), default: "800",
+            "Seconds per GiB a live migration may take before live_migration_timeout_action (0: no limit)."),
+        OptionSpec(
+            "qemu", "live_migration_timeout_action", .choice(["abort", "force_complete"]), default: "abort",
+            "What a live migration past its completion timeout does."),
+        OptionSpec(
+            "qemu", "live_migration_permit_post_copy", .boolean, default: "false",
+            "Force-complete (and the timeout action) switch to post-copy instead of pausing the guest."),
+        OptionSpec(
+            "qemu", "live_migration_permit_auto_converge", .boolean, default: "false",
+            "Let QEMU slow the guest's vCPUs down when its memory changes faster than it is copied."),
+        OptionSpec(
             "api", "bind_host", .string, default: "127.0.0.1", "Address the HTTP listener binds; `--bind` overrides."),
         OptionSpec(
             "api", "bind_port", .integer(min: 0, max: 65535), default: "8080",

@@ -11,6 +11,8 @@ public enum ComputeCommand: Sendable, Equatable, Codable {
     case destroyOrphan(InstanceRef)
     /// One host-side step of a cold migration or resize (`step` says which; the host reports `moved`).
     case move(MoveStep, MoveRequest)
+    /// One host-side step of a live migration (`step` says which; the host reports `live_moved`).
+    case liveMove(LiveStep, LiveMigrationRequest)
 
     public var instanceUUID: String {
         switch self {
@@ -19,6 +21,7 @@ public enum ComputeCommand: Sendable, Equatable, Codable {
         case .console(let request): return request.instanceUUID
         case .destroy(let ref), .destroyOrphan(let ref): return ref.instanceUUID
         case .move(_, let request): return request.guest.instanceUUID
+        case .liveMove(_, let request): return request.guest.instanceUUID
         }
     }
 
@@ -30,8 +33,13 @@ public enum ComputeCommand: Sendable, Equatable, Codable {
         case "destroy": self = .destroy(try InstanceRef(from: decoder))
         case "destroy_orphan": self = .destroyOrphan(try InstanceRef(from: decoder))
         case let op:
-            guard let step = MoveStep(rawValue: op) else { throw MessageError("unknown compute command '\(op)'") }
-            self = .move(step, try MoveRequest(from: decoder))
+            if let step = MoveStep(rawValue: op) {
+                self = .move(step, try MoveRequest(from: decoder))
+            } else if let step = LiveStep(rawValue: op) {
+                self = .liveMove(step, try LiveMigrationRequest(from: decoder))
+            } else {
+                throw MessageError("unknown compute command '\(op)'")
+            }
         }
     }
 
@@ -43,6 +51,7 @@ public enum ComputeCommand: Sendable, Equatable, Codable {
         case .destroy(let ref): try encoder.envelope("destroy"); try ref.encode(to: encoder)
         case .destroyOrphan(let ref): try encoder.envelope("destroy_orphan"); try ref.encode(to: encoder)
         case .move(let step, let request): try encoder.envelope(step.rawValue); try request.encode(to: encoder)
+        case .liveMove(let step, let request): try encoder.envelope(step.rawValue); try request.encode(to: encoder)
         }
     }
 }

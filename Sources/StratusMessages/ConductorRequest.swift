@@ -18,13 +18,20 @@ public enum ConductorRequest: Sendable, Equatable, Codable {
     case confirmResize(MigrationRef)
     /// Undo a finished resize: the guest goes back to its source with its old flavor.
     case revertResize(MigrationRef)
+    /// Schedule and claim a destination for a live migration, then run its host-side steps.
+    case liveMigrate(MigrationRef)
+    /// Cancel a live migration that has not completed (the API's abort).
+    case abortLiveMigration(MigrationRef)
+    /// Make a running live migration converge now.
+    case forceCompleteLiveMigration(MigrationRef)
 
     public var instanceUUID: String {
         switch self {
         case .build(let ref), .delete(let ref): return ref.instanceUUID
         case .power(let request): return request.instanceUUID
         case .release(let request): return request.instanceUUID
-        case .migrate(let ref), .confirmResize(let ref), .revertResize(let ref): return ref.instanceUUID
+        case .migrate(let ref), .confirmResize(let ref), .revertResize(let ref), .liveMigrate(let ref), .abortLiveMigration(let ref),
+             .forceCompleteLiveMigration(let ref): return ref.instanceUUID
         }
     }
 
@@ -64,6 +71,9 @@ public enum ConductorRequest: Sendable, Equatable, Codable {
         case "migrate": self = .migrate(try MigrationRef(from: decoder))
         case "confirm_resize": self = .confirmResize(try MigrationRef(from: decoder))
         case "revert_resize": self = .revertResize(try MigrationRef(from: decoder))
+        case "live_migrate": self = .liveMigrate(try MigrationRef(from: decoder))
+        case "abort_live_migration": self = .abortLiveMigration(try MigrationRef(from: decoder))
+        case "force_complete_live_migration": self = .forceCompleteLiveMigration(try MigrationRef(from: decoder))
         case let op: throw MessageError("unknown conductor request '\(op)'")
         }
     }
@@ -77,6 +87,9 @@ public enum ConductorRequest: Sendable, Equatable, Codable {
         case .migrate(let ref): try encoder.envelope("migrate"); try ref.encode(to: encoder)
         case .confirmResize(let ref): try encoder.envelope("confirm_resize"); try ref.encode(to: encoder)
         case .revertResize(let ref): try encoder.envelope("revert_resize"); try ref.encode(to: encoder)
+        case .liveMigrate(let ref): try encoder.envelope("live_migrate"); try ref.encode(to: encoder)
+        case .abortLiveMigration(let ref): try encoder.envelope("abort_live_migration"); try ref.encode(to: encoder)
+        case .forceCompleteLiveMigration(let ref): try encoder.envelope("force_complete_live_migration"); try ref.encode(to: encoder)
         }
     }
 }

@@ -12,6 +12,10 @@ public enum HostReport: Sendable, Equatable, Codable {
     case destroyed(HostInstance)
     /// A step of a cold migration or resize ended (on the migration's source or destination).
     case moved(MoveOutcome)
+    /// A step of a live migration ended (on the migration's source or destination).
+    case liveMoved(LiveOutcome)
+    /// A live migration's progress, from its source while the memory is copied.
+    case liveProgress(LiveProgress)
 
     public var host: String {
         switch self {
@@ -22,13 +26,19 @@ public enum HostReport: Sendable, Equatable, Codable {
         case .powerSync(let sync): return sync.host
         case .destroyed(let ref): return ref.host
         case .moved(let outcome): return outcome.host
+        case .liveMoved(let outcome): return outcome.host
+        case .liveProgress(let progress): return progress.host
         }
     }
 
     /// The migration the report is about: such a report may come from either of its hosts.
     public var migrationUUID: String? {
-        if case .moved(let outcome) = self { return outcome.migrationUUID }
-        return nil
+        switch self {
+        case .moved(let outcome): return outcome.migrationUUID
+        case .liveMoved(let outcome): return outcome.migrationUUID
+        case .liveProgress(let progress): return progress.migrationUUID
+        default: return nil
+        }
     }
 
     /// The instance the report is about, if it is about one on the sender's host (a move's report is judged by
@@ -38,7 +48,7 @@ public enum HostReport: Sendable, Equatable, Codable {
         case .spawned(let outcome), .spawnFailed(let outcome): return outcome.instanceUUID
         case .powerDone(let outcome): return outcome.instanceUUID
         case .destroyed(let ref): return ref.instanceUUID
-        case .registerHost, .heartbeat, .powerSync, .moved: return nil
+        case .registerHost, .heartbeat, .powerSync, .moved, .liveMoved, .liveProgress: return nil
         }
     }
 
@@ -52,6 +62,8 @@ public enum HostReport: Sendable, Equatable, Codable {
         case "power_sync": self = .powerSync(try PowerSync(from: decoder))
         case "destroyed": self = .destroyed(try HostInstance(from: decoder))
         case "moved": self = .moved(try MoveOutcome(from: decoder))
+        case "live_moved": self = .liveMoved(try LiveOutcome(from: decoder))
+        case "live_progress": self = .liveProgress(try LiveProgress(from: decoder))
         case let op: throw MessageError("unknown host report '\(op)'")
         }
     }
@@ -66,6 +78,8 @@ public enum HostReport: Sendable, Equatable, Codable {
         case .powerSync(let body): try encoder.envelope("power_sync"); try body.encode(to: encoder)
         case .destroyed(let body): try encoder.envelope("destroyed"); try body.encode(to: encoder)
         case .moved(let body): try encoder.envelope("moved"); try body.encode(to: encoder)
+        case .liveMoved(let body): try encoder.envelope("live_moved"); try body.encode(to: encoder)
+        case .liveProgress(let body): try encoder.envelope("live_progress"); try body.encode(to: encoder)
         }
     }
 }

@@ -55,7 +55,7 @@ enum PolicyMatrix {
         "suspend": writeOwn, "resume": writeOwn, "lock": writeOwn, "unlock": writeOwn, "os-getConsoleOutput": writeOwn,
         // Refused by rule before the server is looked up, so another project learns nothing either way.
         "os-resetState": admin, "forceDelete": writeOwn, "os-forceDelete": writeOwn, "migrate": admin,
-        "resize": writeOwn, "confirmResize": writeOwn, "revertResize": writeOwn,
+        "resize": writeOwn, "confirmResize": writeOwn, "revertResize": writeOwn, "os-migrateLive": admin,
     ]
 
     static let compute: [String: String] = {
@@ -107,6 +107,8 @@ enum PolicyMatrix {
             "GET compute/v2.1/os-availability-zone": anyProject, "GET compute/v2.1/os-availability-zone/detail": admin,
             "GET compute/v2.1/os-migrations": admin, "GET compute/v2.1/servers/:id/migrations": admin,
             "GET compute/v2.1/servers/:id/migrations/:migration_id": admin,
+            "DELETE compute/v2.1/servers/:id/migrations/:migration_id": admin,
+            "POST compute/v2.1/servers/:id/migrations/:migration_id/action#force_complete": admin,
         ]
         for (action, row) in serverActions { rows["POST compute/v2.1/servers/:id/action#" + action] = row }
         return rows

@@ -48,11 +48,13 @@ extension ComputeAPI {
             return JSONResponse.make(status: .ok, .object(body))
         }
         router.get("compute/v2.1/servers/:id/migrations", .rule("os_compute_api:servers:migrations:index")) { _, context in
+            guard context.microversion.atLeast(2, 23) else { throw StratusError.notFound("The resource could not be found.") }
             let instance = try await ownedInstance(context)
             let live = try await migrations.list(inProgressLive(of: instance.uuid)).filter { !$0.status.isFinal }
             return JSONResponse.make(status: .ok, ["migrations": .array(live.map { liveMigrationJSON($0, context.microversion) })])
         }
         router.get("compute/v2.1/servers/:id/migrations/:migration_id", .rule("os_compute_api:servers:migrations:show")) { _, context in
+            guard context.microversion.atLeast(2, 23) else { throw StratusError.notFound("The resource could not be found.") }
             let instance = try await ownedInstance(context)
             let id = try context.parameters.require("migration_id")
             let live = try await migrations.list(inProgressLive(of: instance.uuid))
@@ -61,6 +63,7 @@ extension ComputeAPI {
             }
             return JSONResponse.make(status: .ok, ["migration": liveMigrationJSON(migration, context.microversion)])
         }
+        registerLiveMigrationControl(on: router)
     }
 
     func inProgressLive(of uuid: String) -> MigrationStore.Filter {
@@ -106,16 +109,21 @@ extension ComputeAPI {
         return .object(body)
     }
 
-    /// One entry of `GET /servers/{id}/migrations` (progress fields arrive with live migration).
+    /// One entry of `GET /servers/{id}/migrations`, with the source's latest progress (null before it copies).
     func liveMigrationJSON(_ migration: MigrationRecord, _ version: Microversion) -> JSON {
         var body: [String: JSON] = [
             "id": .int(migration.id), "server_uuid": .string(migration.instanceUUID), "status": .string(migration.status.rawValue),
             "source_compute": .string(migration.sourceCompute), "source_node": .string(migration.sourceNode),
             "dest_compute": .optional(migration.destCompute), "dest_node": .optional(migration.destNode),
             "dest_host": .optional(migration.destHost), "created_at": Self.migrationTime(migration.createdAt),
-            "updated_at": Self.migrationTime(migration.updatedAt), "memory_total_bytes": .null, "memory_processed_bytes": .null,
-            "memory_remaining_bytes": .null, "disk_total_bytes": .null, "disk_processed_bytes": .null, "disk_remaining_bytes": .null,
+            "updated_at": Self.migrationTime(migration.updatedAt),
         ]
+        let progress = migration.live?.progress
+        for (name, value) in [("memory_total_bytes", progress?.memoryTotal), ("memory_processed_bytes", progress?.memoryProcessed),
+                              ("memory_remaining_bytes", progress?.memoryRemaining), ("disk_total_bytes", progress?.diskTotal),
+                              ("disk_processed_bytes", progress?.diskProcessed), ("disk_remaining_bytes", progress?.diskRemaining)] {
+            body[name] = value.map { .int($0) } ?? .null
+        }
         if version.atLeast(2, 59) { body["uuid"] = .string(migration.uuid) }
         if version.atLeast(2, 80) {
             body["user_id"] = .string(migration.userID)
