@@ -44,6 +44,15 @@ struct ComputeHosts: Sendable {
         settings.shutdownTimeout = c.double("DEFAULT", "shutdown_timeout")
         settings.shutdownRetryInterval = c.double("DEFAULT", "shutdown_retry_interval")
         settings.unusedImageMinimumAge = c.double("image_cache", "remove_unused_original_minimum_age_seconds")
+        settings.liveMigration.inboundAddress = c.string("qemu", "live_migration_inbound_addr")
+        settings.liveMigration.bandwidthMiB = c.int("qemu", "live_migration_bandwidth")
+        settings.liveMigration.downtimeMs = c.int("qemu", "live_migration_downtime")
+        settings.liveMigration.downtimeSteps = c.int("qemu", "live_migration_downtime_steps")
+        settings.liveMigration.downtimeDelay = c.int("qemu", "live_migration_downtime_delay")
+        settings.liveMigration.completionTimeout = c.int("qemu", "live_migration_completion_timeout")
+        settings.liveMigration.timeoutForcesCompletion = c.string("qemu", "live_migration_timeout_action") == "force_complete"
+        settings.liveMigration.permitPostCopy = c.bool("qemu", "live_migration_permit_post_copy")
+        settings.liveMigration.permitAutoConverge = c.bool("qemu", "live_migration_permit_auto_converge")
         switch c.string("qemu", "accelerator") {
         case "kvm": settings.accelerator = .kvm
         case "tcg": settings.accelerator = .tcg

@@ -57,7 +57,8 @@ extension Conductor {
         LiveMigrationRequest(
             migrationUUID: migration.uuid, sourceHost: migration.sourceCompute, destHost: migration.destCompute ?? "",
             guest: Self.guest(instance, flavor: instance.flavor, ports: ports), blockMigration: migration.live?.blockMigration ?? false,
-            sharedInstancePath: migration.live?.sharedInstancePath ?? false, incoming: migration.live?.incoming)
+            sharedInstancePath: migration.live?.sharedInstancePath ?? false, incoming: migration.live?.incoming,
+            paused: instance.vmState == .paused)
     }
 
     /// The source answered the storage check: decide whether the disk is copied (Nova's rules for `block_migration`),

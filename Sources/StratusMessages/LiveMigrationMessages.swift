@@ -15,9 +15,11 @@ public struct LiveMigrationRequest: Sendable, Equatable, Codable {
     public var sharedInstancePath: Bool
     /// Where the destination's QEMU waits for the guest; set from `live_migration` on.
     public var incoming: LiveIncoming?
+    /// The guest was paused (by its user) before the move, and stays paused on the destination.
+    public var paused: Bool
 
     public init(migrationUUID: String, sourceHost: String, destHost: String, guest: SpawnRequest, blockMigration: Bool = false,
-                sharedInstancePath: Bool = false, incoming: LiveIncoming? = nil) {
+                sharedInstancePath: Bool = false, incoming: LiveIncoming? = nil, paused: Bool = false) {
         self.migrationUUID = migrationUUID
         self.sourceHost = sourceHost
         self.destHost = destHost
@@ -25,11 +27,12 @@ public struct LiveMigrationRequest: Sendable, Equatable, Codable {
         self.blockMigration = blockMigration
         self.sharedInstancePath = sharedInstancePath
         self.incoming = incoming
+        self.paused = paused
     }
 
     enum CodingKeys: String, CodingKey {
         case migrationUUID = "migration", sourceHost = "source_host", destHost = "dest_host", guest
-        case blockMigration = "block_migration", sharedInstancePath = "shared_instance_path", incoming
+        case blockMigration = "block_migration", sharedInstancePath = "shared_instance_path", incoming, paused
     }
 }
 

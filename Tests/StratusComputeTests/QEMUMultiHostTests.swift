@@ -45,4 +45,73 @@ struct QEMUMultiHostTests {
             for driver in cloud.qemuDrivers.values { #expect(await driver.listGuests().isEmpty) }
         }
     }
+
+    /// The guest's latest console heartbeat: its count and uptime.
+    static func lastTick(_ console: String) -> (count: Int, uptime: Double)? {
+        for line in console.split(whereSeparator: \.isNewline).reversed() {
+            let words = line.split(separator: " ")
+            if let i = words.firstIndex(of: "tick"), i + 3 < words.count, let n = Int(words[i + 1]), let up = Double(words[i + 3]) {
+                return (n, up)
+            }
+        }
+        return nil
+    }
+
+    @Test("seed-003: live block migration A → B → A → B of a running guest: it keeps counting, its uptime never resets, and each source's QEMU and directory are gone")
+    func liveMigrationThereAndBack() async throws {
+        try await CloudFixture.withCloud(extraConfig: QEMUFixture.config(extra: "[qemu]\nhost_count = 2\n")) { cloud in
+            let client = try await ComputeClient(cloud)
+            let image = try await client.imageID(TinyGuest.imageName)
+            let id = try await client.boot("wanderer", image: image)
+            var server = try await client.settle(id)
+            #expect(server["status"] == "ACTIVE")
+            _ = try await client.waitForConsole(id, "stratus-tiny: tick")
+            var before = try #require(Self.lastTick(try await client.console(id)))
+            var completed = 0
+            for round in 1...3 {
+                let source = try #require(server["OS-EXT-SRV-ATTR:host"]?.stringValue)
+                let sourceDriver = try #require(cloud.qemuDrivers[source])
+                // A named host the first time, the scheduler's choice after that.
+                let host: JSON = round == 1 ? .string(source == "qemu-host-1" ? "qemu-host-2" : "qemu-host-1") : .null
+                let reply = try await client.call("POST", "/servers/\(id)/action", json: ["os-migrateLive": ["host": host, "block_migration": "auto"]])
+                #expect(reply.status == 202)
+                completed += 1
+                let done = completed
+                try await expectEventually(seconds: 120) {
+                    let list = try await client.call("GET", "/os-migrations?instance_uuid=\(id)").json["migrations"]?.arrayValue ?? []
+                    return list.filter { $0["status"] == "completed" }.count == done || list.contains { $0["status"] == "error" || $0["status"] == "failed" }
+                }
+                let statuses = try await client.call("GET", "/os-migrations?instance_uuid=\(id)").json["migrations"]?.arrayValue ?? []
+                #expect(statuses.first?["status"] == "completed", "round \(round): \(statuses.first?.encodedString() ?? "")")
+                server = try await client.settle(id)
+                #expect(server["status"] == "ACTIVE")
+                let dest = try #require(server["OS-EXT-SRV-ATTR:host"]?.stringValue)
+                #expect(dest != source, "round \(round)")
+                let destDriver = try #require(cloud.qemuDrivers[dest])
+                #expect(FileManager.default.fileExists(atPath: destDriver.settings.instancesPath + "/\(id)/disk"))
+                #expect(QEMUFixture.pid(cloud, id) != nil)
+                // The source's copy is gone: no QEMU, no directory (so migrating back finds nothing in the way).
+                #expect(!FileManager.default.fileExists(atPath: sourceDriver.settings.instancesPath + "/\(id)"), "round \(round)")
+                #expect(await sourceDriver.listGuests()[id] == nil)
+                // The same guest runs on: its heartbeat goes on counting and its uptime goes on growing.
+                let previous = before
+                try await expectEventually(seconds: 30) {
+                    (Self.lastTick(try await client.console(id))?.count ?? 0) > previous.count
+                }
+                let after = try #require(Self.lastTick(try await client.console(id)))
+                #expect(after.uptime > previous.uptime, "round \(round): uptime \(after.uptime) after \(previous.uptime)")
+                #expect(!(try await client.console(id)).contains(TinyGuest.marker), "round \(round): the guest booted again")
+                before = after
+            }
+            // The disk came along: a hard reboot on the last host boots and mounts it again.
+            #expect(try await client.call("POST", "/servers/\(id)/action", json: ["reboot": ["type": "HARD"]]).status == 202)
+            _ = try await client.waitForConsole(id, "disk mounted: hello from the stratus-tiny disk")
+            let usage = try await client.placementUsage(host: server["OS-EXT-SRV-ATTR:host"]?.stringValue)
+            #expect(usage == 128)
+            #expect(try await client.placementUsage() == 128)
+            #expect(try await client.call("DELETE", "/servers/\(id)").status == 204)
+            #expect(try await client.settle(id)["status"] == "DELETED")
+            for driver in cloud.qemuDrivers.values { #expect(await driver.listGuests().isEmpty) }
+        }
+    }
 }

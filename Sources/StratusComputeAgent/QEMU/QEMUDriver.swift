@@ -19,6 +19,8 @@ public final class QEMUDriver: VirtDriver {
         public var unusedImageMinimumAge: Double = 86400
         /// The kernel command line for kernel+initrd images; `hostname=NAME` is appended.
         public var kernelCommandLine = "console=ttyS0 quiet panic=1"
+        /// How live migrations from and to this host run (Nova's `[libvirt] live_migration_*` options).
+        public var liveMigration = LiveMigrationSettings()
 
         public init(instancesPath: String) { self.instancesPath = instancesPath }
     }
@@ -29,6 +31,8 @@ public final class QEMUDriver: VirtDriver {
     let resources: HostResources
     let version: Int
     let locks = KeyedLock()
+    /// Live migrations copying from this host now, and what was asked of them (abort, force-complete).
+    let outgoing = OutgoingMigrations()
 
     /// Whether `binary` is on this host.
     public static func isInstalled(binary: String) -> Bool { HostCommand.resolve(binary) != nil }
@@ -81,38 +85,46 @@ public final class QEMUDriver: VirtDriver {
         try await locks.withLock(request.instanceUUID) { [self] in
             let guest = guest(request.instanceUUID)
             if guest.isRunning { return }  // a redelivered spawn: the guest already runs
-            try FileManager.default.createDirectory(atPath: guest.directory, withIntermediateDirectories: true)
-            let image = try await source.describe(request.imageRef)
-            var bases: [String] = []
-            var boot = QEMULaunchPlan.Boot.disk
-            if let kernelID = image.properties["kernel_id"] {
-                let kernel = try await images.base(try await source.describe(kernelID))
-                bases.append(kernel)
-                var initrd: String?
-                if let ramdiskID = image.properties["ramdisk_id"] {
-                    initrd = try await images.base(try await source.describe(ramdiskID))
-                    bases.append(initrd!)
-                }
-                let hostname = request.hostname.isEmpty ? request.instanceName : request.hostname
-                boot = .kernel(path: kernel, initrd: initrd, commandLine: settings.kernelCommandLine + " hostname=\(hostname)")
-            }
-            var disk: String?
-            if ["qcow2", "raw"].contains(image.diskFormat) {
-                let base = try await images.base(image)
-                bases.append(base)
-                disk = guest.directory + "/disk"
-                try await createOverlay(disk!, on: base, image: image, rootGB: request.rootGB)
-            } else if case .disk = boot {
-                throw DriverError("image \(image.id) has disk format \(image.diskFormat) and no kernel_id: nothing this host can boot")
-            }
-            var plan = QEMULaunchPlan(
-                name: request.instanceName, directory: guest.directory, vcpus: request.vcpus, memoryMB: request.memoryMB,
-                accelerator: settings.accelerator, boot: boot, disk: disk,
-                nics: request.ports)
-            plan.binary = settings.binary
-            try guest.save(QEMUGuest.Record(plan: plan, bases: bases))
+            let plan = try await prepare(request, in: guest)
             try await guest.launch(plan)
         }
+    }
+
+    /// Everything a guest needs on this host before QEMU starts: its directory, the cached bases of its image (and
+    /// kernel and initrd), its disk overlay unless `withDisk` is false (a disk that is already there), and the launch
+    /// plan, saved in `guest.json`.
+    func prepare(_ request: SpawnRequest, in guest: QEMUGuest, withDisk: Bool = true) async throws -> QEMULaunchPlan {
+        try FileManager.default.createDirectory(atPath: guest.directory, withIntermediateDirectories: true)
+        let image = try await source.describe(request.imageRef)
+        var bases: [String] = []
+        var boot = QEMULaunchPlan.Boot.disk
+        if let kernelID = image.properties["kernel_id"] {
+            let kernel = try await images.base(try await source.describe(kernelID))
+            bases.append(kernel)
+            var initrd: String?
+            if let ramdiskID = image.properties["ramdisk_id"] {
+                initrd = try await images.base(try await source.describe(ramdiskID))
+                bases.append(initrd!)
+            }
+            let hostname = request.hostname.isEmpty ? request.instanceName : request.hostname
+            boot = .kernel(path: kernel, initrd: initrd, commandLine: settings.kernelCommandLine + " hostname=\(hostname)")
+        }
+        var disk: String?
+        if ["qcow2", "raw"].contains(image.diskFormat) {
+            let base = try await images.base(image)
+            bases.append(base)
+            disk = guest.directory + "/disk"
+            if withDisk { try await createOverlay(disk!, on: base, image: image, rootGB: request.rootGB) }
+        } else if case .disk = boot {
+            throw DriverError("image \(image.id) has disk format \(image.diskFormat) and no kernel_id: nothing this host can boot")
+        }
+        var plan = QEMULaunchPlan(
+            name: request.instanceName, directory: guest.directory, vcpus: request.vcpus, memoryMB: request.memoryMB,
+            accelerator: settings.accelerator, boot: boot, disk: disk,
+            nics: request.ports)
+        plan.binary = settings.binary
+        try guest.save(QEMUGuest.Record(plan: plan, bases: bases))
+        return plan
     }
 
     /// The guest's disk: a qcow2 overlay backed by the cached base, grown to the flavor's root disk. An image larger

@@ -1,0 +1,258 @@
+import Foundation
+import StratusCore
+import Synchronization
+
+/// Nova's `[libvirt] live_migration_*` options, as this host applies them.
+public struct LiveMigrationSettings: Sendable {
+    /// `live_migration_inbound_addr`: where this host's QEMU listens for incoming guests and disk copies.
+    public var inboundAddress = "127.0.0.1"
+    /// `live_migration_bandwidth` in MiB/s; 0: as fast as the link goes (QEMU's own default is 32 MiB/s).
+    public var bandwidthMiB = 0
+    /// `live_migration_downtime` (ms), `_steps`, `_delay` (s per GiB): the allowed pause grows in steps.
+    public var downtimeMs = 500
+    public var downtimeSteps = 10
+    public var downtimeDelay = 75
+    /// `live_migration_completion_timeout` (s per GiB, 0: none) and what happens then.
+    public var completionTimeout = 800
+    public var timeoutForcesCompletion = false
+    /// `live_migration_permit_post_copy`, `live_migration_permit_auto_converge`.
+    public var permitPostCopy = false
+    public var permitAutoConverge = false
+    public init() {}
+
+    /// Nova's `downtime_steps`: (seconds after the start, allowed downtime in ms) pairs, growing to the maximum.
+    public func downtimeSchedule(dataGB: Double) -> [(after: Double, downtimeMs: Int)] {
+        let delay = Double(downtimeDelay) * dataGB
+        let base = Double(downtimeMs) / Double(downtimeSteps)
+        let offset = (Double(downtimeMs) - base) / Double(downtimeSteps)
+        return (0...downtimeSteps).map { i in (delay * Double(i), Int(base + offset * Double(i))) }
+    }
+}
+
+/// The live migrations copying from one host, and the aborts and force-completes asked of them: an abort arrives
+/// as a message of its own while the copy runs, and must not wait for the guest's lock.
+final class OutgoingMigrations: Sendable {
+    private let state = Mutex<[String: (cancel: Bool, force: Bool)]>([:])
+
+    func begin(_ uuid: String) { state.withLock { $0[uuid] = (false, false) } }
+    func end(_ uuid: String) { _ = state.withLock { $0.removeValue(forKey: uuid) } }
+    func cancel(_ uuid: String) { state.withLock { if $0[uuid] != nil { $0[uuid]!.cancel = true } } }
+    func force(_ uuid: String) { state.withLock { if $0[uuid] != nil { $0[uuid]!.force = true } } }
+    func asked(_ uuid: String) -> (cancel: Bool, force: Bool) { state.withLock { $0[uuid] ?? (false, false) } }
+}
+
+/// Live migration over QMP, no libvirt: the destination's QEMU starts from the same plan with `-incoming defer`,
+/// listens with `migrate-incoming` (and for a block migration serves its new, empty disk over NBD); the source
+/// mirrors its disk there (`drive-mirror`, only the overlay: the destination has the same base), then migrates
+/// the memory. Until the destination runs the guest, the source's guest runs on: every failure leaves it there.
+extension QEMUDriver {
+    func markerPath(_ migrationUUID: String) -> String { settings.instancesPath + "/.shared-check-" + migrationUUID }
+
+    public func createSharedPathMarker(migrationUUID: String) async throws {
+        guard FileManager.default.createFile(atPath: markerPath(migrationUUID), contents: Data()) else {
+            throw DriverError("cannot write the shared-storage marker in \(settings.instancesPath)")
+        }
+    }
+
+    public func seesSharedPathMarker(migrationUUID: String) async -> Bool {
+        FileManager.default.fileExists(atPath: markerPath(migrationUUID))
+    }
+
+    public func removeSharedPathMarker(migrationUUID: String) async {
+        try? FileManager.default.removeItem(atPath: markerPath(migrationUUID))  // absent is what we want
+    }
+
+    func incomingPath(_ guest: QEMUGuest) -> String { guest.directory + "/incoming.json" }
+
+    public func preLiveMigration(_ request: LiveMigrationRequest) async throws -> LiveIncoming {
+        let uuid = request.guest.instanceUUID
+        return try await locks.withLock(uuid) { [self] in
+            let guest = guest(uuid)
+            if guest.isRunning {
+                // A redelivery: the QEMU started for this migration waits already.
+                if let data = FileManager.default.contents(atPath: incomingPath(guest)),
+                   let incoming = try? JSONDecoder().decode(LiveIncoming.self, from: data) { return incoming }
+                throw DriverError("a guest \(uuid) already runs on this host")
+            }
+            // The directory is always prepared here (never assumed): a disk only for a block migration, the shared
+            // one otherwise.
+            var plan = try await prepare(request.guest, in: guest, withDisk: !request.sharedInstancePath)
+            plan.incoming = "defer"
+            try await guest.launch(plan)
+            let address = settings.liveMigration.inboundAddress
+            let incoming = LiveIncoming(uri: "tcp:\(address):\(try LoopbackPort.free())",
+                                        nbd: request.blockMigration ? "nbd:\(address):\(try LoopbackPort.free()):exportname=" : nil)
+            var served = incoming
+            try await monitor(plan) { qmp in
+                if settings.liveMigration.permitPostCopy {
+                    try await qmp.execute("migrate-set-capabilities", ["capabilities": [["capability": "postcopy-ram", "state": true]]])
+                }
+                if let nbd = incoming.nbd {
+                    let device = try await Self.diskDevice(&qmp)
+                    let port = nbd.split(separator: ":")[2]
+                    try await qmp.execute("nbd-server-start", ["addr": ["type": "inet", "data": ["host": .string(address), "port": .string(String(port))]]])
+                    try await qmp.execute("nbd-server-add", ["device": .string(device), "writable": true])
+                    served.nbd = nbd + device
+                }
+                try await qmp.execute("migrate-incoming", ["uri": .string(incoming.uri)])
+            }
+            try JSONEncoder().encode(served).write(to: URL(fileURLWithPath: incomingPath(guest)))
+            return served
+        }
+    }
+
+    /// The block device of the guest's disk (`virtio0` for a `-drive if=virtio`).
+    static func diskDevice(_ qmp: inout QMPConnection) async throws -> String {
+        let devices = try await qmp.execute("query-block").arrayValue ?? []
+        guard let disk = devices.first(where: { $0["inserted"]?["file"]?.stringValue?.hasSuffix("/disk") == true }),
+              let name = disk["device"]?.stringValue else { throw DriverError("the guest has no disk to copy") }
+        return name
+    }
+
+    public func liveMigration(_ request: LiveMigrationRequest, progress: @escaping @Sendable (LiveProgress) async -> Void) async throws {
+        let uuid = request.guest.instanceUUID
+        let guest = guest(uuid)
+        guard guest.isRunning, let plan = guest.plan else { throw DriverError("the guest \(uuid) does not run on this host") }
+        guard let incoming = request.incoming else { throw DriverError("the destination's address is missing") }
+        let live = settings.liveMigration
+        outgoing.begin(uuid)
+        defer { outgoing.end(uuid) }
+        let job = "mirror-" + uuid.prefix(8)
+        var mirroring = false
+        var paused = false
+        let ramGB = max(2, Double(request.guest.memoryMB) / 1024)
+        let dataGB = ramGB + (request.blockMigration ? max(2, Double(request.guest.rootGB)) : 0)
+        do {
+            try await monitor(plan) { qmp in
+                var capabilities: [JSON] = []
+                if live.permitAutoConverge { capabilities.append(["capability": "auto-converge", "state": true]) }
+                if live.permitPostCopy { capabilities.append(["capability": "postcopy-ram", "state": true]) }
+                if !capabilities.isEmpty { try await qmp.execute("migrate-set-capabilities", ["capabilities": .array(capabilities)]) }
+                let bandwidth = live.bandwidthMiB > 0 ? live.bandwidthMiB << 20 : 10 << 30
+                try await qmp.execute("migrate-set-parameters", [
+                    "max-bandwidth": .int(bandwidth), "downtime-limit": .int(live.downtimeSchedule(dataGB: dataGB)[0].downtimeMs)])
+                if request.blockMigration, let nbd = incoming.nbd {
+                    let device = try await Self.diskDevice(&qmp)
+                    try await qmp.execute("drive-mirror", [
+                        "device": .string(device), "target": .string(nbd), "sync": "top", "format": "raw", "mode": "existing",
+                        "job-id": .string(job)])
+                    mirroring = true
+                }
+            }
+            let started = Date()
+            if mirroring { try await waitForMirror(plan, job: job, uuid: uuid, request: request, progress: progress) }
+            try await monitor(plan) { qmp in try await qmp.execute("migrate", ["uri": .string(incoming.uri)]) }
+            let schedule = live.downtimeSchedule(dataGB: dataGB)
+            var step = 1
+            var lastReport = Date.distantPast
+            var forced = false
+            while true {
+                let info = try await monitor(plan) { qmp in try await qmp.execute("query-migrate") }
+                let status = info["status"]?.stringValue ?? ""
+                if status == "completed" { break }
+                if status == "failed" { throw DriverError("the live migration failed: \(info["error-desc"]?.stringValue ?? "QEMU gave no reason")") }
+                if status == "cancelled" { throw LiveMigrationCancelled() }
+                let elapsed = Date().timeIntervalSince(started)
+                let asked = outgoing.asked(uuid)
+                let timedOut = live.completionTimeout > 0 && elapsed > Double(live.completionTimeout) * dataGB
+                if asked.cancel || (timedOut && !live.timeoutForcesCompletion) {
+                    try await monitor(plan) { qmp in try await qmp.execute("migrate_cancel") }
+                } else if (asked.force || timedOut) && !forced {
+                    // Nova's force-complete: post-copy when permitted, else pause the guest so its memory stops changing.
+                    forced = true
+                    try await monitor(plan) { qmp in
+                        if live.permitPostCopy { try await qmp.execute("migrate-start-postcopy") } else {
+                            try await qmp.execute("stop")
+                            paused = true
+                        }
+                    }
+                }
+                if step < schedule.count, elapsed >= schedule[step].after {
+                    let limit = schedule[step].downtimeMs
+                    try await monitor(plan) { qmp in try await qmp.execute("migrate-set-parameters", ["downtime-limit": .int(limit)]) }
+                    step += 1
+                }
+                if Date().timeIntervalSince(lastReport) >= 1 {
+                    lastReport = Date()
+                    let ram = info["ram"]
+                    await progress(LiveProgress(host: "", migrationUUID: request.migrationUUID, memoryTotal: ram?["total"]?.intValue ?? 0,
+                                                memoryProcessed: ram?["transferred"]?.intValue ?? 0,
+                                                memoryRemaining: ram?["remaining"]?.intValue ?? 0))
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            // The guest runs on the destination now; the mirror, in sync to the end, is let go without a switch.
+            if mirroring { try await monitor(plan) { qmp in try await qmp.execute("block-job-cancel", ["device": .string(job)]) } }
+        } catch {
+            // The guest stays here: the copy of its disk stops, and a guest paused to converge runs again.
+            if mirroring {
+                _ = try? await monitor(plan) { qmp in try await qmp.execute("block-job-cancel", ["device": .string(job), "force": true]) }
+            }
+            if paused { _ = try? await monitor(plan) { qmp in try await qmp.execute("cont") } }
+            throw error
+        }
+    }
+
+    /// Waits until the disk mirror is in sync (its BLOCK_JOB_READY state), reporting its progress.
+    func waitForMirror(_ plan: QEMULaunchPlan, job: String, uuid: String, request: LiveMigrationRequest,
+                       progress: @escaping @Sendable (LiveProgress) async -> Void) async throws {
+        var lastReport = Date.distantPast
+        while true {
+            let jobs = try await monitor(plan) { qmp in try await qmp.execute("query-block-jobs") }.arrayValue ?? []
+            guard let mirror = jobs.first(where: { $0["device"]?.stringValue == job }) else {
+                throw DriverError("the copy of the guest's disk to the destination stopped")
+            }
+            let total = mirror["len"]?.intValue ?? 0, done = mirror["offset"]?.intValue ?? 0
+            if mirror["ready"]?.boolValue == true { return }
+            if outgoing.asked(uuid).cancel { throw LiveMigrationCancelled() }
+            if Date().timeIntervalSince(lastReport) >= 1 {
+                lastReport = Date()
+                await progress(LiveProgress(host: "", migrationUUID: request.migrationUUID, diskTotal: total, diskProcessed: done,
+                                            diskRemaining: total - done))
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    public func postLiveMigrationAtDestination(_ request: LiveMigrationRequest) async throws {
+        let uuid = request.guest.instanceUUID
+        try await locks.withLock(uuid) { [self] in
+            let guest = guest(uuid)
+            guard guest.isRunning, let plan = guest.plan else { throw DriverError("the guest \(uuid) does not run on this host") }
+            let deadline = Date().addingTimeInterval(60)
+            try await monitor(plan) { qmp in
+                // The source reports `completed` as the last bytes leave; the guest runs here once they are loaded.
+                while try await qmp.status() == "inmigrate" {
+                    if Date() > deadline { throw DriverError("the guest \(uuid) did not finish arriving") }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                if request.blockMigration { _ = try? await qmp.execute("nbd-server-stop") }  // stopped already is fine
+                // Paused only to converge (force-complete): it runs again, unless its user had paused it.
+                if !request.paused, try await qmp.status() != "running" { try await qmp.execute("cont") }
+            }
+            try? FileManager.default.removeItem(atPath: incomingPath(guest))  // absent is what we want
+        }
+    }
+
+    public func cleanupLiveMigrationSource(_ request: LiveMigrationRequest) async throws {
+        try await removeLiveCopy(request)
+    }
+
+    public func rollbackLiveMigrationAtDestination(_ request: LiveMigrationRequest) async throws {
+        try await removeLiveCopy(request)
+    }
+
+    /// The guest's QEMU on this host goes; its directory too, unless both hosts share it (the other one uses it).
+    func removeLiveCopy(_ request: LiveMigrationRequest) async throws {
+        if !request.sharedInstancePath { return try await destroy(instanceUUID: request.guest.instanceUUID) }
+        try await locks.withLock(request.guest.instanceUUID) { [self] in
+            let guest = guest(request.guest.instanceUUID)
+            await guest.kill()
+            if guest.isRunning { throw DriverError("the QEMU process of \(request.guest.instanceUUID) does not stop") }
+        }
+    }
+
+    public func abortLiveMigration(instanceUUID: String) async throws { outgoing.cancel(instanceUUID) }
+
+    public func forceCompleteLiveMigration(instanceUUID: String) async throws { outgoing.force(instanceUUID) }
+}
