@@ -74,7 +74,11 @@ public enum AllInOneCloud {
                 credentials: ServiceCredentials(authURL: "", username: IdentityBootstrap.serviceUser, password: credentials.servicePassword,
                                                 caFile: config.localAgentCAFile),
                 logger: logger, authURL: { await listening.value() })
-            let hosts = try await ComputeHosts.make(config, client: client, logger: logger)
+            let hosts: ComputeHosts
+            do { hosts = try await ComputeHosts.make(config, client: client, logger: logger) } catch {
+                await client.shutdown()  // never left open: a client dropped unclosed traps in debug builds
+                throw error
+            }
             let runner = hosts.runner(config, client: client, logger: logger) { registered.fulfil(()) }
             let cloudsFile = config.dataDir + "/clouds.yaml"
             let app = try parts.application(router, config, logger: logger) { _ in

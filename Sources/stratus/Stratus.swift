@@ -187,7 +187,7 @@ extension Stratus {
     struct Bench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Benchmarks that print JSON.", subcommands: [QueueCommand.self, RegexCommand.self, PlacementCommand.self, BootCommand.self, SchedulerCommand.self, IPAMCommand.self,
-                          QEMUBootCommand.self, MigrateCommand.self])
+                          QEMUBootCommand.self, MigrateCommand.self, LiveMigrationCommand.self])
 
         struct BootCommand: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
@@ -247,6 +247,22 @@ extension Stratus {
                     guard rounds > 0 else { throw ValidationError("--rounds is positive") }
                     let path = URL(fileURLWithPath: tinyGuest).standardizedFileURL.path
                     print(try await QEMUBootBenchmark(rounds: rounds, tinyGuest: path).run(logger: makeLogger(nil)).encodedString())
+                }
+            }
+        }
+
+        struct LiveMigrationCommand: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "live-migration",
+                abstract: "A running 256 MiB tiny guest live-migrated between two QEMU hosts: API call → completed against QEMU's own time, and the guest's downtime.")
+            @Option(help: "Live migrations measured (back and forth).") var rounds: Int = 5
+            @Option(help: "The tiny guest's directory (scripts/build-tiny-guest).") var tinyGuest: String = ".build-guest/tiny"
+
+            func run() async throws {
+                try await reportingErrors {
+                    guard rounds > 0 else { throw ValidationError("--rounds is positive") }
+                    let path = URL(fileURLWithPath: tinyGuest).standardizedFileURL.path
+                    print(try await LiveMigrationBenchmark(rounds: rounds, tinyGuest: path).run(logger: makeLogger(nil)).encodedString())
                 }
             }
         }

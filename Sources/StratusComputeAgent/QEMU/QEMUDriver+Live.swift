@@ -29,10 +29,24 @@ public struct LiveMigrationSettings: Sendable {
     }
 }
 
+/// What QEMU measured of one finished live migration from this host (for `stratus bench live-migration`).
+public struct LiveMigrationStats: Sendable, Equatable {
+    /// Until the disk mirror was in sync (0 without a block migration).
+    public var mirrorMs: Double
+    /// QEMU's `total-time` of the memory migration.
+    public var memoryMs: Double
+    /// QEMU's `downtime`: how long the guest was paused at the switch.
+    public var downtimeMs: Double
+}
+
 /// The live migrations copying from one host, and the aborts and force-completes asked of them: an abort arrives
 /// as a message of its own while the copy runs, and must not wait for the guest's lock.
 final class OutgoingMigrations: Sendable {
     private let state = Mutex<[String: (cancel: Bool, force: Bool)]>([:])
+    private let finished = Mutex<[String: LiveMigrationStats]>([:])
+
+    func record(_ uuid: String, _ stats: LiveMigrationStats) { finished.withLock { $0[uuid] = stats } }
+    func stats(_ uuid: String) -> LiveMigrationStats? { finished.withLock { $0[uuid] } }
 
     func begin(_ uuid: String) { state.withLock { $0[uuid] = (false, false) } }
     func end(_ uuid: String) { _ = state.withLock { $0.removeValue(forKey: uuid) } }
@@ -46,6 +60,9 @@ final class OutgoingMigrations: Sendable {
 /// mirrors its disk there (`drive-mirror`, only the overlay: the destination has the same base), then migrates
 /// the memory. Until the destination runs the guest, the source's guest runs on: every failure leaves it there.
 extension QEMUDriver {
+    /// QEMU's measurements of the latest live migration of `uuid` from this host.
+    public func lastOutgoingMigration(_ uuid: String) -> LiveMigrationStats? { outgoing.stats(uuid) }
+
     func markerPath(_ migrationUUID: String) -> String { settings.instancesPath + "/.shared-check-" + migrationUUID }
 
     public func createSharedPathMarker(migrationUUID: String) async throws {
@@ -139,8 +156,10 @@ extension QEMUDriver {
                     mirroring = true
                 }
             }
-            let started = Date()
+            let mirrorStart = Date()
             if mirroring { try await waitForMirror(plan, job: job, uuid: uuid, request: request, progress: progress) }
+            let mirrorMs = Date().timeIntervalSince(mirrorStart) * 1000
+            let started = Date()
             try await monitor(plan) { qmp in try await qmp.execute("migrate", ["uri": .string(incoming.uri)]) }
             let schedule = live.downtimeSchedule(dataGB: dataGB)
             var step = 1
@@ -149,7 +168,11 @@ extension QEMUDriver {
             while true {
                 let info = try await monitor(plan) { qmp in try await qmp.execute("query-migrate") }
                 let status = info["status"]?.stringValue ?? ""
-                if status == "completed" { break }
+                if status == "completed" {
+                    outgoing.record(uuid, LiveMigrationStats(mirrorMs: mirroring ? mirrorMs : 0, memoryMs: info["total-time"]?.doubleValue ?? 0,
+                                                             downtimeMs: info["downtime"]?.doubleValue ?? 0))
+                    break
+                }
                 if status == "failed" { throw DriverError("the live migration failed: \(info["error-desc"]?.stringValue ?? "QEMU gave no reason")") }
                 if status == "cancelled" { throw LiveMigrationCancelled() }
                 let elapsed = Date().timeIntervalSince(started)
@@ -179,7 +202,7 @@ extension QEMUDriver {
                                                 memoryProcessed: ram?["transferred"]?.intValue ?? 0,
                                                 memoryRemaining: ram?["remaining"]?.intValue ?? 0))
                 }
-                try await Task.sleep(for: .milliseconds(50))
+                try await Task.sleep(for: .milliseconds(10))
             }
             // The guest runs on the destination now; the mirror, in sync to the end, is let go without a switch.
             if mirroring { try await monitor(plan) { qmp in try await qmp.execute("block-job-cancel", ["device": .string(job)]) } }
@@ -210,7 +233,7 @@ extension QEMUDriver {
                 await progress(LiveProgress(host: "", migrationUUID: request.migrationUUID, diskTotal: total, diskProcessed: done,
                                             diskRemaining: total - done))
             }
-            try await Task.sleep(for: .milliseconds(50))
+            try await Task.sleep(for: .milliseconds(10))
         }
     }
 
