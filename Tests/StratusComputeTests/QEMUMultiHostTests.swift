@@ -57,7 +57,7 @@ struct QEMUMultiHostTests {
         return nil
     }
 
-    @Test("seed-003: live block migration A → B → A → B of a running guest: it keeps counting, its uptime never resets, and each source's QEMU and directory are gone")
+    @Test("seed-003: a destination that cannot prepare leaves the guest running on its source and nothing behind; then live block migration A → B → A → B: the guest keeps counting, its uptime never resets, each source's QEMU and directory are gone")
     func liveMigrationThereAndBack() async throws {
         try await CloudFixture.withCloud(extraConfig: QEMUFixture.config(extra: "[qemu]\nhost_count = 2\n")) { cloud in
             let client = try await ComputeClient(cloud)
@@ -67,6 +67,27 @@ struct QEMUMultiHostTests {
             #expect(server["status"] == "ACTIVE")
             _ = try await client.waitForConsole(id, "stratus-tiny: tick")
             var before = try #require(Self.lastTick(try await client.console(id)))
+            // A destination that cannot prepare (its instance directory cannot be made: a file is in the way):
+            // the guest runs on on its source, the destination holds nothing and is left clean.
+            let first = try #require(server["OS-EXT-SRV-ATTR:host"]?.stringValue)
+            let other = first == "qemu-host-1" ? "qemu-host-2" : "qemu-host-1"
+            let blocked = try #require(cloud.qemuDrivers[other]).settings.instancesPath + "/\(id)"
+            #expect(FileManager.default.createFile(atPath: blocked, contents: Data("in the way".utf8)))
+            let refused = try await client.call("POST", "/servers/\(id)/action", json: ["os-migrateLive": ["host": .string(other), "block_migration": "auto"]])
+            #expect(refused.status == 202)
+            try await expectEventually(seconds: 60) {
+                let list = try await client.call("GET", "/os-migrations?instance_uuid=\(id)").json["migrations"]?.arrayValue ?? []
+                return list.first?["status"] == "error"
+            }
+            server = try await client.settle(id)
+            #expect(server["status"] == "ACTIVE")
+            #expect(server["OS-EXT-SRV-ATTR:host"]?.stringValue == first)
+            try await expectEventually { !FileManager.default.fileExists(atPath: blocked) }
+            #expect(try await client.placementUsage(host: other) == 0)
+            #expect(try await client.placementUsage(host: first) == 128)
+            let stillCounting = before
+            try await expectEventually(seconds: 30) { (Self.lastTick(try await client.console(id))?.count ?? 0) > stillCounting.count }
+            before = try #require(Self.lastTick(try await client.console(id)))
             var completed = 0
             for round in 1...3 {
                 let source = try #require(server["OS-EXT-SRV-ATTR:host"]?.stringValue)
@@ -79,7 +100,9 @@ struct QEMUMultiHostTests {
                 let done = completed
                 try await expectEventually(seconds: 120) {
                     let list = try await client.call("GET", "/os-migrations?instance_uuid=\(id)").json["migrations"]?.arrayValue ?? []
-                    return list.filter { $0["status"] == "completed" }.count == done || list.contains { $0["status"] == "error" || $0["status"] == "failed" }
+                    // The newest first: this round's migration (its record is made before the API answers).
+                    return list.filter { $0["status"] == "completed" }.count == done || list.first?["status"] == "failed"
+                        || list.first?["status"] == "error"
                 }
                 let statuses = try await client.call("GET", "/os-migrations?instance_uuid=\(id)").json["migrations"]?.arrayValue ?? []
                 #expect(statuses.first?["status"] == "completed", "round \(round): \(statuses.first?.encodedString() ?? "")")
