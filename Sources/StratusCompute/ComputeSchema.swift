@@ -144,7 +144,10 @@ public enum ComputeSchema {
                 "CREATE INDEX compute_migrations_status ON compute_migrations (status)",
             ]
         },
-        // A live migration's request, storage check, destination address and progress (JSON).
-        Migration("compute.8") { _ in ["ALTER TABLE compute_migrations ADD COLUMN live TEXT"] },
+        // A live migration's request, storage check, destination address and progress (JSON); an evacuation's
+        // state on its destination.
+        Migration("compute.8") { _ in
+            ["ALTER TABLE compute_migrations ADD COLUMN live TEXT", "ALTER TABLE compute_migrations ADD COLUMN target_state TEXT"]
+        },
     ]
 }

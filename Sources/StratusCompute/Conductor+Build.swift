@@ -147,10 +147,15 @@ extension Conductor {
     func spawned(_ outcome: SpawnOutcome, requestID: String) async throws {
         let uuid = outcome.instanceUUID
         let host = outcome.host
-        if let current = try await instances.instance(uuid), current.deleted {
+        let current = try await instances.instance(uuid)
+        if let current, current.deleted {
             // Deleted while it was spawning: remove the guest that just appeared.
             try await queue.send(.destroy(InstanceRef(instanceUUID: uuid)), to: host, requestID: requestID)
             return
+        }
+        // Only an evacuation spawns with this task state: a build's report costs no extra read.
+        if current?.taskState == .rebuildSpawning, let evacuation = try await evacuation(of: uuid, on: host) {
+            return try await evacuated(evacuation, outcome: outcome, requestID: requestID)
         }
         try await queue.storage.transaction { tx in
             guard var instance = try await instances.instance(uuid, in: tx), !instance.deleted, instance.vmState == .building,
@@ -173,7 +178,11 @@ extension Conductor {
         let host = outcome.host
         let error = outcome.error ?? "the host gave no reason"
         let started = outcome.started
-        guard let instance = try await instances.instance(uuid), !instance.deleted, instance.vmState == .building,
+        guard let instance = try await instances.instance(uuid), !instance.deleted else { return }
+        if instance.taskState == .rebuildSpawning, let evacuation = try await evacuation(of: uuid, on: host) {
+            return try await evacuationFailed(evacuation, outcome: outcome)
+        }
+        guard instance.vmState == .building,
               instance.host == host, instance.taskState == .spawning else { return }
         await release(uuid, ports: false)  // the ports stay for the next host
         try await groups.release(uuid)

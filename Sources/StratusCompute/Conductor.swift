@@ -98,6 +98,7 @@ public struct Conductor: Sendable {
         case .liveMigrate(let ref): try await liveMigrate(ref, requestID: requestID)
         case .abortLiveMigration(let ref): try await abortLiveMigration(ref, requestID: requestID)
         case .forceCompleteLiveMigration(let ref): try await forceCompleteLiveMigration(ref, requestID: requestID)
+        case .evacuate(let ref): try await evacuate(ref, requestID: requestID)
         }
         return nil
     }

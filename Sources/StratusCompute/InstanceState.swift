@@ -23,6 +23,8 @@ public enum TaskState: String, Sendable, Codable, CaseIterable {
     case resizeReverting = "resize_reverting"
     case resizeConfirming = "resize_confirming"
     case migrating
+    case rebuilding
+    case rebuildSpawning = "rebuild_spawning"
 
     /// The task states of a cold migration or resize on its way (Nova shows RESIZE for each).
     public static let resizing: Set<TaskState> = [.resizePrep, .resizeMigrating, .resizeMigrated, .resizeFinish]
@@ -36,6 +38,8 @@ public enum PowerState: Int, Sendable, Codable {
 /// The status a user sees, derived from vm_state and task_state the way Nova's API does.
 public enum ServerStatus {
     public static func of(_ vm: VMState, _ task: TaskState?) -> String {
+        // Nova shows REBUILD for a rebuild or evacuation of an active, stopped or errored server.
+        if task == .rebuilding || task == .rebuildSpawning, [.active, .stopped, .error].contains(vm) { return "REBUILD" }
         switch vm {
         case .building: return "BUILD"
         case .active:

@@ -47,6 +47,8 @@ public struct MigrationRecord: Sendable, Equatable {
     public var updatedAt: Double
     /// What a live migration asked for and learnt on its way (nil for the other kinds).
     public var live: LiveDetails?
+    /// An evacuation's vm_state on its destination: `stopped` (2.95, or a stopped server), else `active`.
+    public var targetState: VMState?
 
     public init(uuid: String = Identifier.uuid(), instance: Instance, kind: Kind, newFlavor: Flavor, requestedHost: String?,
                 userID: String, projectID: String) {

@@ -17,14 +17,14 @@ public struct MigrationStore: Sendable {
             """
             INSERT INTO compute_migrations (uuid, instance_uuid, migration_type, status, source_compute, source_node,
                 dest_compute, dest_node, dest_host, old_flavor, new_flavor, requested_host, old_vm_state, user_id, project_id,
-                error, created_at, updated_at, live)
+                error, created_at, updated_at, live, target_state)
             VALUES (\(bind: migration.uuid), \(bind: migration.instanceUUID), \(bind: migration.kind.rawValue),
                 \(bind: migration.status.rawValue), \(bind: migration.sourceCompute), \(bind: migration.sourceNode),
                 \(bind: migration.destCompute), \(bind: migration.destNode), \(bind: migration.destHost),
                 \(bind: migration.oldFlavor.stored.encodedString()), \(bind: migration.newFlavor.stored.encodedString()),
                 \(bind: migration.requestedHost), \(bind: migration.oldVMState.rawValue), \(bind: migration.userID),
                 \(bind: migration.projectID), \(bind: migration.error), \(bind: migration.createdAt), \(bind: migration.updatedAt),
-                \(bind: Self.encode(migration.live)))
+                \(bind: Self.encode(migration.live)), \(bind: migration.targetState?.rawValue))
             RETURNING id
             """
         ).first()
@@ -206,6 +206,7 @@ public struct MigrationStore: Sendable {
         record.error = try row.decode(column: "error", as: String?.self)
         record.createdAt = try row.decode(column: "created_at", as: Double.self)
         record.updatedAt = try row.decode(column: "updated_at", as: Double.self)
+        record.targetState = try row.decode(column: "target_state", as: String?.self).flatMap(VMState.init(rawValue:))
         if let live = try row.decode(column: "live", as: String?.self) {
             record.live = try? JSONDecoder().decode(LiveDetails.self, from: Data(live.utf8))
         }

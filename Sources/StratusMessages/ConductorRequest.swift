@@ -24,6 +24,8 @@ public enum ConductorRequest: Sendable, Equatable, Codable {
     case abortLiveMigration(MigrationRef)
     /// Make a running live migration converge now.
     case forceCompleteLiveMigration(MigrationRef)
+    /// Rebuild a server whose host is down on another host (Nova's evacuate).
+    case evacuate(MigrationRef)
 
     public var instanceUUID: String {
         switch self {
@@ -31,7 +33,7 @@ public enum ConductorRequest: Sendable, Equatable, Codable {
         case .power(let request): return request.instanceUUID
         case .release(let request): return request.instanceUUID
         case .migrate(let ref), .confirmResize(let ref), .revertResize(let ref), .liveMigrate(let ref), .abortLiveMigration(let ref),
-             .forceCompleteLiveMigration(let ref): return ref.instanceUUID
+             .forceCompleteLiveMigration(let ref), .evacuate(let ref): return ref.instanceUUID
         }
     }
 
@@ -74,6 +76,7 @@ public enum ConductorRequest: Sendable, Equatable, Codable {
         case "live_migrate": self = .liveMigrate(try MigrationRef(from: decoder))
         case "abort_live_migration": self = .abortLiveMigration(try MigrationRef(from: decoder))
         case "force_complete_live_migration": self = .forceCompleteLiveMigration(try MigrationRef(from: decoder))
+        case "evacuate": self = .evacuate(try MigrationRef(from: decoder))
         case let op: throw MessageError("unknown conductor request '\(op)'")
         }
     }
@@ -90,6 +93,7 @@ public enum ConductorRequest: Sendable, Equatable, Codable {
         case .liveMigrate(let ref): try encoder.envelope("live_migrate"); try ref.encode(to: encoder)
         case .abortLiveMigration(let ref): try encoder.envelope("abort_live_migration"); try ref.encode(to: encoder)
         case .forceCompleteLiveMigration(let ref): try encoder.envelope("force_complete_live_migration"); try ref.encode(to: encoder)
+        case .evacuate(let ref): try encoder.envelope("evacuate"); try ref.encode(to: encoder)
         }
     }
 }

@@ -103,4 +103,30 @@ struct ServerMoveCLITests {
             #expect(try await waitForServer(cloud, admin, "runner", status: "ACTIVE")["OS-EXT-SRV-ATTR:host"]?.stringValue == source)
         }
     }
+
+    @Test("compute service set --down, then server evacuate rebuilds the server on the other host")
+    func evacuate() async throws {
+        try await withFakeHostCloud(hosts: 2) { cloud, http, token in
+            let admin = ["--os-cloud", "stratus-admin", "--os-compute-api-version", "2.90"]
+            let created = try await http.request("POST", "/compute/v2.1/servers", token: token, json: ["server": [
+                "name": "refugee", "flavorRef": "42", "imageRef": .string(CloudFixture.imageID), "networks": "none"]],
+                headers: ["OpenStack-API-Version": "compute 2.90"])
+            #expect(created.status == 202)
+            let source = try #require(try await waitForServer(cloud, admin, "refugee", status: "ACTIVE")["OS-EXT-SRV-ATTR:host"]?.stringValue)
+            let early = try await runOpenStack(cloud, admin + ["server", "evacuate", "refugee"])
+            #expect(early.status != 0)
+            #expect(early.stderr.contains("is still in use"), "stderr: \(early.stderr)")
+            let down = try await runOpenStack(cloud, admin + ["compute", "service", "set", "--down", source, "nova-compute"])
+            #expect(down.status == 0, "stderr: \(down.stderr)")
+            // Without --wait: this client's `server evacuate --wait` compares the lowercased status with 'ACTIVE' and
+            // never finishes, against Nova too; the server is polled instead.
+            let evacuate = try await runOpenStack(cloud, admin + ["server", "evacuate", "refugee"])
+            #expect(evacuate.status == 0, "stderr: \(evacuate.stderr)")
+            let moved = try await waitForServer(cloud, admin, "refugee", status: "ACTIVE")
+            #expect(moved["OS-EXT-SRV-ATTR:host"]?.stringValue != source)
+            let list = try json(try await runOpenStack(cloud, admin + ["server", "migration", "list", "--server", "refugee", "-f", "json"]))
+            #expect(list.arrayValue?.first?["Type"] == "evacuation", "\(list.encodedString())")
+            #expect(list.arrayValue?.first?["Status"] == "done", "\(list.encodedString())")
+        }
+    }
 }

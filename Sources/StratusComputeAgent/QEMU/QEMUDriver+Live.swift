@@ -91,9 +91,13 @@ extension QEMUDriver {
                    let incoming = try? JSONDecoder().decode(LiveIncoming.self, from: data) { return incoming }
                 throw DriverError("a guest \(uuid) already runs on this host")
             }
-            // The directory is always prepared here (never assumed): a disk only for a block migration, the shared
-            // one otherwise.
-            var plan = try await prepare(request.guest, in: guest, withDisk: !request.sharedInstancePath)
+            // A shared instances_path would put both QEMUs' monitor sockets and pid files in one directory: starting
+            // this one would unlink the running source's. Refused before anything is touched.
+            guard !request.sharedInstancePath else {
+                throw DriverError("the QEMU driver cannot live-migrate with a shared instances_path yet: use block_migration")
+            }
+            // The directory is always prepared here (never assumed), with a fresh disk for the copy.
+            var plan = try await prepare(request.guest, in: guest)
             plan.incoming = "defer"
             try await guest.launch(plan)
             let address = settings.liveMigration.inboundAddress
@@ -132,6 +136,13 @@ extension QEMUDriver {
         guard guest.isRunning, let plan = guest.plan else { throw DriverError("the guest \(uuid) does not run on this host") }
         guard let incoming = request.incoming else { throw DriverError("the destination's address is missing") }
         let live = settings.liveMigration
+        // A redelivery (the agent restarted after the copy ended or while it ran): never copy twice. Copied
+        // already is success (the destination runs the guest: rolling back now would lose it).
+        let earlier = try await monitor(plan) { qmp in try await qmp.execute("query-migrate") }["status"]?.stringValue
+        if earlier == "completed" { return }
+        guard earlier == nil || ["none", "failed", "cancelled"].contains(earlier!) else {
+            throw DriverError("a live migration of \(uuid) is already in progress (\(earlier!)) on this host")
+        }
         outgoing.begin(uuid)
         defer { outgoing.end(uuid) }
         let job = "mirror-" + uuid.prefix(8)
@@ -265,14 +276,12 @@ extension QEMUDriver {
         try await removeLiveCopy(request)
     }
 
-    /// The guest's QEMU on this host goes; its directory too, unless both hosts share it (the other one uses it).
+    /// The guest's QEMU on this host goes, and its directory. With a shared instances_path there is nothing of this
+    /// migration here (such a destination is refused before it starts), and the directory and QEMU found there are the
+    /// other host's guest: left alone.
     func removeLiveCopy(_ request: LiveMigrationRequest) async throws {
-        if !request.sharedInstancePath { return try await destroy(instanceUUID: request.guest.instanceUUID) }
-        try await locks.withLock(request.guest.instanceUUID) { [self] in
-            let guest = guest(request.guest.instanceUUID)
-            await guest.kill()
-            if guest.isRunning { throw DriverError("the QEMU process of \(request.guest.instanceUUID) does not stop") }
-        }
+        if request.sharedInstancePath { return }
+        try await destroy(instanceUUID: request.guest.instanceUUID)
     }
 
     public func abortLiveMigration(instanceUUID: String) async throws { outgoing.cancel(instanceUUID) }
