@@ -123,6 +123,7 @@ let package = Package(
                 "StratusQueue",
                 "StratusPlacement",
                 "StratusScheduler",
+                "StratusImage",
                 "StratusNetwork",
                 "StratusMessages",
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -33,7 +33,7 @@ struct ComputeHosts: Sendable {
                     without any real guest. Install qemu-system-x86 and qemu-utils (scripts/up does) for real VMs. *****
                     """)
             }
-            let agents = try fakeAgents(config)
+            let agents = try fakeAgents(config, images: HTTPImageSource(client: client))
             if !agents.isEmpty {
                 logger.warning("compute hosts use the FAKE driver: servers become ACTIVE without any real guest (\(agents.count) hosts)")
             }
@@ -79,7 +79,7 @@ struct ComputeHosts: Sendable {
     }
 
     /// Fake hosts `fake-1` … `fake-N` (`[DEFAULT] host` names them `HOST-1` … when set).
-    static func fakeAgents(_ config: CloudConfig) throws -> [ComputeAgent] {
+    static func fakeAgents(_ config: CloudConfig, images: (any ImageSource)? = nil) throws -> [ComputeAgent] {
         let count = config.configuration.int("fake_driver", "host_count")
         let resources = HostResources(
             vcpus: config.configuration.int("fake_driver", "vcpus"), memoryMB: config.configuration.int("fake_driver", "memory_mb"),
@@ -90,7 +90,7 @@ struct ComputeHosts: Sendable {
         let prefix = configured.isEmpty ? "fake" : configured
         return (0..<count).map { i in
             let host = "\(prefix)-\(i + 1)"
-            return ComputeAgent(host: host, driver: FakeDriver(resources: differing[host] ?? resources, spawnDelay: delay))
+            return ComputeAgent(host: host, driver: FakeDriver(resources: differing[host] ?? resources, spawnDelay: delay, images: images))
         }
     }
 

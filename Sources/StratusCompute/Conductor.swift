@@ -99,6 +99,7 @@ public struct Conductor: Sendable {
         case .abortLiveMigration(let ref): try await abortLiveMigration(ref, requestID: requestID)
         case .forceCompleteLiveMigration(let ref): try await forceCompleteLiveMigration(ref, requestID: requestID)
         case .evacuate(let ref): try await evacuate(ref, requestID: requestID)
+        case .snapshot(let request): try await snapshot(request, requestID: requestID)
         }
         return nil
     }
@@ -121,6 +122,7 @@ public struct Conductor: Sendable {
         case .moved(let outcome): try await moved(outcome, requestID: requestID)
         case .liveMoved(let outcome): try await liveMoved(outcome, requestID: requestID)
         case .liveProgress(let progress): try await migrations.saveProgress(progress)
+        case .snapshot(let outcome): try await snapshotReported(outcome)
         }
         return nil
     }

@@ -25,9 +25,15 @@ public enum TaskState: String, Sendable, Codable, CaseIterable {
     case migrating
     case rebuilding
     case rebuildSpawning = "rebuild_spawning"
+    case imageSnapshotPending = "image_snapshot_pending"
+    case imageSnapshot = "image_snapshot"
+    case imagePendingUpload = "image_pending_upload"
+    case imageUploading = "image_uploading"
 
     /// The task states of a cold migration or resize on its way (Nova shows RESIZE for each).
     public static let resizing: Set<TaskState> = [.resizePrep, .resizeMigrating, .resizeMigrated, .resizeFinish]
+    /// The task states of a snapshot (`createImage`) on its way.
+    public static let snapshotting: Set<TaskState> = [.imageSnapshotPending, .imageSnapshot, .imagePendingUpload, .imageUploading]
 }
 
 /// Nova's `power_state` numbers, as `OS-EXT-STS:power_state` shows them.

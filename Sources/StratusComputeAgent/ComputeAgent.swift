@@ -77,6 +77,19 @@ public struct ComputeAgent: Sendable {
             return .report(.moved(try await move(step, request, logger: logger)))
         case .liveMove(let step, let request):
             return try await liveMove(step, request, logger: logger, send: send).map { .report(.liveMoved($0)) } ?? .nothing
+        case .snapshot(let request):
+            let started = Clock.now()
+            @Sendable func outcome(_ phase: SnapshotOutcome.Phase, _ error: String? = nil) -> SnapshotOutcome {
+                SnapshotOutcome(host: host, instanceUUID: request.instanceUUID, imageID: request.imageID, phase: phase, started: started, error: error)
+            }
+            do {
+                try await driver.snapshot(request) { phase in await send(.snapshot(outcome(phase))) }
+                return .report(.snapshot(outcome(.done)))
+            } catch where Task.isCancelled {
+                throw CancellationError()
+            } catch {
+                return .report(.snapshot(outcome(.done, "\(error)")))
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// A driver that pretends: guests "run" in a dictionary. Configurable size, spawn delay and failure injection,
@@ -20,12 +21,17 @@ public final class FakeDriver: VirtDriver {
         var cancelled: Set<String> = []
         var forced: Set<String> = []
         var migrating: Set<String> = []
+        var failingSnapshots = 0
     }
 
+    /// Where snapshots are uploaded (none: a snapshot fails).
+    let images: (any ImageSource)?
+
     public init(resources: HostResources = HostResources(vcpus: 16, memoryMB: 32768, localGB: 500),
-                spawnDelay: Duration = .zero) {
+                spawnDelay: Duration = .zero, images: (any ImageSource)? = nil) {
         self.resources = resources
         self.spawnDelay = spawnDelay
+        self.images = images
     }
 
     public var hypervisorType: String { "fake" }
@@ -124,8 +130,29 @@ public final class FakeDriver: VirtDriver {
     /// How long a live migration from this host copies before it completes (an abort or force-complete ends it sooner).
     public func setLiveMigrationCopyTime(_ time: Duration) { live.withLock { $0.copyTime = time } }
 
+    /// Makes the next `count` snapshots on this host fail.
+    public func failNextSnapshots(_ count: Int = 1) { live.withLock { $0.failingSnapshots = count } }
+
     /// Guests whose live migration from this host is copying now.
     public var liveMigrating: Set<String> { live.withLock { $0.migrating } }
+
+    /// A fake guest's "disk": a few bytes naming it, uploaded through the Image API like a real snapshot.
+    public func snapshot(_ request: SnapshotRequest, progress: @escaping @Sendable (SnapshotOutcome.Phase) async -> Void) async throws {
+        guard guestState(request.instanceUUID) != nil else { throw DriverError("fake driver: no guest \(request.instanceUUID)") }
+        guard let images else { throw DriverError("fake driver: no image service to upload the snapshot to") }
+        try live.withLock { live in
+            if live.failingSnapshots > 0 {
+                live.failingSnapshots -= 1
+                throw DriverError("fake driver: injected snapshot failure for \(request.instanceUUID)")
+            }
+        }
+        await progress(.pendingUpload)
+        let path = NSTemporaryDirectory() + "fake-snapshot-\(request.imageID)"
+        try Data("fake snapshot of \(request.instanceUUID)\n".utf8).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }  // a temporary file: the upload read it or failed
+        await progress(.uploading)
+        try await images.upload(request.imageID, from: path)
+    }
 
     public func listGuests() async -> [String: Bool] {
         state.withLock { $0.guests.mapValues { $0 != .stopped } }

@@ -63,6 +63,10 @@ public protocol VirtDriver: Sendable {
     func abortLiveMigration(instanceUUID: String) async throws
     /// Source: makes the migration in progress converge now.
     func forceCompleteLiveMigration(instanceUUID: String) async throws
+
+    /// Writes the guest's disk, flattened, as the bits of the queued image `request.imageID`, calling `progress`
+    /// when the copy is taken and when its upload starts. The guest is as it was afterwards.
+    func snapshot(_ request: SnapshotRequest, progress: @escaping @Sendable (SnapshotOutcome.Phase) async -> Void) async throws
 }
 
 /// A live migration ended by an abort: the guest runs on where it was.
@@ -108,6 +112,9 @@ extension VirtDriver {
     }
     public func abortLiveMigration(instanceUUID: String) async throws {}
     public func forceCompleteLiveMigration(instanceUUID: String) async throws {}
+    public func snapshot(_ request: SnapshotRequest, progress: @escaping @Sendable (SnapshotOutcome.Phase) async -> Void) async throws {
+        throw DriverError("the \(hypervisorType) driver cannot snapshot guests")
+    }
 }
 
 /// A driver failure, with the message the instance fault will carry.

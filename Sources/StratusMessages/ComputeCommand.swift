@@ -13,6 +13,8 @@ public enum ComputeCommand: Sendable, Equatable, Codable {
     case move(MoveStep, MoveRequest)
     /// One host-side step of a live migration (`step` says which; the host reports `live_moved`).
     case liveMove(LiveStep, LiveMigrationRequest)
+    /// Snapshot the guest's disk into an image and upload it (the host reports `snapshot` as it goes).
+    case snapshot(SnapshotRequest)
 
     public var instanceUUID: String {
         switch self {
@@ -22,6 +24,7 @@ public enum ComputeCommand: Sendable, Equatable, Codable {
         case .destroy(let ref), .destroyOrphan(let ref): return ref.instanceUUID
         case .move(_, let request): return request.guest.instanceUUID
         case .liveMove(_, let request): return request.guest.instanceUUID
+        case .snapshot(let request): return request.instanceUUID
         }
     }
 
@@ -32,6 +35,7 @@ public enum ComputeCommand: Sendable, Equatable, Codable {
         case "console": self = .console(try ConsoleRequest(from: decoder))
         case "destroy": self = .destroy(try InstanceRef(from: decoder))
         case "destroy_orphan": self = .destroyOrphan(try InstanceRef(from: decoder))
+        case "snapshot": self = .snapshot(try SnapshotRequest(from: decoder))
         case let op:
             if let step = MoveStep(rawValue: op) {
                 self = .move(step, try MoveRequest(from: decoder))
@@ -52,6 +56,7 @@ public enum ComputeCommand: Sendable, Equatable, Codable {
         case .destroyOrphan(let ref): try encoder.envelope("destroy_orphan"); try ref.encode(to: encoder)
         case .move(let step, let request): try encoder.envelope(step.rawValue); try request.encode(to: encoder)
         case .liveMove(let step, let request): try encoder.envelope(step.rawValue); try request.encode(to: encoder)
+        case .snapshot(let request): try encoder.envelope("snapshot"); try request.encode(to: encoder)
         }
     }
 }

@@ -26,6 +26,8 @@ public enum ConductorRequest: Sendable, Equatable, Codable {
     case forceCompleteLiveMigration(MigrationRef)
     /// Rebuild a server whose host is down on another host (Nova's evacuate).
     case evacuate(MigrationRef)
+    /// Snapshot a server's disk into the image the API created.
+    case snapshot(SnapshotRequest)
 
     public var instanceUUID: String {
         switch self {
@@ -34,6 +36,7 @@ public enum ConductorRequest: Sendable, Equatable, Codable {
         case .release(let request): return request.instanceUUID
         case .migrate(let ref), .confirmResize(let ref), .revertResize(let ref), .liveMigrate(let ref), .abortLiveMigration(let ref),
              .forceCompleteLiveMigration(let ref), .evacuate(let ref): return ref.instanceUUID
+        case .snapshot(let request): return request.instanceUUID
         }
     }
 
@@ -77,6 +80,7 @@ public enum ConductorRequest: Sendable, Equatable, Codable {
         case "abort_live_migration": self = .abortLiveMigration(try MigrationRef(from: decoder))
         case "force_complete_live_migration": self = .forceCompleteLiveMigration(try MigrationRef(from: decoder))
         case "evacuate": self = .evacuate(try MigrationRef(from: decoder))
+        case "snapshot": self = .snapshot(try SnapshotRequest(from: decoder))
         case let op: throw MessageError("unknown conductor request '\(op)'")
         }
     }
@@ -94,6 +98,7 @@ public enum ConductorRequest: Sendable, Equatable, Codable {
         case .abortLiveMigration(let ref): try encoder.envelope("abort_live_migration"); try ref.encode(to: encoder)
         case .forceCompleteLiveMigration(let ref): try encoder.envelope("force_complete_live_migration"); try ref.encode(to: encoder)
         case .evacuate(let ref): try encoder.envelope("evacuate"); try ref.encode(to: encoder)
+        case .snapshot(let request): try encoder.envelope("snapshot"); try request.encode(to: encoder)
         }
     }
 }

@@ -16,6 +16,8 @@ public enum HostReport: Sendable, Equatable, Codable {
     case liveMoved(LiveOutcome)
     /// A live migration's progress, from its source while the memory is copied.
     case liveProgress(LiveProgress)
+    /// A snapshot's progress or end.
+    case snapshot(SnapshotOutcome)
 
     public var host: String {
         switch self {
@@ -28,6 +30,7 @@ public enum HostReport: Sendable, Equatable, Codable {
         case .moved(let outcome): return outcome.host
         case .liveMoved(let outcome): return outcome.host
         case .liveProgress(let progress): return progress.host
+        case .snapshot(let outcome): return outcome.host
         }
     }
 
@@ -48,6 +51,7 @@ public enum HostReport: Sendable, Equatable, Codable {
         case .spawned(let outcome), .spawnFailed(let outcome): return outcome.instanceUUID
         case .powerDone(let outcome): return outcome.instanceUUID
         case .destroyed(let ref): return ref.instanceUUID
+        case .snapshot(let outcome): return outcome.instanceUUID
         case .registerHost, .heartbeat, .powerSync, .moved, .liveMoved, .liveProgress: return nil
         }
     }
@@ -64,6 +68,7 @@ public enum HostReport: Sendable, Equatable, Codable {
         case "moved": self = .moved(try MoveOutcome(from: decoder))
         case "live_moved": self = .liveMoved(try LiveOutcome(from: decoder))
         case "live_progress": self = .liveProgress(try LiveProgress(from: decoder))
+        case "snapshot": self = .snapshot(try SnapshotOutcome(from: decoder))
         case let op: throw MessageError("unknown host report '\(op)'")
         }
     }
@@ -80,6 +85,7 @@ public enum HostReport: Sendable, Equatable, Codable {
         case .moved(let body): try encoder.envelope("moved"); try body.encode(to: encoder)
         case .liveMoved(let body): try encoder.envelope("live_moved"); try body.encode(to: encoder)
         case .liveProgress(let body): try encoder.envelope("live_progress"); try body.encode(to: encoder)
+        case .snapshot(let body): try encoder.envelope("snapshot"); try body.encode(to: encoder)
         }
     }
 }

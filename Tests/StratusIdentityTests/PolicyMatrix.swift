@@ -55,7 +55,7 @@ enum PolicyMatrix {
         "suspend": writeOwn, "resume": writeOwn, "lock": writeOwn, "unlock": writeOwn, "os-getConsoleOutput": writeOwn,
         // Refused by rule before the server is looked up, so another project learns nothing either way.
         "os-resetState": admin, "forceDelete": writeOwn, "os-forceDelete": writeOwn, "migrate": admin,
-        "resize": writeOwn, "confirmResize": writeOwn, "revertResize": writeOwn, "os-migrateLive": admin, "evacuate": admin,
+        "resize": writeOwn, "confirmResize": writeOwn, "revertResize": writeOwn, "os-migrateLive": admin, "evacuate": admin, "createImage": writeOwn,
     ]
 
     static let compute: [String: String] = {

@@ -7,7 +7,7 @@ import StratusStorage
 
 extension ComputeAPI {
     func registerServerActions(on router: PolicedRouter) {
-        router.post("compute/v2.1/servers/:id/action", .action(["os-getConsoleOutput": "os_compute_api:os-console-output", "unlock": "os_compute_api:os-lock-server:unlock", "lock": "os_compute_api:os-lock-server:lock", "os-resetState": "os_compute_api:os-admin-actions:reset_state", "os-stop": "os_compute_api:servers:stop", "os-start": "os_compute_api:servers:start", "pause": "os_compute_api:os-pause-server:pause", "unpause": "os_compute_api:os-pause-server:unpause", "suspend": "os_compute_api:os-suspend-server:suspend", "resume": "os_compute_api:os-suspend-server:resume", "forceDelete": "os_compute_api:os-deferred-delete:force", "os-forceDelete": "os_compute_api:os-deferred-delete:force", "reboot": "os_compute_api:servers:reboot", "migrate": "os_compute_api:os-migrate-server:migrate", "resize": "os_compute_api:servers:resize", "confirmResize": "os_compute_api:servers:confirm_resize", "revertResize": "os_compute_api:servers:revert_resize", "os-migrateLive": "os_compute_api:os-migrate-server:migrate_live", "evacuate": "os_compute_api:os-evacuate"])) { request, context in
+        router.post("compute/v2.1/servers/:id/action", .action(["os-getConsoleOutput": "os_compute_api:os-console-output", "unlock": "os_compute_api:os-lock-server:unlock", "lock": "os_compute_api:os-lock-server:lock", "os-resetState": "os_compute_api:os-admin-actions:reset_state", "os-stop": "os_compute_api:servers:stop", "os-start": "os_compute_api:servers:start", "pause": "os_compute_api:os-pause-server:pause", "unpause": "os_compute_api:os-pause-server:unpause", "suspend": "os_compute_api:os-suspend-server:suspend", "resume": "os_compute_api:os-suspend-server:resume", "forceDelete": "os_compute_api:os-deferred-delete:force", "os-forceDelete": "os_compute_api:os-deferred-delete:force", "reboot": "os_compute_api:servers:reboot", "migrate": "os_compute_api:os-migrate-server:migrate", "resize": "os_compute_api:servers:resize", "confirmResize": "os_compute_api:servers:confirm_resize", "revertResize": "os_compute_api:servers:revert_resize", "os-migrateLive": "os_compute_api:os-migrate-server:migrate_live", "evacuate": "os_compute_api:os-evacuate", "createImage": "os_compute_api:servers:create_image"])) { request, context in
             let instance = try await ownedInstance(context)
             let body = try JSONFields(try await request.jsonObject(limit: bodyLimit), path: "")
             guard body.object.count == 1, let name = body.object.keys.first else {
@@ -43,6 +43,7 @@ extension ComputeAPI {
             case "migrate": try await migrate(instance, body, context, path: request.uri.path)
             case "resize": try await resize(instance, body, context)
             case "os-migrateLive": try await liveMigrate(instance, body, context, path: request.uri.path)
+            case "createImage": return try await createImage(instance, body, context)
             case "evacuate":
                 guard let reply = try await evacuate(instance, body, context) else { return JSONResponse.empty(.ok) }
                 return JSONResponse.make(status: .ok, reply)

@@ -9,7 +9,8 @@ import StratusImage
 extension ImageAPI {
     func registerImageData(on router: PolicedRouter) {
         router.put("image/v2/images/:id/file", .rule("upload_image")) { request, context in
-            let image = try await ownedImage(context)
+            // A compute host (service role) fills the snapshot a server's createImage made, as Nova does.
+            let image = try context.requireAuth().hasRole("service") ? try await snapshotImage(context) : try await ownedImage(context)
             guard try await store.transition(image.id, from: [.queued], to: .saving) else {
                 throw StratusError.conflict("Image status transition from '\(image.status.rawValue)' to 'saving' is not allowed.")
             }
@@ -44,5 +45,16 @@ extension ImageAPI {
             if let checksum = image.checksum { headers[HTTPField.Name("Content-MD5")!] = checksum }
             return Response(status: .ok, headers: headers, body: body)
         }
+    }
+}
+
+extension ImageAPI {
+    /// A server snapshot's image, for the compute host that uploads it; any other image is refused as for others.
+    func snapshotImage(_ context: StratusRequestContext) async throws -> Image {
+        let image = try await visibleImage(context)
+        guard image.properties["image_type"] == "snapshot" else {
+            throw StratusError.forbidden("You are not permitted to modify image \(image.id).")
+        }
+        return image
     }
 }

@@ -151,6 +151,34 @@ public final class ControlPlaneClient: Sendable {
         return written
     }
 
+    /// Streams the file at `path` as a PUT's body (`application/octet-stream`), 1 MiB at a time.
+    public func upload(_ service: String, _ urlPath: String, from path: String, timeout: Duration = .seconds(3600)) async throws {
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int else {
+            throw ControlPlaneError(status: 0, message: "cannot read \(path)")
+        }
+        let response = try await authorized(.PUT, service, urlPath, timeout: timeout) { request in
+            request.headers.add(name: "Content-Type", value: "application/octet-stream")
+            let chunks = AsyncThrowingStream<ByteBuffer, any Error> { continuation in
+                guard let file = FileHandle(forReadingAtPath: path) else {
+                    continuation.finish(throwing: ControlPlaneError(status: 0, message: "cannot open \(path)"))
+                    return
+                }
+                do {
+                    while let data = try file.read(upToCount: 1 << 20), !data.isEmpty { continuation.yield(ByteBuffer(data: data)) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+                try? file.close()  // read-only: nothing is lost if closing fails
+            }
+            request.body = .stream(chunks, length: .known(Int64(size)))
+        }
+        let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
+        guard (200..<300).contains(Int(response.status.code)) else {
+            throw ControlPlaneError(status: Int(response.status.code), message: text)
+        }
+    }
+
     private func currentSession() async throws -> Session {
         if let current = session.withLock({ $0 }), current.expires - Clock.now() > 60 { return current }
         let fresh = try await authenticate()

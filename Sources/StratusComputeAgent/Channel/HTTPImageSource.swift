@@ -36,6 +36,14 @@ public struct HTTPImageSource: ImageSource {
         }
     }
 
+    public func upload(_ imageID: String, from path: String) async throws {
+        do {
+            try await client.upload("image", "/v2/images/\(imageID)/file", from: path)
+        } catch {
+            throw DriverError("uploading the snapshot to image \(imageID) failed: \(error)")
+        }
+    }
+
     static let standardFields: Set<String> = [
         "id", "name", "status", "visibility", "protected", "checksum", "os_hash_algo", "os_hash_value", "owner", "size",
         "virtual_size", "min_ram", "min_disk", "disk_format", "container_format", "created_at", "updated_at", "tags", "self",

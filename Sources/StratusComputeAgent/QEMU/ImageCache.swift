@@ -33,6 +33,14 @@ public protocol ImageSource: Sendable {
     func describe(_ imageID: String) async throws -> ImageInfo
     /// Writes the image's bits to `path` (a new file).
     func download(_ imageID: String, to path: String) async throws
+    /// Uploads `path` as the bits of the (queued) image `imageID`: a snapshot.
+    func upload(_ imageID: String, from path: String) async throws
+}
+
+extension ImageSource {
+    public func upload(_ imageID: String, from path: String) async throws {
+        throw DriverError("this image source cannot take uploads")
+    }
 }
 
 /// The per-host image cache, Nova's `instances_path/_base`: the first boot of an image downloads it once, checks its

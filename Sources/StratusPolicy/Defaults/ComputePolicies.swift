@@ -45,6 +45,7 @@ public enum ComputePolicies {
         PolicyRule("os_compute_api:os-migrate-server:migrate:host", admin, "Cold migrate a server to a named host (2.56)."),
         PolicyRule("os_compute_api:os-migrate-server:migrate_live", admin, "Live migrate a server to another host."),
         PolicyRule("os_compute_api:os-migrate-server:migrate_live:host", admin, "Live migrate a server to a named host."),
+        PolicyRule("os_compute_api:servers:create_image", memberOrAdmin, "Snapshot a server's disk into a new image."),
         PolicyRule("os_compute_api:os-evacuate", admin, "Rebuild a server whose host is down on another host."),
         PolicyRule("os_compute_api:servers:resize", memberOrAdmin, "Resize a server to another flavor."),
         PolicyRule("os_compute_api:servers:confirm_resize", memberOrAdmin, "Confirm a server's resize."),

@@ -14,7 +14,7 @@ public enum ImagePolicies {
         PolicyRule("modify_image", adminOrMember, "Update an image, add or remove its tags."),
         PolicyRule("publicize_image", "role:admin", "Make an image public."),
         PolicyRule("delete_image", adminOrMember, "Delete an image."),
-        PolicyRule("upload_image", adminOrMember, "Upload an image's data."),
+        PolicyRule("upload_image", adminOrMember + " or rule:service_api", "Upload an image's data (compute hosts: a server's snapshot)."),
         PolicyRule("download_image", adminOrMember + " or rule:service_api", "Download an image's data (compute hosts: any image)."),
         PolicyRule("deactivate", adminOrMember, "Deactivate an image."),
         PolicyRule("reactivate", adminOrMember, "Reactivate an image."),
