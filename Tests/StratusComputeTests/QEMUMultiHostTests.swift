@@ -57,7 +57,7 @@ struct QEMUMultiHostTests {
         return nil
     }
 
-    @Test("seed-003: a destination that cannot prepare leaves the guest running on its source and nothing behind; then live block migration A → B → A → B: the guest keeps counting, its uptime never resets, each source's QEMU and directory are gone")
+    @Test("seed-003: a destination that cannot prepare leaves the guest running on its source and nothing behind; then live block migration A → B → A → B: the guest keeps counting, its uptime never resets, each source's QEMU and directory are gone; a snapshot of it boots")
     func liveMigrationThereAndBack() async throws {
         try await CloudFixture.withCloud(extraConfig: QEMUFixture.config(extra: "[qemu]\nhost_count = 2\n")) { cloud in
             let client = try await ComputeClient(cloud)
@@ -132,8 +132,21 @@ struct QEMUMultiHostTests {
             let usage = try await client.placementUsage(host: server["OS-EXT-SRV-ATTR:host"]?.stringValue)
             #expect(usage == 128)
             #expect(try await client.placementUsage() == 128)
-            #expect(try await client.call("DELETE", "/servers/\(id)").status == 204)
-            #expect(try await client.settle(id)["status"] == "DELETED")
+            // A snapshot of the moved guest (createImage) boots on its own, with the disk's contents.
+            let snap = try await client.call("POST", "/servers/\(id)/action", json: ["createImage": ["name": "wanderer-snap"]])
+            #expect(snap.status == 202)
+            let imageID = try #require(snap.json["image_id"]?.stringValue)
+            try await expectEventually(seconds: 60) {
+                try await client.http.request("GET", "/image/v2/images/\(imageID)", token: client.token).json["status"] == "active"
+            }
+            #expect(try await client.settle(id)["status"] == "ACTIVE")
+            let copy = try await client.boot("from-snapshot", image: imageID)
+            #expect(try await client.settle(copy)["status"] == "ACTIVE")
+            _ = try await client.waitForConsole(copy, "disk mounted: hello from the stratus-tiny disk")
+            for server in [id, copy] {
+                #expect(try await client.call("DELETE", "/servers/\(server)").status == 204)
+                #expect(try await client.settle(server)["status"] == "DELETED")
+            }
             for driver in cloud.qemuDrivers.values { #expect(await driver.listGuests().isEmpty) }
         }
     }

@@ -138,10 +138,13 @@ extension QEMUDriver {
         let live = settings.liveMigration
         // A redelivery (the agent restarted after the copy ended or while it ran): never copy twice. Copied
         // already is success (the destination runs the guest: rolling back now would lose it).
-        let earlier = try await monitor(plan) { qmp in try await qmp.execute("query-migrate") }["status"]?.stringValue
-        if earlier == "completed" { return }
-        guard earlier == nil || ["none", "failed", "cancelled"].contains(earlier!) else {
-            throw DriverError("a live migration of \(uuid) is already in progress (\(earlier!)) on this host")
+        // (`query-migrate` alone cannot tell: a guest that arrived here by migration shows that one `completed`.)
+        let (state, earlier) = try await monitor(plan) { qmp in
+            (try await qmp.status(), try await qmp.execute("query-migrate")["status"]?.stringValue ?? "none")
+        }
+        if state == "postmigrate" { return }
+        guard ["none", "completed", "failed", "cancelled"].contains(earlier) else {
+            throw DriverError("a live migration of \(uuid) is already in progress (\(earlier)) on this host")
         }
         outgoing.begin(uuid)
         defer { outgoing.end(uuid) }
