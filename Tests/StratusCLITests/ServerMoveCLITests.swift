@@ -104,7 +104,7 @@ struct ServerMoveCLITests {
         }
     }
 
-    @Test("compute service set --down, then server evacuate rebuilds the server on the other host")
+    @Test("compute service set --down, then server evacuate rebuilds the server on the other host; server image create --wait, and the snapshot boots")
     func evacuate() async throws {
         try await withFakeHostCloud(hosts: 2) { cloud, http, token in
             let admin = ["--os-cloud", "stratus-admin", "--os-compute-api-version", "2.90"]
@@ -127,6 +127,16 @@ struct ServerMoveCLITests {
             let list = try json(try await runOpenStack(cloud, admin + ["server", "migration", "list", "--server", "refugee", "-f", "json"]))
             #expect(list.arrayValue?.first?["Type"] == "evacuation", "\(list.encodedString())")
             #expect(list.arrayValue?.first?["Status"] == "done", "\(list.encodedString())")
+
+            // A snapshot of it, waited for, then booted.
+            let snap = try await runOpenStack(cloud, admin + ["server", "image", "create", "--wait", "--name", "refugee-snap", "refugee"])
+            #expect(snap.status == 0, "stderr: \(snap.stderr)")
+            let image = try json(try await runOpenStack(cloud, admin + ["image", "show", "refugee-snap", "-f", "json"]))
+            #expect(image["status"] == "active", "\(image.encodedString())")
+            let boot = try await runOpenStack(cloud, admin + ["server", "create", "--image", "refugee-snap", "--flavor", "m1.nano",
+                                                              "--nic", "none", "--wait", "copy"])
+            #expect(boot.status == 0, "stderr: \(boot.stderr)")
+            #expect(try await waitForServer(cloud, admin, "copy", status: "ACTIVE")["status"] == "ACTIVE")
         }
     }
 }
