@@ -13,16 +13,9 @@ extension Conductor {
               let migration = try await migrations.migration(ref.migrationUUID), migration.status == .accepted,
               migration.destCompute == nil else { return }
         let started = Clock.now()
-        if let claimed = try await claimedDestination(of: migration) {
-            try await rebuildOnDestination(instance, migration, on: claimed, started: started, summary: "claimed before a restart", requestID: requestID)
-            return
-        }
-        switch try await claimDestination(instance, migration, ignoring: [migration.sourceCompute]) {
-        case .claimed(let host, let summary):
+        try await chooseDestination(instance, migration, ignoring: [migration.sourceCompute]) { host, summary in
             try await rebuildOnDestination(instance, migration, on: host, started: started, summary: summary, requestID: requestID)
-        case .claimedElsewhere:
-            return
-        case .noHost(let details):
+        } noHost: { details in
             // Nova: the server keeps its vm_state, the task is cleared, the migration is in error.
             let reason = "No valid host was found. No valid host found for evacuate" + details
             try await queue.storage.transaction { tx in

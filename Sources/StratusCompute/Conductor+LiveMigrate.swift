@@ -16,19 +16,11 @@ extension Conductor {
               let migration = try await migrations.migration(ref.migrationUUID), migration.status == .accepted,
               migration.destCompute == nil else { return }
         let started = Clock.now()
-        if let claimed = try await claimedDestination(of: migration) {
-            try await startLive(instance, migration, to: claimed, started: started, summary: "claimed before a restart", requestID: requestID)
-            return
-        }
-        switch try await claimDestination(instance, migration, ignoring: [migration.sourceCompute]) {
-        case .claimed(let host, let summary):
+        try await chooseDestination(instance, migration, ignoring: [migration.sourceCompute]) { host, summary in
             try await startLive(instance, migration, to: host, started: started, summary: summary, requestID: requestID)
-        case .claimedElsewhere:
-            return
-        case .noHost(let details):
-            let reason = "No valid host was found. No valid host found for live migration"
-            try await endLive(migration, status: .error, reason: reason + details, event: "conductor_live_migrate_instance",
-                              start: started, host: nil, rollBackDestination: false)
+        } noHost: { details in
+            try await endLive(migration, status: .error, reason: "No valid host was found. No valid host found for live migration" + details,
+                              event: "conductor_live_migrate_instance", start: started, host: nil, rollBackDestination: false)
         }
     }
 

@@ -16,21 +16,27 @@ extension Conductor {
               let migration = try await migrations.migration(ref.migrationUUID), migration.status == .preMigrating,
               migration.destCompute == nil else { return }
         let started = Clock.now()
-        // A redelivered message may find the claim made and only its record missing: finish that one.
-        if let claimed = try await claimedDestination(of: migration) {
-            try await startMoving(instance, migration, to: claimed, started: started, summary: "claimed before a restart", requestID: requestID)
-            return
-        }
         let ignore: Set<String> = migration.kind == .resize && settings.allowResizeToSameHost ? [] : [migration.sourceCompute]
-        switch try await claimDestination(instance, migration, ignoring: ignore) {
-        case .claimed(let host, let summary):
+        try await chooseDestination(instance, migration, ignoring: ignore) { host, summary in
             try await startMoving(instance, migration, to: host, started: started, summary: summary, requestID: requestID)
-        case .claimedElsewhere:
-            return
-        case .noHost(let details):
+        } noHost: { details in
             let reason = "No valid host was found. No valid host found for \(migration.kind == .resize ? "resize" : "cold migrate")"
             try await endMove(migration, instance: instance, reason: reason, details: reason + details,
                               event: "conductor_migrate_server", start: started, host: nil, expected: .preMigrating, returnAllocations: false)
+        }
+    }
+
+    /// The common start of every move: the destination claimed before a restart is taken up again, else one is
+    /// chosen and claimed (`claimDestination`) and handed to `start` with how it was chosen; with no host, `noHost`
+    /// gets the reason's details. A duplicate delivery that lost the race to claim does nothing.
+    func chooseDestination(_ instance: Instance, _ migration: MigrationRecord, ignoring: Set<String>,
+                           start: (_ host: String, _ summary: String) async throws -> Void,
+                           noHost: (_ details: String) async throws -> Void) async throws {
+        if let claimed = try await claimedDestination(of: migration) { return try await start(claimed, "claimed before a restart") }
+        switch try await claimDestination(instance, migration, ignoring: ignoring) {
+        case .claimed(let host, let summary): try await start(host, summary)
+        case .claimedElsewhere: return
+        case .noHost(let details): try await noHost(details)
         }
     }
 

@@ -47,6 +47,7 @@ struct ServerSnapshotTests {
             try await expectEventually { try await image(client, oldID).json["status"] == "active" }
 
             // A failed snapshot: the server is as it was, its half-made image gone.
+            _ = try await client.settle(id)  // the image is active a moment before the task ends
             let host = try #require(moves.host(server))
             cloud.fakeDrivers[host]?.failNextSnapshots()
             let failing = try await moves.act(client, id, ["createImage": ["name": "snap-3"]])

@@ -40,25 +40,16 @@ extension ComputeAPI {
             throw StratusError.badRequest("Compute service of \(source) is still in use.")
         }
         let auth = try context.requireAuth()
-        try await servers.storage.transaction { tx in
-            guard var current = try await servers.instance(instance.uuid, in: tx), !current.deleted else {
-                throw StratusError.notFound("Instance \(instance.uuid) could not be found.")
-            }
-            guard current.taskState == nil, [.active, .stopped, .error].contains(current.vmState), current.host == source else {
-                throw Self.invalidState("evacuate", current)
-            }
+        let stopped = version.atLeast(2, 95)
+        try await recordMove(instance, action: "evacuate", task: .rebuilding, context) { current in
+            current.taskState == nil && [.active, .stopped, .error].contains(current.vmState) && current.host == source
+        } migration: { current in
             var record = MigrationRecord(instance: current, kind: .evacuation, newFlavor: current.flavor, requestedHost: host,
                                          userID: auth.userID, projectID: current.projectID)
             record.status = .accepted
-            record.targetState = version.atLeast(2, 95) || current.vmState == .stopped ? .stopped : .active
-            let migration = try await migrations.insert(record, in: tx)
-            current.taskState = .rebuilding
-            try await servers.save(current, in: tx)
-            _ = try await servers.startAction("evacuate", instance: current, requestID: context.requestID, userID: auth.userID,
-                                               projectID: auth.projectID ?? "", in: tx)
-            try await queue.request(.evacuate(MigrationRef(instanceUUID: current.uuid, migrationUUID: migration.uuid)),
-                                    requestID: context.requestID, in: tx)
-        }
+            record.targetState = stopped || current.vmState == .stopped ? .stopped : .active
+            return record
+        } request: { .evacuate($0) }
         return version.atLeast(2, 14) ? nil : ["adminPass": .string(password)]
     }
 }

@@ -55,25 +55,15 @@ extension ComputeAPI {
             throw StratusError.conflict("Service is unavailable at this time.")
         }
         let auth = try context.requireAuth()
-        try await servers.storage.transaction { tx in
-            guard var current = try await servers.instance(instance.uuid, in: tx), !current.deleted else {
-                throw StratusError.notFound("Instance \(instance.uuid) could not be found.")
-            }
-            guard current.taskState == nil, current.vmState == .active || current.vmState == .paused, current.host != nil else {
-                throw Self.invalidState("os-migrateLive", current)
-            }
+        try await recordMove(instance, action: "live-migration", method: "os-migrateLive", task: .migrating, context) { current in
+            current.taskState == nil && (current.vmState == .active || current.vmState == .paused) && current.host != nil
+        } migration: { current in
             var record = MigrationRecord(instance: current, kind: .liveMigration, newFlavor: current.flavor, requestedHost: host,
                                          userID: auth.userID, projectID: current.projectID)
             record.status = .accepted
             record.live = LiveDetails(requestedBlockMigration: block, force: force)
-            let migration = try await migrations.insert(record, in: tx)
-            current.taskState = .migrating
-            try await servers.save(current, in: tx)
-            _ = try await servers.startAction("live-migration", instance: current, requestID: context.requestID, userID: auth.userID,
-                                               projectID: auth.projectID ?? "", in: tx)
-            try await queue.request(.liveMigrate(MigrationRef(instanceUUID: current.uuid, migrationUUID: migration.uuid)),
-                                    requestID: context.requestID, in: tx)
-        }
+            return record
+        } request: { .liveMigrate($0) }
     }
 
     func registerLiveMigrationControl(on router: PolicedRouter) {

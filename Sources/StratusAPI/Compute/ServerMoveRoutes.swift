@@ -65,21 +65,32 @@ extension ComputeAPI {
            service.forcedDown || Clock.now() - service.lastSeen > serviceDownTime {
             throw StratusError.conflict("Service is unavailable at this time.")
         }
+        try await recordMove(instance, action: action, task: .resizePrep, context) { current in
+            current.taskState == nil && (current.vmState == .active || current.vmState == .stopped) && current.host != nil
+        } migration: { current in
+            MigrationRecord(instance: current, kind: kind, newFlavor: newFlavor, requestedHost: requestedHost,
+                            userID: auth.userID, projectID: current.projectID)
+        } request: { .migrate($0) }
+    }
+
+    /// Records a move in one transaction: under the instance's lock `allowed` is judged again (else Nova's 409 for
+    /// `method`, the API's name, by default the action's), the migration is inserted, the task set, the instance action
+    /// `action` started and the conductor's request queued.
+    func recordMove(_ instance: Instance, action: String, method: String? = nil, task: TaskState, _ context: StratusRequestContext,
+                    allowed: @escaping @Sendable (Instance) -> Bool, migration: @escaping @Sendable (Instance) -> MigrationRecord,
+                    request: @escaping @Sendable (MigrationRef) -> ConductorRequest) async throws {
+        let auth = try context.requireAuth()
         try await servers.storage.transaction { tx in
             guard var current = try await servers.instance(instance.uuid, in: tx), !current.deleted else {
                 throw StratusError.notFound("Instance \(instance.uuid) could not be found.")
             }
-            guard current.taskState == nil, current.vmState == .active || current.vmState == .stopped, current.host != nil else {
-                throw Self.invalidState(action, current)
-            }
-            let migration = try await migrations.insert(
-                MigrationRecord(instance: current, kind: kind, newFlavor: newFlavor, requestedHost: requestedHost,
-                                userID: auth.userID, projectID: current.projectID), in: tx)
-            current.taskState = .resizePrep
+            guard allowed(current) else { throw Self.invalidState(method ?? action, current) }
+            let record = try await migrations.insert(migration(current), in: tx)
+            current.taskState = task
             try await servers.save(current, in: tx)
             _ = try await servers.startAction(action, instance: current, requestID: context.requestID, userID: auth.userID,
                                                projectID: auth.projectID ?? "", in: tx)
-            try await queue.request(.migrate(MigrationRef(instanceUUID: current.uuid, migrationUUID: migration.uuid)),
+            try await queue.request(request(MigrationRef(instanceUUID: current.uuid, migrationUUID: record.uuid)),
                                     requestID: context.requestID, in: tx)
         }
     }
