@@ -41,6 +41,30 @@ struct ConductorRequestTests {
         #expect(throws: MessageError.self) {
             try WireFormat.decode(ComputeCommand.self, from: ["version": 1, "op": "finish_resize", "guest": .null])
         }
+        // Live migration, snapshots and the conductor's new requests, both ways.
+        let live = LiveMigrationRequest(migrationUUID: "m", sourceHost: "a", destHost: "b", guest: guest, blockMigration: true,
+                                        incoming: LiveIncoming(uri: "tcp:127.0.0.1:1", nbd: "nbd:127.0.0.1:2:exportname=virtio0"), paused: true)
+        for step in LiveStep.allCases {
+            let command = ComputeCommand.liveMove(step, live)
+            #expect(try WireFormat.encode(command)["op"] == .string(step.rawValue))
+            #expect(try WireFormat.decode(ComputeCommand.self, from: try WireFormat.encode(command)) == command)
+        }
+        let reports: [HostReport] = [
+            .liveMoved(LiveOutcome(host: "a", migrationUUID: "m", instanceUUID: "u", step: .checkSource, started: 1, sharedInstancePath: false)),
+            .liveProgress(LiveProgress(host: "a", migrationUUID: "m", memoryTotal: 3, memoryProcessed: 2, memoryRemaining: 1)),
+            .snapshot(SnapshotOutcome(host: "a", instanceUUID: "u", imageID: "i", phase: .uploading, started: 1)),
+        ]
+        for report in reports { #expect(try WireFormat.decode(HostReport.self, from: try WireFormat.encode(report)) == report) }
+        #expect(reports.map(\.migrationUUID) == ["m", "m", nil])
+        let ref = MigrationRef(instanceUUID: "u", migrationUUID: "m")
+        let requests: [ConductorRequest] = [.liveMigrate(ref), .abortLiveMigration(ref), .forceCompleteLiveMigration(ref), .evacuate(ref),
+                                            .snapshot(SnapshotRequest(instanceUUID: "u", imageID: "i"))]
+        for request in requests {
+            #expect(try ConductorRequest.decode(queued: try WireFormat.encode(request)) == request)
+            #expect(request.instanceUUID == "u")
+        }
+        let snapshot = ComputeCommand.snapshot(SnapshotRequest(instanceUUID: "u", imageID: "i"))
+        #expect(try WireFormat.decode(ComputeCommand.self, from: try WireFormat.encode(snapshot)) == snapshot)
     }
 
     @Test("the untyped requests queued before an upgrade are still read, each field by name")
@@ -62,7 +86,7 @@ struct ConductorRequestTests {
             (["op": "explode", "instance": "u"], "unknown conductor request 'explode'"),
             (["op": "reboot", "instance": "u"], "needs 'type' HARD or SOFT"),
             (["op": "release", "instance": "u"], "missing field 'ports'"),
-            (["version": 1, "op": "evacuate", "instance": "u"], "unknown conductor request 'evacuate'"),
+            (["version": 1, "op": "shelve", "instance": "u"], "unknown conductor request 'shelve'"),
             (["version": 1, "op": "migrate", "instance": "u"], "missing field 'migration'"),
             (["version": 2, "op": "build", "instance": "u"], "unsupported message version 2"),
             (["version": 1, "op": "release", "instance": "u"], "missing field 'ports'"),

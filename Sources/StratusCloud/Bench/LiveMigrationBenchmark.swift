@@ -53,6 +53,10 @@ public struct LiveMigrationBenchmark: Sendable {
             cloud.qemuDrivers.values.contains { QEMUGuest(directory: $0.settings.instancesPath + "/" + uuid).console(lines: nil).contains(TinyGuest.marker) }
         }
         var api: [Double] = [], qemu: [Double] = [], downtime: [Double] = [], mirror: [Double] = []
+        // Per step of the newest live-migration action: the wait before it (since the previous step was recorded, or
+        // the API call) and its own run (the host's start to the conductor recording its end).
+        var waits: [String: [Double]] = [:], runs: [String: [Double]] = [:]
+        let store = InstanceStore(storage: cloud.storage)
         for round in 1...rounds {
             let start = ContinuousClock.now
             try await post("/servers/\(uuid)/action", ["os-migrateLive": ["host": .null, "block_migration": "auto"]])
@@ -67,6 +71,15 @@ public struct LiveMigrationBenchmark: Sendable {
             let source = try await moves(uuid).first?.sourceCompute ?? ""
             guard let stats = cloud.qemuDrivers[source]?.lastOutgoingMigration(uuid) else { throw DriverError("no QEMU figures from \(source)") }
             qemu.append(stats.mirrorMs + stats.memoryMs)
+            if let action = try await store.actions(instanceUUID: uuid).first(where: { $0.action == "live-migration" }) {
+                var previous = action.startTime
+                for event in action.events.sorted(by: { $0.startTime < $1.startTime }) {
+                    waits[event.name, default: []].append((event.startTime - previous) * 1000)
+                    let end = event.finishTime ?? event.startTime
+                    runs[event.name, default: []].append((end - event.startTime) * 1000)
+                    previous = end
+                }
+            }
             mirror.append(stats.mirrorMs)
             downtime.append(stats.downtimeMs)
         }
@@ -82,6 +95,8 @@ public struct LiveMigrationBenchmark: Sendable {
             "accelerator": .string(cloud.qemuDriver?.settings.accelerator.rawValue ?? ""),
             "api_to_completed_ms": summary(api), "qemu_mirror_and_migrate_ms": summary(qemu), "qemu_mirror_ms": summary(mirror),
             "control_plane_overhead_ms": summary(zip(api, qemu).map { $0 - $1 }), "guest_downtime_ms": summary(downtime),
+            "step_wait_median_ms": .object(waits.mapValues { .number(Percentile.of($0.sorted(), 0.5).rounded()) }),
+            "step_run_median_ms": .object(runs.mapValues { .number(Percentile.of($0.sorted(), 0.5).rounded()) }),
             "shared_instance_path": "not measured: hosts on one machine have their own instances_path",
         ]
     }
