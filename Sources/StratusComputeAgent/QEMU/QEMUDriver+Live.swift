@@ -153,8 +153,11 @@ extension QEMUDriver {
         var paused = false
         let ramGB = max(2, Double(request.guest.memoryMB) / 1024)
         let dataGB = ramGB + (request.blockMigration ? max(2, Double(request.guest.rootGB)) : 0)
+        // One monitor connection for the whole copy (a connection per poll costs more than the poll); it may last
+        // as long as the completion timeout allows, plus a margin, before a hung QEMU becomes an error.
+        let sessionTimeout = live.completionTimeout > 0 ? Double(live.completionTimeout) * dataGB + 120 : 86400
         do {
-            try await monitor(plan) { qmp in
+            try await monitor(plan, timeout: sessionTimeout) { qmp in
                 var capabilities: [JSON] = []
                 if live.permitAutoConverge { capabilities.append(["capability": "auto-converge", "state": true]) }
                 if live.permitPostCopy { capabilities.append(["capability": "postcopy-ram", "state": true]) }
@@ -169,57 +172,54 @@ extension QEMUDriver {
                         "job-id": .string(job)])
                     mirroring = true
                 }
-            }
-            let mirrorStart = Date()
-            if mirroring { try await waitForMirror(plan, job: job, uuid: uuid, request: request, progress: progress) }
-            let mirrorMs = Date().timeIntervalSince(mirrorStart) * 1000
-            let started = Date()
-            try await monitor(plan) { qmp in try await qmp.execute("migrate", ["uri": .string(incoming.uri)]) }
-            let schedule = live.downtimeSchedule(dataGB: dataGB)
-            var step = 1
-            var lastReport = Date.distantPast
-            var forced = false
-            while true {
-                let info = try await monitor(plan) { qmp in try await qmp.execute("query-migrate") }
-                let status = info["status"]?.stringValue ?? ""
-                if status == "completed" {
-                    outgoing.record(uuid, LiveMigrationStats(mirrorMs: mirroring ? mirrorMs : 0, memoryMs: info["total-time"]?.doubleValue ?? 0,
-                                                             downtimeMs: info["downtime"]?.doubleValue ?? 0))
-                    break
-                }
-                if status == "failed" { throw DriverError("the live migration failed: \(info["error-desc"]?.stringValue ?? "QEMU gave no reason")") }
-                if status == "cancelled" { throw LiveMigrationCancelled() }
-                let elapsed = Date().timeIntervalSince(started)
-                let asked = outgoing.asked(uuid)
-                let timedOut = live.completionTimeout > 0 && elapsed > Double(live.completionTimeout) * dataGB
-                if asked.cancel || (timedOut && !live.timeoutForcesCompletion) {
-                    try await monitor(plan) { qmp in try await qmp.execute("migrate_cancel") }
-                } else if (asked.force || timedOut) && !forced {
-                    // Nova's force-complete: post-copy when permitted, else pause the guest so its memory stops changing.
-                    forced = true
-                    try await monitor(plan) { qmp in
+                let mirrorStart = Date()
+                if mirroring { try await waitForMirror(&qmp, job: job, uuid: uuid, request: request, progress: progress) }
+                let mirrorMs = Date().timeIntervalSince(mirrorStart) * 1000
+                let started = Date()
+                try await qmp.execute("migrate", ["uri": .string(incoming.uri)])
+                let schedule = live.downtimeSchedule(dataGB: dataGB)
+                var step = 1
+                var lastReport = Date.distantPast
+                var forced = false
+                while true {
+                    let info = try await qmp.execute("query-migrate")
+                    let status = info["status"]?.stringValue ?? ""
+                    if status == "completed" {
+                        outgoing.record(uuid, LiveMigrationStats(mirrorMs: mirroring ? mirrorMs : 0, memoryMs: info["total-time"]?.doubleValue ?? 0,
+                                                                 downtimeMs: info["downtime"]?.doubleValue ?? 0))
+                        break
+                    }
+                    if status == "failed" { throw DriverError("the live migration failed: \(info["error-desc"]?.stringValue ?? "QEMU gave no reason")") }
+                    if status == "cancelled" { throw LiveMigrationCancelled() }
+                    let elapsed = Date().timeIntervalSince(started)
+                    let asked = outgoing.asked(uuid)
+                    let timedOut = live.completionTimeout > 0 && elapsed > Double(live.completionTimeout) * dataGB
+                    if asked.cancel || (timedOut && !live.timeoutForcesCompletion) {
+                        try await qmp.execute("migrate_cancel")
+                    } else if (asked.force || timedOut) && !forced {
+                        // Nova's force-complete: post-copy when permitted, else pause the guest so its memory stops changing.
+                        forced = true
                         if live.permitPostCopy { try await qmp.execute("migrate-start-postcopy") } else {
                             try await qmp.execute("stop")
                             paused = true
                         }
                     }
+                    if step < schedule.count, elapsed >= schedule[step].after {
+                        try await qmp.execute("migrate-set-parameters", ["downtime-limit": .int(schedule[step].downtimeMs)])
+                        step += 1
+                    }
+                    if Date().timeIntervalSince(lastReport) >= 1 {
+                        lastReport = Date()
+                        let ram = info["ram"]
+                        await progress(LiveProgress(host: "", migrationUUID: request.migrationUUID, memoryTotal: ram?["total"]?.intValue ?? 0,
+                                                    memoryProcessed: ram?["transferred"]?.intValue ?? 0,
+                                                    memoryRemaining: ram?["remaining"]?.intValue ?? 0))
+                    }
+                    try await Task.sleep(for: .milliseconds(5))
                 }
-                if step < schedule.count, elapsed >= schedule[step].after {
-                    let limit = schedule[step].downtimeMs
-                    try await monitor(plan) { qmp in try await qmp.execute("migrate-set-parameters", ["downtime-limit": .int(limit)]) }
-                    step += 1
-                }
-                if Date().timeIntervalSince(lastReport) >= 1 {
-                    lastReport = Date()
-                    let ram = info["ram"]
-                    await progress(LiveProgress(host: "", migrationUUID: request.migrationUUID, memoryTotal: ram?["total"]?.intValue ?? 0,
-                                                memoryProcessed: ram?["transferred"]?.intValue ?? 0,
-                                                memoryRemaining: ram?["remaining"]?.intValue ?? 0))
-                }
-                try await Task.sleep(for: .milliseconds(10))
+                // The guest runs on the destination now; the mirror, in sync to the end, is let go without a switch.
+                if mirroring { try await qmp.execute("block-job-cancel", ["device": .string(job)]) }
             }
-            // The guest runs on the destination now; the mirror, in sync to the end, is let go without a switch.
-            if mirroring { try await monitor(plan) { qmp in try await qmp.execute("block-job-cancel", ["device": .string(job)]) } }
         } catch {
             // The guest stays here: the copy of its disk stops, and a guest paused to converge runs again.
             if mirroring {
@@ -231,11 +231,11 @@ extension QEMUDriver {
     }
 
     /// Waits until the disk mirror is in sync (its BLOCK_JOB_READY state), reporting its progress.
-    func waitForMirror(_ plan: QEMULaunchPlan, job: String, uuid: String, request: LiveMigrationRequest,
+    func waitForMirror(_ qmp: inout QMPConnection, job: String, uuid: String, request: LiveMigrationRequest,
                        progress: @escaping @Sendable (LiveProgress) async -> Void) async throws {
         var lastReport = Date.distantPast
         while true {
-            let jobs = try await monitor(plan) { qmp in try await qmp.execute("query-block-jobs") }.arrayValue ?? []
+            let jobs = try await qmp.execute("query-block-jobs").arrayValue ?? []
             guard let mirror = jobs.first(where: { $0["device"]?.stringValue == job }) else {
                 throw DriverError("the copy of the guest's disk to the destination stopped")
             }
@@ -247,7 +247,7 @@ extension QEMUDriver {
                 await progress(LiveProgress(host: "", migrationUUID: request.migrationUUID, diskTotal: total, diskProcessed: done,
                                             diskRemaining: total - done))
             }
-            try await Task.sleep(for: .milliseconds(10))
+            try await Task.sleep(for: .milliseconds(5))
         }
     }
 

@@ -107,9 +107,10 @@ extension QEMUDriver {
     }
 
     @discardableResult
-    func monitor<T: Sendable>(_ plan: QEMULaunchPlan, _ body: (inout QMPConnection) async throws -> T) async throws -> T {
+    func monitor<T: Sendable>(_ plan: QEMULaunchPlan, timeout: Double = 10,
+                              _ body: (inout QMPConnection) async throws -> T) async throws -> T {
         do {
-            return try await QMPConnection.with(socket: plan.qmpSocket, body)
+            return try await QMPConnection.with(socket: plan.qmpSocket, timeout: timeout, body)
         } catch let error as QMPError {
             throw DriverError("\(error)")
         }
