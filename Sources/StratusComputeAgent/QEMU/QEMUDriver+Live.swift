@@ -179,7 +179,7 @@ extension QEMUDriver {
                 try await qmp.execute("migrate", ["uri": .string(incoming.uri)])
                 let schedule = live.downtimeSchedule(dataGB: dataGB)
                 var step = 1
-                var lastReport = Date.distantPast
+                var lastReport = Date()  // the first report after a second: a short copy sends none (each is a round trip)
                 var forced = false
                 while true {
                     let info = try await qmp.execute("query-migrate")
@@ -233,7 +233,7 @@ extension QEMUDriver {
     /// Waits until the disk mirror is in sync (its BLOCK_JOB_READY state), reporting its progress.
     func waitForMirror(_ qmp: inout QMPConnection, job: String, uuid: String, request: LiveMigrationRequest,
                        progress: @escaping @Sendable (LiveProgress) async -> Void) async throws {
-        var lastReport = Date.distantPast
+        var lastReport = Date()  // the first report after a second: a short copy sends none (each is a round trip)
         while true {
             let jobs = try await qmp.execute("query-block-jobs").arrayValue ?? []
             guard let mirror = jobs.first(where: { $0["device"]?.stringValue == job }) else {
