@@ -55,7 +55,7 @@ public struct LiveIncoming: Sendable, Equatable, Codable {
 ///     dest check → source check → dest pre_live_migration → source live_migration
 ///         → dest post_live_migration_at_destination → source post_live_migration (clean-up)
 ///     any failure before the destination runs the guest → dest rollback_live_migration_at_destination
-public enum LiveStep: String, Sendable, Codable, CaseIterable {
+public enum LiveStep: String, Sendable, Codable, CaseIterable, HostStepName {
     /// Destination: leave a marker in its instances_path for the source to look for (the shared-storage check).
     case checkDestination = "check_can_live_migrate_destination"
     /// Source: the guest runs here; is the destination's marker visible (shared instances_path)?
@@ -74,9 +74,6 @@ public enum LiveStep: String, Sendable, Codable, CaseIterable {
     case abort = "live_migration_abort"
     /// Source: make the migration converge now (post-copy if permitted, else pause the guest).
     case forceComplete = "live_migration_force_complete"
-
-    /// Nova's action event for the step.
-    public var event: String { "compute_" + rawValue }
 }
 
 /// How a host's step of a live migration ended. `error` set when it failed (the host undid its own part).

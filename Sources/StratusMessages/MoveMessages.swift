@@ -28,8 +28,16 @@ public struct MoveRequest: Sendable, Equatable, Codable {
     }
 }
 
+/// A host-side step named as Nova's compute manager method; its instance-action event is `compute_` + the name.
+public protocol HostStepName: RawRepresentable where RawValue == String {}
+
+extension HostStepName {
+    /// Nova's action event for the step.
+    public var event: String { "compute_" + rawValue }
+}
+
 /// The host-side steps of a cold move, named as Nova's compute manager methods (and its action events).
-public enum MoveStep: String, Sendable, Codable, CaseIterable {
+public enum MoveStep: String, Sendable, Codable, CaseIterable, HostStepName {
     /// Source: power the guest off and hand its disk over.
     case resizeInstance = "resize_instance"
     /// Destination: start the guest from the handed-over disk, with the new flavor.
@@ -40,9 +48,6 @@ public enum MoveStep: String, Sendable, Codable, CaseIterable {
     case revertResize = "revert_resize"
     /// Source: bring the guest back with its old flavor.
     case finishRevertResize = "finish_revert_resize"
-
-    /// Nova's action event for the step.
-    public var event: String { "compute_" + rawValue }
 }
 
 /// How a host's step of a move ended; `error` set when it failed (the host has undone its own part of the step).
