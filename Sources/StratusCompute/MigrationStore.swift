@@ -86,24 +86,14 @@ public struct MigrationStore: Sendable {
         }
     }
 
-    /// Moves that have not ended: what power sync must not mistake for strays, and what reconciliation watches.
-    public func unfinished() async throws -> [MigrationRecord] {
+    /// Moves that have not ended (from or to `host`, when given): what power sync must not mistake for strays, and
+    /// what reconciliation watches.
+    public func unfinished(host: String? = nil) async throws -> [MigrationRecord] {
         let final = MigrationRecord.Status.allCases.filter(\.isFinal).map(\.rawValue)
         return try await storage.read { sql in
-            try await sql.raw("SELECT * FROM compute_migrations WHERE status NOT IN (\(binds: final))").all().map(Self.record)
-        }
-    }
-
-    /// Unfinished moves from or to `host`.
-    public func unfinished(host: String) async throws -> [MigrationRecord] {
-        let final = MigrationRecord.Status.allCases.filter(\.isFinal).map(\.rawValue)
-        return try await storage.read { sql in
-            try await sql.raw(
-                """
-                SELECT * FROM compute_migrations WHERE status NOT IN (\(binds: final))
-                    AND (source_compute = \(bind: host) OR dest_compute = \(bind: host))
-                """
-            ).all().map(Self.record)
+            var query: SQLQueryString = "SELECT * FROM compute_migrations WHERE status NOT IN (\(binds: final))"
+            if let host { query = query + " AND (source_compute = \(bind: host) OR dest_compute = \(bind: host))" }
+            return try await sql.raw(query).all().map(Self.record)
         }
     }
 

@@ -20,7 +20,7 @@ extension ComputeAgent {
                 }
                 outcome.sharedInstancePath = await driver.seesSharedPathMarker(migrationUUID: request.migrationUUID)
             case .preLiveMigration:
-                await driver.removeSharedPathMarker(migrationUUID: request.migrationUUID)
+                try await driver.removeSharedPathMarker(migrationUUID: request.migrationUUID)
                 do {
                     outcome.incoming = try await driver.preLiveMigration(request)
                 } catch where !Task.isCancelled {
@@ -42,7 +42,7 @@ extension ComputeAgent {
             case .cleanupSource:
                 try await driver.cleanupLiveMigrationSource(request)
             case .rollbackAtDestination:
-                await driver.removeSharedPathMarker(migrationUUID: request.migrationUUID)
+                try await driver.removeSharedPathMarker(migrationUUID: request.migrationUUID)
                 try await driver.rollbackLiveMigrationAtDestination(request)
             case .abort:
                 try await driver.abortLiveMigration(instanceUUID: uuid)

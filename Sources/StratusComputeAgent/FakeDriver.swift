@@ -148,10 +148,11 @@ public final class FakeDriver: VirtDriver {
         }
         await progress(.pendingUpload)
         let path = NSTemporaryDirectory() + "fake-snapshot-\(request.imageID)"
-        try Data("fake snapshot of \(request.instanceUUID)\n".utf8).write(to: URL(fileURLWithPath: path))
-        defer { try? FileManager.default.removeItem(atPath: path) }  // a temporary file: the upload read it or failed
-        await progress(.uploading)
-        try await images.upload(request.imageID, from: path)
+        try await withTemporaryFile(path) {
+            try Data("fake snapshot of \(request.instanceUUID)\n".utf8).write(to: URL(fileURLWithPath: path))
+            await progress(.uploading)
+            try await images.upload(request.imageID, from: path)
+        }
     }
 
     public func listGuests() async -> [String: Bool] {
@@ -178,7 +179,7 @@ extension FakeDriver {
 
     public func seesSharedPathMarker(migrationUUID: String) async -> Bool { live.withLock { $0.markers.contains(migrationUUID) } }
 
-    public func removeSharedPathMarker(migrationUUID: String) async { live.withLock { _ = $0.markers.remove(migrationUUID) } }
+    public func removeSharedPathMarker(migrationUUID: String) async throws { live.withLock { _ = $0.markers.remove(migrationUUID) } }
 
     public func preLiveMigration(_ request: LiveMigrationRequest) async throws -> LiveIncoming {
         try injectedLiveFailure(.preLiveMigration, request)
@@ -201,12 +202,16 @@ extension FakeDriver {
         defer { live.withLock { live in _ = live.migrating.remove(uuid); _ = live.forced.remove(uuid); _ = live.cancelled.remove(uuid) } }
         let total = request.guest.memoryMB << 20
         let deadline = ContinuousClock.now + copyTime
+        var nextReport = ContinuousClock.now  // at once, then once a second (each report is a message)
         while true {
             let (cancelled, forced) = live.withLock { ($0.cancelled.contains(uuid), $0.forced.contains(uuid)) }
             if cancelled { throw LiveMigrationCancelled() }
             if forced || ContinuousClock.now >= deadline { break }
-            await progress(LiveProgress(host: "", migrationUUID: request.migrationUUID, memoryTotal: total,
-                                        memoryProcessed: total / 2, memoryRemaining: total - total / 2))
+            if ContinuousClock.now >= nextReport {
+                nextReport = ContinuousClock.now + .seconds(1)
+                await progress(LiveProgress(host: "", migrationUUID: request.migrationUUID, memoryTotal: total,
+                                            memoryProcessed: total / 2, memoryRemaining: total - total / 2))
+            }
             try await Task.sleep(for: .milliseconds(20))
         }
         await progress(LiveProgress(host: "", migrationUUID: request.migrationUUID, memoryTotal: total, memoryProcessed: total))

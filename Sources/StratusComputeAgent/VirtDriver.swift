@@ -1,4 +1,5 @@
 @_exported import StratusMessages
+import Foundation
 import StratusCore
 
 /// What a compute agent asks of a hypervisor. `FakeDriver` for tests and scale runs, `QEMUDriver` for real guests.
@@ -46,7 +47,7 @@ public protocol VirtDriver: Sendable {
     /// Source: whether the destination's marker is visible here, i.e. both hosts see one instances_path.
     func seesSharedPathMarker(migrationUUID: String) async -> Bool
     /// Destination: removes the marker (idempotent).
-    func removeSharedPathMarker(migrationUUID: String) async
+    func removeSharedPathMarker(migrationUUID: String) async throws
     /// Destination: prepares the instance directory, image cache and (block migration) an empty disk, and starts
     /// the guest's QEMU waiting for it. Returns where it waits. Idempotent: a redelivery returns the same.
     func preLiveMigration(_ request: LiveMigrationRequest) async throws -> LiveIncoming
@@ -96,7 +97,7 @@ extension VirtDriver {
         throw DriverError("the \(hypervisorType) driver cannot live-migrate guests")
     }
     public func seesSharedPathMarker(migrationUUID: String) async -> Bool { false }
-    public func removeSharedPathMarker(migrationUUID: String) async {}
+    public func removeSharedPathMarker(migrationUUID: String) async throws {}
     public func preLiveMigration(_ request: LiveMigrationRequest) async throws -> LiveIncoming {
         throw DriverError("the \(hypervisorType) driver cannot live-migrate guests")
     }
@@ -115,6 +116,25 @@ extension VirtDriver {
     public func snapshot(_ request: SnapshotRequest, progress: @escaping @Sendable (SnapshotOutcome.Phase) async -> Void) async throws {
         throw DriverError("the \(hypervisorType) driver cannot snapshot guests")
     }
+}
+
+/// Removes the file or directory at `path`; nothing there is success, a failure to remove it is thrown.
+func removeIfPresent(_ path: String) throws {
+    if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+}
+
+/// Runs `body` with a temporary file at `path` and removes the file afterwards, whatever `body` did; a removal that
+/// fails is said (with `body`'s own error, if it failed too), never dropped.
+func withTemporaryFile<T>(_ path: String, _ body: () async throws -> T) async throws -> T {
+    let result: T
+    do {
+        result = try await body()
+    } catch {
+        do { try removeIfPresent(path) } catch let cleanup { throw DriverError("\(error); removing \(path) also failed: \(cleanup)") }
+        throw error
+    }
+    try removeIfPresent(path)
+    return result
 }
 
 /// A driver failure, with the message the instance fault will carry.

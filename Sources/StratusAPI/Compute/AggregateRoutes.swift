@@ -111,7 +111,7 @@ extension ComputeAPI {
         let now = Clock.now()
         var zones: [String: [(host: String, up: Bool, enabled: Bool, lastSeen: Double)]] = [:]
         for service in try await hostStore.services() {
-            let up = !service.forcedDown && now - service.lastSeen <= serviceDownTime
+            let up = isUp(service, now: now)
             zones[zoneOf[service.host] ?? service.zone, default: []].append((service.host, up && !service.disabled, !service.disabled, service.lastSeen))
         }
         return zones

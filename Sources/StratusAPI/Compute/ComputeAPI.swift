@@ -63,6 +63,18 @@ public struct ComputeAPI: Sendable {
 
     var root: String { baseURL() + "/compute/v2.1" }
 
+    /// Nova's service state: up unless forced down or silent for longer than `service_down_time`.
+    func isUp(_ service: HostStore.Service, now: Double = Clock.now()) -> Bool {
+        !service.forcedDown && now - service.lastSeen <= serviceDownTime
+    }
+
+    /// Nova's `check_instance_host(check_is_up=True)`: a move needs its source's service up (409 otherwise).
+    func requireSourceUp(_ instance: Instance, services: [HostStore.Service]) throws {
+        if let source = instance.host, let service = services.first(where: { $0.host == source }), !isUp(service) {
+            throw StratusError.conflict("Service is unavailable at this time.")
+        }
+    }
+
     public func register(on router: PolicedRouter) {
         router.get("compute", .open) { _, _ in
             JSONResponse.make(status: .ok, ["versions": [

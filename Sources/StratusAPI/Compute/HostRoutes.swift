@@ -116,7 +116,7 @@ extension ComputeAPI {
         var entry: [String: JSON] = [
             "binary": .string(service.binary), "host": .string(service.host), "zone": .string(service.zone),
             "status": service.disabled ? "disabled" : "enabled",
-            "state": service.forcedDown || Clock.now() - service.lastSeen > serviceDownTime ? "down" : "up",
+            "state": isUp(service) ? "up" : "down",
             "updated_at": .string(Clock.iso8601Micro(service.lastSeen).replacingOccurrences(of: "Z", with: "")),
             "disabled_reason": .optional(service.disabledReason),
         ]
@@ -140,7 +140,7 @@ extension ComputeAPI {
             var entry: [String: JSON] = [
                 "id": context.microversion.atLeast(2, 53) ? .string(node.uuid) : .int(Self.legacyID(node.uuid)),
                 "hypervisor_hostname": .string(node.host),
-                "state": (service.map { !$0.forcedDown && now - $0.lastSeen <= serviceDownTime } ?? false) ? "up" : "down",
+                "state": (service.map { isUp($0, now: now) } ?? false) ? "up" : "down",
                 "status": (service?.disabled ?? false) ? "disabled" : "enabled",
             ]
             if includeServers {

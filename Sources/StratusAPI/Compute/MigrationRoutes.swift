@@ -57,13 +57,17 @@ extension ComputeAPI {
             guard context.microversion.atLeast(2, 23) else { throw StratusError.notFound("The resource could not be found.") }
             let instance = try await ownedInstance(context)
             let id = try context.parameters.require("migration_id")
-            let live = try await migrations.list(inProgressLive(of: instance.uuid))
-            guard let migration = live.first(where: { String($0.id) == id }), !migration.status.isFinal else {
+            guard let migration = try await liveMigration(id, of: instance.uuid), !migration.status.isFinal else {
                 throw StratusError.notFound("In-progress live migration \(id) is not found for server \(instance.uuid).")
             }
             return JSONResponse.make(status: .ok, ["migration": liveMigrationJSON(migration, context.microversion)])
         }
         registerLiveMigrationControl(on: router)
+    }
+
+    /// The server's live migration with Nova's integer id `id`, if there is one.
+    func liveMigration(_ id: String, of uuid: String) async throws -> MigrationRecord? {
+        try await migrations.list(inProgressLive(of: uuid)).first { String($0.id) == id }
     }
 
     func inProgressLive(of uuid: String) -> MigrationStore.Filter {
@@ -85,49 +89,46 @@ extension ComputeAPI {
         .string(String(Clock.iso8601Micro(seconds).dropLast()))
     }
 
-    /// One entry of `os-migrations`.
-    func migrationJSON(_ migration: MigrationRecord, _ version: Microversion) -> JSON {
+    /// The fields `os-migrations` and `GET /servers/{id}/migrations` share, with each microversion's additions
+    /// (2.59 `uuid`, 2.80 `user_id`/`project_id`); the instance is named `instanceKey`.
+    func migrationFields(_ migration: MigrationRecord, _ version: Microversion, instanceKey: String) -> [String: JSON] {
         var body: [String: JSON] = [
-            "id": .int(migration.id), "instance_uuid": .string(migration.instanceUUID), "status": .string(migration.status.rawValue),
+            "id": .int(migration.id), instanceKey: .string(migration.instanceUUID), "status": .string(migration.status.rawValue),
             "source_compute": .string(migration.sourceCompute), "source_node": .string(migration.sourceNode),
             "dest_compute": .optional(migration.destCompute), "dest_node": .optional(migration.destNode),
             "dest_host": .optional(migration.destHost),
-            "old_instance_type_id": .int(Int(migration.oldFlavor.id) ?? 0), "new_instance_type_id": .int(Int(migration.newFlavor.id) ?? 0),
             "created_at": Self.migrationTime(migration.createdAt), "updated_at": Self.migrationTime(migration.updatedAt),
         ]
+        if version.atLeast(2, 59) { body["uuid"] = .string(migration.uuid) }
+        if version.atLeast(2, 80) {
+            body["user_id"] = .string(migration.userID)
+            body["project_id"] = .string(migration.projectID)
+        }
+        return body
+    }
+
+    /// One entry of `os-migrations`.
+    func migrationJSON(_ migration: MigrationRecord, _ version: Microversion) -> JSON {
+        var body = migrationFields(migration, version, instanceKey: "instance_uuid")
+        body["old_instance_type_id"] = .int(Int(migration.oldFlavor.id) ?? 0)
+        body["new_instance_type_id"] = .int(Int(migration.newFlavor.id) ?? 0)
         if version.atLeast(2, 23) {
             body["migration_type"] = .string(migration.kind.rawValue)
             if migration.kind == .liveMigration, !migration.status.isFinal {
                 body["links"] = links("servers/\(migration.instanceUUID)/migrations/\(migration.id)")
             }
         }
-        if version.atLeast(2, 59) { body["uuid"] = .string(migration.uuid) }
-        if version.atLeast(2, 80) {
-            body["user_id"] = .string(migration.userID)
-            body["project_id"] = .string(migration.projectID)
-        }
         return .object(body)
     }
 
     /// One entry of `GET /servers/{id}/migrations`, with the source's latest progress (null before it copies).
     func liveMigrationJSON(_ migration: MigrationRecord, _ version: Microversion) -> JSON {
-        var body: [String: JSON] = [
-            "id": .int(migration.id), "server_uuid": .string(migration.instanceUUID), "status": .string(migration.status.rawValue),
-            "source_compute": .string(migration.sourceCompute), "source_node": .string(migration.sourceNode),
-            "dest_compute": .optional(migration.destCompute), "dest_node": .optional(migration.destNode),
-            "dest_host": .optional(migration.destHost), "created_at": Self.migrationTime(migration.createdAt),
-            "updated_at": Self.migrationTime(migration.updatedAt),
-        ]
+        var body = migrationFields(migration, version, instanceKey: "server_uuid")
         let progress = migration.live?.progress
         for (name, value) in [("memory_total_bytes", progress?.memoryTotal), ("memory_processed_bytes", progress?.memoryProcessed),
                               ("memory_remaining_bytes", progress?.memoryRemaining), ("disk_total_bytes", progress?.diskTotal),
                               ("disk_processed_bytes", progress?.diskProcessed), ("disk_remaining_bytes", progress?.diskRemaining)] {
             body[name] = value.map { .int($0) } ?? .null
-        }
-        if version.atLeast(2, 59) { body["uuid"] = .string(migration.uuid) }
-        if version.atLeast(2, 80) {
-            body["user_id"] = .string(migration.userID)
-            body["project_id"] = .string(migration.projectID)
         }
         return .object(body)
     }

@@ -36,7 +36,7 @@ extension ComputeAPI {
             throw Self.invalidState("evacuate", instance)
         }
         // Nova evacuates only from a host whose compute service is down (or forced down).
-        if let service = services.first(where: { $0.host == source }), !service.forcedDown, Clock.now() - service.lastSeen <= serviceDownTime {
+        if let service = services.first(where: { $0.host == source }), isUp(service) {
             throw StratusError.badRequest("Compute service of \(source) is still in use.")
         }
         let auth = try context.requireAuth()

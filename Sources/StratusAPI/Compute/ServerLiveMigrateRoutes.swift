@@ -46,14 +46,11 @@ extension ComputeAPI {
             guard host != instance.host else {
                 throw StratusError.badRequest("Unable to migrate instance (\(instance.uuid)) to current host (\(host)).")
             }
-            if service.forcedDown || Clock.now() - service.lastSeen > serviceDownTime {
+            if !isUp(service) {
                 throw StratusError.badRequest("Compute service of \(host) is unavailable at this time.")
             }
         }
-        if let source = instance.host, let service = services.first(where: { $0.host == source }),
-           service.forcedDown || Clock.now() - service.lastSeen > serviceDownTime {
-            throw StratusError.conflict("Service is unavailable at this time.")
-        }
+        try requireSourceUp(instance, services: services)
         let auth = try context.requireAuth()
         try await recordMove(instance, action: "live-migration", method: "os-migrateLive", task: .migrating, context) { current in
             current.taskState == nil && (current.vmState == .active || current.vmState == .paused) && current.host != nil
@@ -96,7 +93,7 @@ extension ComputeAPI {
     func migrationInProgress(_ context: StratusRequestContext, method: String) async throws -> (Instance, MigrationRecord) {
         let instance = try await ownedInstance(context)
         let id = try context.parameters.require("migration_id")
-        let found = try await migrations.list(inProgressLive(of: instance.uuid)).first { String($0.id) == id }
+        let found = try await liveMigration(id, of: instance.uuid)
         guard instance.taskState == .migrating else {
             throw StratusError.conflict("Cannot '\(method)' instance \(instance.uuid) while it is in task_state \(instance.taskState?.rawValue ?? "None")")
         }

@@ -60,11 +60,8 @@ extension ComputeAPI {
     func beginMove(_ kind: MigrationRecord.Kind, _ instance: Instance, newFlavor: Flavor, requestedHost: String?, action: String,
                    _ context: StratusRequestContext) async throws {
         let auth = try context.requireAuth()
-        // Nova's check_instance_host(check_is_up=True): a move needs its source to hand the guest over.
-        if let source = instance.host, let service = try await hostStore.services().first(where: { $0.host == source }),
-           service.forcedDown || Clock.now() - service.lastSeen > serviceDownTime {
-            throw StratusError.conflict("Service is unavailable at this time.")
-        }
+        // A move needs its source to hand the guest over.
+        try requireSourceUp(instance, services: try await hostStore.services())
         try await recordMove(instance, action: action, task: .resizePrep, context) { current in
             current.taskState == nil && (current.vmState == .active || current.vmState == .stopped) && current.host != nil
         } migration: { current in

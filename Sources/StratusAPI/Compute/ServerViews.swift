@@ -9,7 +9,7 @@ extension ComputeAPI {
     func hostStatuses() async throws -> [String: String] {
         let now = Clock.now()
         return Dictionary(try await hostStore.services().map { service in
-            (service.host, service.forcedDown || now - service.lastSeen > serviceDownTime ? "DOWN" : service.disabled ? "MAINTENANCE" : "UP")
+            (service.host, !isUp(service, now: now) ? "DOWN" : service.disabled ? "MAINTENANCE" : "UP")
         }, uniquingKeysWith: { a, _ in a })
     }
 

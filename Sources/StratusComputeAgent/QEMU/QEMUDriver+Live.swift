@@ -75,8 +75,8 @@ extension QEMUDriver {
         FileManager.default.fileExists(atPath: markerPath(migrationUUID))
     }
 
-    public func removeSharedPathMarker(migrationUUID: String) async {
-        try? FileManager.default.removeItem(atPath: markerPath(migrationUUID))  // absent is what we want
+    public func removeSharedPathMarker(migrationUUID: String) async throws {
+        try removeIfPresent(markerPath(migrationUUID))
     }
 
     func incomingPath(_ guest: QEMUGuest) -> String { guest.directory + "/incoming.json" }
@@ -221,12 +221,21 @@ extension QEMUDriver {
                 if mirroring { try await qmp.execute("block-job-cancel", ["device": .string(job)]) }
             }
         } catch {
-            // The guest stays here: the copy of its disk stops, and a guest paused to converge runs again.
+            // The guest stays here: the copy of its disk stops, and a guest paused to converge runs again. What of that
+            // fails is added to the step's error (the operator must know the guest may be paused), never dropped.
+            var problems: [String] = []
             if mirroring {
-                _ = try? await monitor(plan) { qmp in try await qmp.execute("block-job-cancel", ["device": .string(job), "force": true]) }
+                do { try await monitor(plan) { qmp in try await qmp.execute("block-job-cancel", ["device": .string(job), "force": true]) } } catch {
+                    problems.append("stopping the disk copy also failed: \(error)")
+                }
             }
-            if paused { _ = try? await monitor(plan) { qmp in try await qmp.execute("cont") } }
-            throw error
+            if paused {
+                do { try await monitor(plan) { qmp in try await qmp.execute("cont") } } catch {
+                    problems.append("resuming the guest, paused to converge, also failed: \(error)")
+                }
+            }
+            if problems.isEmpty { throw error }
+            throw DriverError(([String(describing: error)] + problems).joined(separator: "; "))
         }
     }
 
@@ -263,11 +272,15 @@ extension QEMUDriver {
                     if Date() > deadline { throw DriverError("the guest \(uuid) did not finish arriving") }
                     try await Task.sleep(for: .milliseconds(20))
                 }
-                if request.blockMigration { _ = try? await qmp.execute("nbd-server-stop") }  // stopped already is fine
+                if request.blockMigration {
+                    do { try await qmp.execute("nbd-server-stop") } catch let error as QMPError where error.message.contains("not running") {
+                        // stopped already (a redelivered step): what this asked for
+                    }
+                }
                 // Paused only to converge (force-complete): it runs again, unless its user had paused it.
                 if !request.paused, try await qmp.status() != "running" { try await qmp.execute("cont") }
             }
-            try? FileManager.default.removeItem(atPath: incomingPath(guest))  // absent is what we want
+            try removeIfPresent(incomingPath(guest))
         }
     }
 

@@ -10,7 +10,12 @@ extension QEMUDriver {
         let guest = guest(uuid)
         let copy = guest.directory + "/snapshot-\(request.imageID).qcow2"
         // The copy is only ever a temporary file in the instance directory: gone after the upload or the failure.
-        defer { try? FileManager.default.removeItem(atPath: copy) }
+        try await withTemporaryFile(copy) { try await takeAndUpload(request, guest: guest, copy: copy, progress: progress) }
+    }
+
+    func takeAndUpload(_ request: SnapshotRequest, guest: QEMUGuest, copy: String,
+                       progress: @escaping @Sendable (SnapshotOutcome.Phase) async -> Void) async throws {
+        let uuid = request.instanceUUID
         try await locks.withLock(uuid) { [self] in
             guard let plan = guest.plan else { throw DriverError("no guest \(uuid) on this host") }
             guard let disk = plan.disk else { throw DriverError("the guest \(uuid) has no disk to snapshot") }
