@@ -62,13 +62,15 @@ struct ComputeHosts: Sendable {
                 binary: binary, kernel: kernel, cacheFile: config.instancesPath + "/accelerator")
         }
         // One host is named [DEFAULT] host; several (on one machine, for moving servers between them) are HOST-1 …
-        // HOST-N, each with its own instances_path below the configured one, as if on machines of their own.
+        // HOST-N, each with its own instances_path below the configured one, as if on machines of their own, or all
+        // with the configured one, as if it were on NFS.
         let count = c.int("qemu", "host_count")
+        let shared = c.bool("qemu", "shared_instances_path")
         var hosts = ComputeHosts(agents: [])
         for i in 1...count {
             let host = count == 1 ? config.computeHost : "\(config.computeHost)-\(i)"
             var own = settings
-            if count > 1 { own.instancesPath = config.instancesPath + "/" + host }
+            if shared { own.sharedPathHost = host } else if count > 1 { own.instancesPath = config.instancesPath + "/" + host }
             // Images come through the Image API, as on a host of its own; the cache verifies every byte.
             let driver = try await QEMUDriver.start(settings: own, source: HTTPImageSource(client: client))
             logger.info("compute host \(host): QEMU \(driver.hypervisorVersion) with \(own.accelerator.rawValue.uppercased()), guests in \(own.instancesPath)")

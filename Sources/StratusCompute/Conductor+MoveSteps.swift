@@ -41,8 +41,9 @@ extension Conductor {
             try await instances.recordEvent(
                 instanceUUID: instance.uuid, action: record.actionName, event: outcome.step.event, start: outcome.started,
                 result: "Success", host: outcome.host, in: tx)
-            try await queue.send(.move(.finishResize, moveRequest(instance, record, flavor: record.newFlavor, ports: ports)),
-                                 to: dest, requestID: requestID, in: tx)
+            var finish = moveRequest(instance, record, flavor: record.newFlavor, ports: ports)
+            finish.diskSource = outcome.diskSource
+            try await queue.send(.move(.finishResize, finish), to: dest, requestID: requestID, in: tx)
         }
     }
 

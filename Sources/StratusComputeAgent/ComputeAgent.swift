@@ -98,19 +98,19 @@ public struct ComputeAgent: Sendable {
     func move(_ step: MoveStep, _ request: MoveRequest, logger: Logger) async throws -> MoveOutcome {
         let started = Clock.now()
         let uuid = request.guest.instanceUUID
-        func outcome(_ error: String? = nil) -> MoveOutcome {
-            MoveOutcome(host: host, migrationUUID: request.migrationUUID, instanceUUID: uuid, step: step, started: started, error: error)
+        func outcome(_ error: String? = nil, diskSource: String? = nil) -> MoveOutcome {
+            MoveOutcome(host: host, migrationUUID: request.migrationUUID, instanceUUID: uuid, step: step, started: started, error: error,
+                        diskSource: diskSource)
         }
         do {
             switch step {
             case .resizeInstance:
                 // Nova's libvirt driver refuses before touching the guest; so does every driver here.
                 guard request.guest.rootGB >= request.oldRootGB else { return outcome("Resize error: Unable to resize disk down.") }
-                try await driver.migrateDiskAndPowerOff(request)
+                return outcome(diskSource: try await driver.migrateDiskAndPowerOff(request))
             case .finishResize: try await driver.finishMigration(request)
-            // A resize on its own host (allow_resize_to_same_host) has one guest: confirm and revert keep it.
-            case .confirmResize: if request.sourceHost != request.destHost { try await driver.confirmMigration(request) }
-            case .revertResize: if request.sourceHost != request.destHost { try await driver.destroy(instanceUUID: uuid) }
+            case .confirmResize: try await driver.confirmMigration(request)
+            case .revertResize: try await driver.revertMigration(request)
             case .finishRevertResize: try await driver.finishRevertMigration(request)
             }
             return outcome()
@@ -118,7 +118,8 @@ public struct ComputeAgent: Sendable {
             throw CancellationError()
         } catch {
             if step == .finishResize {
-                do { try await driver.destroy(instanceUUID: uuid) } catch let cleanup {
+                // Only what the start made goes: on a resize to this same host the source's kept guest stays.
+                do { try await driver.revertMigration(request) } catch let cleanup {
                     logger.warning("cleaning up the failed start of \(uuid) on \(host) failed: \(cleanup)")
                 }
             }

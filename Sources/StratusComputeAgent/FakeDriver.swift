@@ -90,11 +90,12 @@ public final class FakeDriver: VirtDriver {
         return all.suffix(lines ?? all.count).joined(separator: "\n") + "\n"
     }
 
-    public func migrateDiskAndPowerOff(_ request: MoveRequest) async throws {
+    public func migrateDiskAndPowerOff(_ request: MoveRequest) async throws -> String? {
         try moveStep(.resizeInstance, request) { guests, uuid in
             guard guests[uuid] != nil else { throw DriverError("fake driver: no guest \(uuid) to migrate") }
             guests[uuid] = .stopped
         }
+        return nil
     }
 
     public func finishMigration(_ request: MoveRequest) async throws {
@@ -102,7 +103,9 @@ public final class FakeDriver: VirtDriver {
     }
 
     public func confirmMigration(_ request: MoveRequest) async throws {
-        try moveStep(.confirmResize, request) { guests, uuid in guests[uuid] = nil }
+        try moveStep(.confirmResize, request) { guests, uuid in
+            if request.sourceHost != request.destHost { guests[uuid] = nil }  // one guest on a same-host resize: kept
+        }
     }
 
     public func finishRevertMigration(_ request: MoveRequest) async throws {

@@ -29,13 +29,18 @@ public protocol VirtDriver: Sendable {
     // Cold migration and resize. Each step is idempotent (a redelivered step finds it done) and, when it
     // fails, leaves the guest as it was before the step.
 
-    /// Source: powers the guest off and makes its disk available to `request.destHost`.
-    func migrateDiskAndPowerOff(_ request: MoveRequest) async throws
+    /// Source: powers the guest off and makes its disk available to `request.destHost`; returns where the
+    /// destination copies it from (nil: nothing to copy that way).
+    func migrateDiskAndPowerOff(_ request: MoveRequest) async throws -> String?
     /// Destination: starts the guest (`request.guest`, the new flavor) from the disk the source handed over,
     /// running if `request.powerOn`.
     func finishMigration(_ request: MoveRequest) async throws
-    /// Source: the move is kept; removes what the source still holds of the guest.
+    /// Source: the move is kept; removes what the source still holds of the guest (on a resize to the same host,
+    /// only what the old flavor's guest left).
     func confirmMigration(_ request: MoveRequest) async throws
+    /// Destination: the move is undone; removes the guest `finishMigration` started (on a resize to the same host,
+    /// keeping what the source holds for the revert).
+    func revertMigration(_ request: MoveRequest) async throws
     /// Source: the move is undone; brings the guest back as `request.guest` (the old flavor), running if `request.powerOn`.
     func finishRevertMigration(_ request: MoveRequest) async throws
 
@@ -81,14 +86,18 @@ extension VirtDriver {
     public var cpuInfo: JSON { [:] }
     public func maintain() async {}
     public var capabilityTraits: [String: Bool] { [:] }
-    public func migrateDiskAndPowerOff(_ request: MoveRequest) async throws {
+    public func migrateDiskAndPowerOff(_ request: MoveRequest) async throws -> String? {
         throw DriverError("the \(hypervisorType) driver cannot move guests between hosts")
     }
     public func finishMigration(_ request: MoveRequest) async throws {
         throw DriverError("the \(hypervisorType) driver cannot move guests between hosts")
     }
+    // A resize on its own host (allow_resize_to_same_host) has one guest here: confirm and revert keep it.
     public func confirmMigration(_ request: MoveRequest) async throws {
-        try await destroy(instanceUUID: request.guest.instanceUUID)
+        if request.sourceHost != request.destHost { try await destroy(instanceUUID: request.guest.instanceUUID) }
+    }
+    public func revertMigration(_ request: MoveRequest) async throws {
+        if request.sourceHost != request.destHost { try await destroy(instanceUUID: request.guest.instanceUUID) }
     }
     public func finishRevertMigration(_ request: MoveRequest) async throws {
         throw DriverError("the \(hypervisorType) driver cannot move guests between hosts")

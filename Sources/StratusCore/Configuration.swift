@@ -84,6 +84,11 @@ public enum KnownOptions {
             "qemu", "host_count", .integer(min: 1, max: 16), default: "1",
             "QEMU compute hosts on this machine (`stratus up --hosts N`): HOST-1 … HOST-N, each with instances_path/HOST-i."),
         OptionSpec(
+            "qemu", "shared_instances_path", .boolean, default: "false",
+            "instances_path is shared with other compute hosts (NFS; on one machine, all host_count hosts use instances_path "
+                + "itself): each host keeps its own files of a guest (launch plan, sockets, pid file) in UUID/HOST/, and a "
+                + "live migration keeps the disk where it is."),
+        OptionSpec(
             "qemu", "accelerator", .choice(["auto", "kvm", "tcg"]), default: "auto",
             "auto probes KVM once per host by booting the tiny guest's kernel (kept in instances_path/accelerator); TCG otherwise."),
         OptionSpec(

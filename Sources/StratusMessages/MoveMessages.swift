@@ -12,19 +12,24 @@ public struct MoveRequest: Sendable, Equatable, Codable {
     public var oldRootGB: Int
     /// Whether the guest runs at the end of the step (it ran before the move).
     public var powerOn: Bool
+    /// `finish_resize`: where the source serves the guest's disk (what its `resize_instance` reported); nil when
+    /// the source's driver hands nothing over that way.
+    public var diskSource: String?
 
-    public init(migrationUUID: String, sourceHost: String, destHost: String, guest: SpawnRequest, oldRootGB: Int, powerOn: Bool) {
+    public init(migrationUUID: String, sourceHost: String, destHost: String, guest: SpawnRequest, oldRootGB: Int, powerOn: Bool,
+                diskSource: String? = nil) {
         self.migrationUUID = migrationUUID
         self.sourceHost = sourceHost
         self.destHost = destHost
         self.guest = guest
         self.oldRootGB = oldRootGB
         self.powerOn = powerOn
+        self.diskSource = diskSource
     }
 
     enum CodingKeys: String, CodingKey {
         case migrationUUID = "migration", sourceHost = "source_host", destHost = "dest_host", guest
-        case oldRootGB = "old_root_gb", powerOn = "power_on"
+        case oldRootGB = "old_root_gb", powerOn = "power_on", diskSource = "disk_source"
     }
 }
 
@@ -58,18 +63,22 @@ public struct MoveOutcome: Sendable, Equatable, Codable {
     public var step: MoveStep
     public var started: Double
     public var error: String?
+    /// `resize_instance`: where the destination copies the guest's disk from (an NBD URI on the source).
+    public var diskSource: String?
 
-    public init(host: String, migrationUUID: String, instanceUUID: String, step: MoveStep, started: Double, error: String? = nil) {
+    public init(host: String, migrationUUID: String, instanceUUID: String, step: MoveStep, started: Double, error: String? = nil,
+                diskSource: String? = nil) {
         self.host = host
         self.migrationUUID = migrationUUID
         self.instanceUUID = instanceUUID
         self.step = step
         self.started = started
         self.error = error
+        self.diskSource = diskSource
     }
 
     enum CodingKeys: String, CodingKey {
-        case host, migrationUUID = "migration", instanceUUID = "instance", step, started, error
+        case host, migrationUUID = "migration", instanceUUID = "instance", step, started, error, diskSource = "disk_source"
     }
 }
 

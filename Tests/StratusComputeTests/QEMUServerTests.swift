@@ -11,10 +11,11 @@ func backingFile(of disk: String) async throws -> String? {
 }
 
 /// A compute cloud whose host runs real QEMU guests (TCG), with the tiny guest registered.
-func withQEMUCloud<T: Sendable>(extra: String = "", _ body: @Sendable (ComputeClient, ReadyCloud) async throws -> T) async throws -> T {
+func withQEMUCloud<T: Sendable>(extra: String = "", hosts: Int = 1,
+                                _ body: @Sendable (ComputeClient, ReadyCloud) async throws -> T) async throws -> T {
     try await CloudFixture.withCloud(extraConfig: QEMUFixture.config(extra: extra)) { cloud in
         let client = try await ComputeClient(cloud)
-        try await client.waitForHosts(1)
+        try await client.waitForHosts(hosts)
         return try await body(client, cloud)
     }
 }
@@ -72,23 +73,25 @@ extension ComputeClient {
 
 @Suite("Real guests under QEMU", .serialized, .enabled(if: QEMUFixture.available || QEMUFixture.required))
 struct QEMUServerTests {
-    @Test("the tiny guest boots to its marker; stop, start, reboot soft and hard, pause, suspend and delete act on QEMU")
+    @Test("the tiny guest boots to its marker; stop, start, reboot soft and hard, pause, suspend, live migration on a shared instances_path and delete act on QEMU")
     func lifecycle() async throws {
-        try await withQEMUCloud { client, cloud in
-            let driver = try #require(cloud.qemuDriver)
+        // Two hosts sharing one instances_path, as on NFS: each keeps its own files of a guest in UUID/HOST/.
+        try await withQEMUCloud(extra: "[qemu]\nhost_count = 2\nshared_instances_path = true\n", hosts: 2) { client, cloud in
             let image = try await client.imageID(TinyGuest.imageName)
             let id = try await client.boot("tiny-one", image: image)
             let server = try await client.settle(id)
             #expect(server["status"] == "ACTIVE")
-            #expect(server["OS-EXT-SRV-ATTR:host"] == "qemu-host")
+            let host = try #require(server["OS-EXT-SRV-ATTR:host"]?.stringValue)
+            let driver = try #require(cloud.qemuDrivers[host])
             var console = try await client.waitForConsole(id, "stratus-tiny: eth0")
             #expect(console.contains("\(TinyGuest.marker) hostname=tiny-one"))
             #expect(console.contains("disk mounted: hello from the stratus-tiny disk"))
             #expect(try await client.console(id, length: 1).split(whereSeparator: \.isNewline).count == 1)
 
-            // The instance directory holds the overlay (backed by the cached base), the log and the sockets.
+            // The instance directory holds the overlay (backed by the cached base) and the log; the host's own
+            // subdirectory the launch plan, the sockets and the pid file.
             let dir = driver.settings.instancesPath + "/" + id
-            for file in ["disk", "console.log", "qmp.sock", "serial.sock", "guest.json", "qemu.pid"] {
+            for file in ["disk", "console.log", "\(host)/qmp.sock", "\(host)/serial.sock", "\(host)/guest.json", "\(host)/qemu.pid"] {
                 #expect(FileManager.default.fileExists(atPath: dir + "/" + file), "\(file) missing")
             }
             #expect(try await backingFile(of: dir + "/disk") == driver.settings.instancesPath + "/_base/" + image)
@@ -103,7 +106,7 @@ struct QEMUServerTests {
             // The port became a virtio NIC with the port's MAC.
             let ports = try await client.http.request("GET", "/network/v2.0/ports?device_id=\(id)", token: client.token).json["ports"]?.arrayValue ?? []
             let mac = try #require(ports.first?["mac_address"]?.stringValue)
-            #expect(try String(contentsOfFile: dir + "/guest.json", encoding: .utf8).contains(mac))
+            #expect(try String(contentsOfFile: dir + "/\(host)/guest.json", encoding: .utf8).contains(mac))
 
             #expect(try await client.act(id, ["os-stop": nil])["status"] == "SHUTOFF")
             #expect(QEMUFixture.pid(cloud, id) == nil)
@@ -126,13 +129,52 @@ struct QEMUServerTests {
             #expect(await driver.runState(id) == "running")
             #expect(!FileManager.default.fileExists(atPath: dir + "/suspended.state"))
 
+            try await sharedPathLiveMigration(client, cloud, id, from: host)
+
             #expect(try await client.call("DELETE", "/servers/\(id)").status == 204)
             #expect(try await client.settle(id)["status"] == "DELETED")
             #expect(!FileManager.default.fileExists(atPath: dir))
-            #expect(try await client.placementUsage(host: "qemu-host") == 0)
-            #expect((await driver.listGuests()).isEmpty)
+            #expect(try await client.placementUsage() == 0)
+            for driver in cloud.qemuDrivers.values { #expect((await driver.listGuests()).isEmpty) }
             let left = try await client.http.request("GET", "/network/v2.0/ports?device_id=\(id)", token: client.token).json["ports"]?.arrayValue
             #expect(left?.isEmpty == true, "the build's port was not released")
         }
+    }
+
+    /// Live migration with one instances_path on both hosts: a block migration is refused with Nova's reason and the
+    /// guest runs on; `auto` moves only the memory: the disk stays the same file, the guest goes on counting without
+    /// a new boot, and the source's own files and QEMU are gone while the directory stays.
+    func sharedPathLiveMigration(_ client: ComputeClient, _ cloud: ReadyCloud, _ id: String, from source: String) async throws {
+        let dir = try #require(cloud.qemuDrivers[source]).settings.instancesPath + "/" + id
+        let disk = try FileManager.default.attributesOfItem(atPath: dir + "/disk")[.systemFileNumber] as? Int
+        func migrations() async throws -> [JSON] {
+            try await client.call("GET", "/os-migrations?instance_uuid=\(id)").json["migrations"]?.arrayValue ?? []
+        }
+        let refused = try await client.call("POST", "/servers/\(id)/action", json: ["os-migrateLive": ["host": .null, "block_migration": true]])
+        #expect(refused.status == 202)
+        try await expectEventually(seconds: 60) { try await migrations().first?["status"] == "error" }
+        #expect(try await client.settle(id)["OS-EXT-SRV-ATTR:host"]?.stringValue == source)
+        _ = try await client.waitForConsole(id, "stratus-tiny: tick")
+        let before = try #require(QEMUMultiHostTests.lastTick(try await client.console(id)))
+
+        let reply = try await client.call("POST", "/servers/\(id)/action", json: ["os-migrateLive": ["host": .null, "block_migration": "auto"]])
+        #expect(reply.status == 202)
+        try await expectEventually(seconds: 120) { ["completed", "failed", "error"].contains(try await migrations().first?["status"]?.stringValue ?? "") }
+        let latest = try await migrations().first
+        #expect(latest?["status"] == "completed", "\(latest?.encodedString() ?? "")")
+        let server = try await client.settle(id)
+        #expect(server["status"] == "ACTIVE")
+        let dest = try #require(server["OS-EXT-SRV-ATTR:host"]?.stringValue)
+        #expect(dest != source)
+        #expect(try FileManager.default.attributesOfItem(atPath: dir + "/disk")[.systemFileNumber] as? Int == disk, "the disk stayed the same file")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/" + source), "the source's own files are gone")
+        #expect(FileManager.default.fileExists(atPath: dir + "/\(dest)/qmp.sock"))
+        #expect(try await cloud.qemuDrivers[dest]?.runState(id) == "running")
+        #expect(await cloud.qemuDrivers[source]?.listGuests()[id] == nil)
+        try await expectEventually(seconds: 30) { (QEMUMultiHostTests.lastTick(try await client.console(id))?.count ?? 0) > before.count }
+        let after = try #require(QEMUMultiHostTests.lastTick(try await client.console(id)))
+        #expect(after.uptime > before.uptime)
+        #expect(try await client.placementUsage(host: source) == 0)
+        #expect(try await client.placementUsage(host: dest) == 128)
     }
 }

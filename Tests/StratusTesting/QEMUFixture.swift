@@ -51,11 +51,17 @@ public enum QEMUFixture {
         }
         for directory in directories {
             if let pid = QEMUGuest(directory: directory).pid { kill(pid, SIGKILL) }
+            // A cold move's disk export (qemu-nbd), known by its pid file and the kept disk on its command line.
+            if let text = try? String(contentsOfFile: directory + "/nbd.pid", encoding: .utf8),
+               let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+               let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+               String(decoding: cmdline, as: UTF8.self).contains("qemu-nbd"),
+               String(decoding: cmdline, as: UTF8.self).contains(instances) { kill(pid, SIGKILL) }
         }
     }
 
     /// The QEMU pid of a guest, if it runs, on whichever host has it.
     public static func pid(_ cloud: ReadyCloud, _ uuid: String) -> Int32? {
-        cloud.qemuDrivers.values.lazy.compactMap { QEMUGuest(directory: "\($0.settings.instancesPath)/\(uuid)").pid }.first
+        cloud.qemuDrivers.values.lazy.compactMap { $0.pid(of: uuid) }.first
     }
 }

@@ -6,7 +6,8 @@ import StratusCore
 import StratusImage
 
 /// `stratus bench live-migration`: a running tiny guest with 256 MiB moved between two QEMU hosts on this machine,
-/// back and forth. Each round times the API call → migration `completed`, against what QEMU itself took (the disk
+/// back and forth, once with each host's own instances_path (a block migration) and once with one shared path (only
+/// the memory moves). Each round times the API call → migration `completed`, against what QEMU itself took (the disk
 /// mirror until in sync, then the memory migration's `total-time`) and the guest's `downtime` as QEMU measured it;
 /// the difference is what the control plane adds (the storage check, the destination's preparation including
 /// starting its QEMU, the step messages and the source's clean-up).
@@ -20,9 +21,16 @@ public struct LiveMigrationBenchmark: Sendable {
     }
 
     public func run(logger: Logger) async throws -> JSON {
-        // Short names: instances_path/HOST/UUID/serial.sock must fit a Unix socket path.
-        let config = "[DEFAULT]\ncompute_driver = qemu\nhost = bl\n[qemu]\nhost_count = 2\ntiny_guest_dir = \(tinyGuest)\n"
-        return try await BenchCloud.run("live", config: config, logger: logger) { cloud in try await measure(cloud) }
+        var result: [String: JSON] = ["benchmark": "live-migration", "guest_memory_mb": 256, "rounds": .int(rounds)]
+        for shared in [false, true] {
+            // Short names: instances_path/HOST/UUID/serial.sock (or UUID/HOST/ when shared) must fit a Unix socket path.
+            let config = "[DEFAULT]\ncompute_driver = qemu\nhost = bl\n[qemu]\nhost_count = 2\nshared_instances_path = \(shared)\n"
+                + "tiny_guest_dir = \(tinyGuest)\n"
+            let run = try await BenchCloud.run("live", config: config, logger: logger) { cloud in try await measure(cloud) }
+            result[shared ? "shared_instance_path" : "block_migration"] = run
+            result["accelerator"] = run["accelerator"]
+        }
+        return .object(result)
     }
 
     func measure(_ cloud: ReadyCloud) async throws -> JSON {
@@ -91,13 +99,11 @@ public struct LiveMigrationBenchmark: Sendable {
             ["median": .number(Percentile.of(values.sorted(), 0.5).rounded()), "all": .array(values.map { .number($0.rounded()) })]
         }
         return [
-            "benchmark": "live-migration", "guest_memory_mb": 256, "block_migration": true, "rounds": .int(rounds),
             "accelerator": .string(cloud.qemuDriver?.settings.accelerator.rawValue ?? ""),
             "api_to_completed_ms": summary(api), "qemu_mirror_and_migrate_ms": summary(qemu), "qemu_mirror_ms": summary(mirror),
             "control_plane_overhead_ms": summary(zip(api, qemu).map { $0 - $1 }), "guest_downtime_ms": summary(downtime),
             "step_wait_median_ms": .object(waits.mapValues { .number(Percentile.of($0.sorted(), 0.5).rounded()) }),
             "step_run_median_ms": .object(runs.mapValues { .number(Percentile.of($0.sorted(), 0.5).rounded()) }),
-            "shared_instance_path": "not measured: hosts on one machine have their own instances_path",
         ]
     }
 

@@ -79,7 +79,7 @@ extension QEMUDriver {
         try removeIfPresent(markerPath(migrationUUID))
     }
 
-    func incomingPath(_ guest: QEMUGuest) -> String { guest.directory + "/incoming.json" }
+    func incomingPath(_ guest: QEMUGuest) -> String { guest.runtime + "/incoming.json" }
 
     public func preLiveMigration(_ request: LiveMigrationRequest) async throws -> LiveIncoming {
         let uuid = request.guest.instanceUUID
@@ -91,12 +91,14 @@ extension QEMUDriver {
                    let incoming = try? JSONDecoder().decode(LiveIncoming.self, from: data) { return incoming }
                 throw DriverError("a guest \(uuid) already runs on this host")
             }
-            // A shared instances_path would put both QEMUs' monitor sockets and pid files in one directory: starting
-            // this one would unlink the running source's. Refused before anything is touched.
-            guard !request.sharedInstancePath else {
-                throw DriverError("the QEMU driver cannot live-migrate with a shared instances_path yet: use block_migration")
+            // A shared instances_path without this host's own subdirectory in each guest directory would put both QEMUs'
+            // monitor sockets and pid files in one place: starting this one would unlink the running source's.
+            // Refused before anything is touched.
+            guard !request.sharedInstancePath || settings.sharedPathHost != nil else {
+                throw DriverError("instances_path is shared with the source but [qemu] shared_instances_path is not set on this host")
             }
-            // The directory is always prepared here (never assumed), with a fresh disk for the copy.
+            // The directory is always prepared here (never assumed), with a fresh disk for the copy; on a shared
+            // instances_path the disk is there already and stays (only this host's own files are made).
             var plan = try await prepare(request.guest, in: guest)
             plan.incoming = "defer"
             try await guest.launch(plan)
@@ -292,12 +294,14 @@ extension QEMUDriver {
         try await removeLiveCopy(request)
     }
 
-    /// The guest's QEMU on this host goes, and its directory. With a shared instances_path there is nothing of this
-    /// migration here (such a destination is refused before it starts), and the directory and QEMU found there are the
-    /// other host's guest: left alone.
+    /// The guest's QEMU on this host goes, and its directory; with a shared instances_path only this host's own files
+    /// (the disk and console log are the guest's, wherever it runs).
     func removeLiveCopy(_ request: LiveMigrationRequest) async throws {
-        if request.sharedInstancePath { return }
-        try await destroy(instanceUUID: request.guest.instanceUUID)
+        let uuid = request.guest.instanceUUID
+        guard request.sharedInstancePath else { return try await destroy(instanceUUID: uuid) }
+        // A host without its own subdirectories would find the other host's guest here: left alone.
+        guard settings.sharedPathHost != nil else { return }
+        try await locks.withLock(uuid) { [self] in try await removeOwnFiles(guest(uuid)) }
     }
 
     public func abortLiveMigration(instanceUUID: String) async throws { outgoing.cancel(instanceUUID) }

@@ -21,6 +21,10 @@ public final class QEMUDriver: VirtDriver {
         public var kernelCommandLine = "console=ttyS0 quiet panic=1"
         /// How live migrations from and to this host run (Nova's `[libvirt] live_migration_*` options).
         public var liveMigration = LiveMigrationSettings()
+        /// Set when instances_path is shared with other hosts (`[qemu] shared_instances_path`): this host's name, the
+        /// subdirectory of each guest directory that holds this host's own files of the guest (launch plan, sockets,
+        /// pid file). A live migration then keeps the disk where it is.
+        public var sharedPathHost: String?
 
         public init(instancesPath: String) { self.instancesPath = instancesPath }
     }
@@ -42,9 +46,10 @@ public final class QEMUDriver: VirtDriver {
         guard let version = await HostProbe.qemuVersion(binary: settings.binary) else {
             throw DriverError("\(settings.binary) is not installed or does not run")
         }
-        // Unix socket paths hold at most 107 bytes: instances_path/UUID/serial.sock must fit.
-        if settings.instancesPath.utf8.count + 49 > 107 {
-            throw DriverError("instances_path \(settings.instancesPath) is too long for QEMU's sockets (at most 58 bytes)")
+        // Unix socket paths hold at most 107 bytes: instances_path/UUID[/HOST]/serial.sock must fit.
+        let runtimeName = settings.sharedPathHost.map { $0.utf8.count + 1 } ?? 0
+        if settings.instancesPath.utf8.count + runtimeName + 49 > 107 {
+            throw DriverError("instances_path \(settings.instancesPath) is too long for QEMU's sockets (at most \(58 - runtimeName) bytes)")
         }
         try FileManager.default.createDirectory(atPath: settings.instancesPath, withIntermediateDirectories: true)
         return QEMUDriver(settings: settings, source: source, version: version,
@@ -77,7 +82,16 @@ public final class QEMUDriver: VirtDriver {
          "COMPUTE_NET_ATTACH_INTERFACE": false, "COMPUTE_DEVICE_TAGGING": false, "COMPUTE_TRUSTED_CERTS": false]
     }
 
-    func guest(_ uuid: String) -> QEMUGuest { QEMUGuest(directory: settings.instancesPath + "/" + uuid) }
+    func guest(_ uuid: String) -> QEMUGuest { guest(directory: uuid) }
+
+    /// The guest in `instances_path/NAME`, with this host's own subdirectory there when the path is shared.
+    func guest(directory name: String) -> QEMUGuest {
+        let directory = settings.instancesPath + "/" + name
+        return QEMUGuest(directory: directory, runtime: settings.sharedPathHost.map { directory + "/" + $0 })
+    }
+
+    /// The pid of the guest's QEMU on this host, if one runs.
+    public func pid(of uuid: String) -> Int32? { guest(uuid).pid }
 
     // MARK: Spawn and destroy
 
@@ -90,11 +104,18 @@ public final class QEMUDriver: VirtDriver {
         }
     }
 
+    /// Where a guest's disk on this host comes from.
+    enum DiskOrigin: Sendable {
+        /// A new overlay on the image's cached base: a boot, or the empty target of a live block migration.
+        case newOverlay
+        /// The bytes of the overlay another host serves at this NBD URI: a cold migration or resize.
+        case copy(from: String?)
+    }
+
     /// Everything a guest needs on this host before QEMU starts: its directory, the cached bases of its image (and
-    /// kernel and initrd), its disk overlay unless `withDisk` is false (a disk that is already there), and the launch
-    /// plan, saved in `guest.json`.
-    func prepare(_ request: SpawnRequest, in guest: QEMUGuest, withDisk: Bool = true) async throws -> QEMULaunchPlan {
-        try FileManager.default.createDirectory(atPath: guest.directory, withIntermediateDirectories: true)
+    /// kernel and initrd), its disk overlay, and the launch plan, saved in `guest.json`.
+    func prepare(_ request: SpawnRequest, in guest: QEMUGuest, disk origin: DiskOrigin = .newOverlay) async throws -> QEMULaunchPlan {
+        try FileManager.default.createDirectory(atPath: guest.runtime, withIntermediateDirectories: true)
         let image = try await source.describe(request.imageRef)
         var bases: [String] = []
         var boot = QEMULaunchPlan.Boot.disk
@@ -114,7 +135,10 @@ public final class QEMUDriver: VirtDriver {
             let base = try await images.base(image)
             bases.append(base)
             disk = guest.directory + "/disk"
-            if withDisk { try await createOverlay(disk!, on: base, image: image, rootGB: request.rootGB) }
+            switch origin {
+            case .newOverlay: try await createOverlay(disk!, on: base, image: image, rootGB: request.rootGB)
+            case .copy(let uri): try await copyOverlay(disk!, from: uri, on: base, image: image, rootGB: request.rootGB)
+            }
         } else if case .disk = boot {
             throw DriverError("image \(image.id) has disk format \(image.diskFormat) and no kernel_id: nothing this host can boot")
         }
@@ -123,6 +147,7 @@ public final class QEMUDriver: VirtDriver {
             accelerator: settings.accelerator, boot: boot, disk: disk,
             nics: request.ports)
         plan.binary = settings.binary
+        if guest.runtime != guest.directory { plan.runtimeDirectory = guest.runtime }
         try guest.save(QEMUGuest.Record(plan: plan, bases: bases))
         return plan
     }
@@ -148,15 +173,32 @@ public final class QEMUDriver: VirtDriver {
         try FileManager.default.moveItem(atPath: path + ".part", toPath: path)
     }
 
+    /// The guest goes, and what a cold move kept of it here (its `_resize` directory and disk export).
     public func destroy(instanceUUID: String) async throws {
         try await locks.withLock(instanceUUID) { [self] in
-            let guest = guest(instanceUUID)
-            await guest.kill()
-            if guest.isRunning { throw DriverError("the QEMU process of \(instanceUUID) does not stop") }
-            if FileManager.default.fileExists(atPath: guest.directory) {
-                try FileManager.default.removeItem(atPath: guest.directory)
-            }
+            try await remove(guest(instanceUUID))
+            try await removeKept(instanceUUID)
         }
+    }
+
+    /// Ends the guest's QEMU and removes its directory (the caller holds the guest's lock). With a shared
+    /// instances_path another host may run the guest from that directory now (a stray copy here is destroyed after
+    /// a live migration): the directory goes only with the last host's own files.
+    func remove(_ guest: QEMUGuest) async throws {
+        try await removeOwnFiles(guest)
+        if guest.runtime != guest.directory {
+            let hosts = (try? FileManager.default.contentsOfDirectory(atPath: guest.directory)) ?? []
+            if hosts.contains(where: { FileManager.default.fileExists(atPath: guest.directory + "/\($0)/guest.json") }) { return }
+        }
+        try removeIfPresent(guest.directory)
+    }
+
+    /// Ends the guest's QEMU on this host and removes this host's own files of it; with a shared instances_path the
+    /// directory (disk, console log) stays for the host that runs the guest now.
+    func removeOwnFiles(_ guest: QEMUGuest) async throws {
+        await guest.kill()
+        if guest.isRunning { throw DriverError("the QEMU process of \(guest.directory) does not stop") }
+        if guest.runtime != guest.directory { try removeIfPresent(guest.runtime) }
     }
 
     // MARK: Console and power state
@@ -174,24 +216,40 @@ public final class QEMUDriver: VirtDriver {
         return guest.console(lines: lines)
     }
 
-    /// Guests with an instance directory: on when QEMU runs or a suspend saved their state, off otherwise.
+    /// Guests with an instance directory (and, with a shared instances_path, this host's files in it): on when QEMU
+    /// runs or a suspend saved their state, off otherwise.
     public func listGuests() async -> [String: Bool] {
         var guests: [String: Bool] = [:]
         for name in guestDirectories() {
-            let guest = guest(name)
+            let guest = guest(directory: name)
             guests[name] = guest.isRunning || guest.isSuspended
         }
         return guests
     }
 
+    /// This host's guests' directories (not the ones cold moves keep until they are confirmed or reverted).
     func guestDirectories() -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: settings.instancesPath)) ?? []
-        return names.filter { $0 != "_base" && FileManager.default.fileExists(atPath: settings.instancesPath + "/\($0)/guest.json") }
+        instanceDirectories().filter { !$0.hasSuffix(Self.keptSuffix) && FileManager.default.fileExists(atPath: guest(directory: $0).recordPath) }
     }
 
-    /// The image cache manager's pass: bases that no guest on this host uses go after the configured age.
+    func instanceDirectories() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: settings.instancesPath)) ?? []).filter { $0 != "_base" }
+    }
+
+    /// The image cache manager's pass: bases that no guest uses (or may go back to) go after the configured age.
+    /// With a shared instances_path the cache is shared too: the other hosts' guests there count as well.
     public func maintain() async {
-        let inUse = Set(guestDirectories().flatMap { guest($0).record?.bases ?? [] })
+        var inUse: Set<String> = []
+        for name in instanceDirectories() {
+            let directory = settings.instancesPath + "/" + name
+            var records = [QEMUGuest(directory: directory).record]
+            if settings.sharedPathHost != nil {
+                for host in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+                    records.append(QEMUGuest(directory: directory, runtime: directory + "/" + host).record)
+                }
+            }
+            for record in records.compactMap({ $0 }) { inUse.formUnion(record.bases) }
+        }
         _ = await images.removeUnused(inUse: inUse, minimumAge: settings.unusedImageMinimumAge)
     }
 }

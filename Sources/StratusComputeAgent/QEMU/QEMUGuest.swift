@@ -3,7 +3,8 @@ import StratusCore
 
 /// One guest's instance directory and its QEMU process. Everything about a guest lives in the directory
 /// (`guest.json` with the launch plan, the disk overlay, the console log, the sockets, the pid file), so any agent —
-/// including one restarted after a crash — can find, query and control it.
+/// including one restarted after a crash — can find, query and control it. With a shared instances_path the host's
+/// own files (launch plan, sockets, pid file) are in its `runtime` subdirectory instead.
 public struct QEMUGuest: Sendable {
     /// What the driver keeps in `guest.json`.
     struct Record: Codable, Sendable {
@@ -13,10 +14,15 @@ public struct QEMUGuest: Sendable {
     }
 
     public let directory: String
+    /// This host's files of the guest: `directory` itself unless the instances_path is shared.
+    public let runtime: String
 
-    public init(directory: String) { self.directory = directory }
+    public init(directory: String, runtime: String? = nil) {
+        self.directory = directory
+        self.runtime = runtime ?? directory
+    }
 
-    var recordPath: String { directory + "/guest.json" }
+    var recordPath: String { runtime + "/guest.json" }
     var plan: QEMULaunchPlan? { record?.plan }
 
     var record: Record? {
@@ -30,17 +36,11 @@ public struct QEMUGuest: Sendable {
         guard rename(recordPath + ".part", recordPath) == 0 else { throw DriverError("cannot write \(recordPath): \(String(cString: strerror(errno)))") }
     }
 
-    /// The QEMU process of this guest, if one runs. The pid file is checked against /proc so that a recycled pid or
-    /// a zombie is never taken for a live guest.
-    public var pid: Int32? {
-        guard let text = try? String(contentsOfFile: directory + "/qemu.pid", encoding: .utf8),
-              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 else { return nil }
-        guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
-              String(decoding: cmdline, as: UTF8.self).contains(directory + "/qmp.sock") else { return nil }
-        if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-           let close = stat.lastIndex(of: ")"), stat[stat.index(close, offsetBy: 2)] == "Z" { return nil }
-        return pid
-    }
+    /// The guest's QEMU process, known by its pid file and its monitor socket's path.
+    var daemon: HostDaemon { HostDaemon(pidFile: runtime + "/qemu.pid", commandLineMark: runtime + "/qmp.sock") }
+
+    /// The QEMU process of this guest, if one runs.
+    public var pid: Int32? { daemon.pid }
 
     public var isRunning: Bool { pid != nil }
     var isSuspended: Bool { FileManager.default.fileExists(atPath: directory + "/suspended.state") }
@@ -57,14 +57,7 @@ public struct QEMUGuest: Sendable {
     }
 
     /// Waits until the process is gone; false if it still runs after `seconds`.
-    func waitForExit(seconds: Double) async -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while isRunning {
-            if Date() >= deadline { return false }
-            try? await Task.sleep(for: .milliseconds(10))  // cancelled: the loop ends at the deadline all the same
-        }
-        return true
-    }
+    func waitForExit(seconds: Double) async -> Bool { await daemon.waitForExit(seconds: seconds) }
 
     /// Ends QEMU now: `quit` through the monitor, SIGKILL if it does not go within two seconds.
     public func kill() async {

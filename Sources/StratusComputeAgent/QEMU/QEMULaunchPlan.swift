@@ -28,6 +28,9 @@ public struct QEMULaunchPlan: Sendable, Equatable, Codable {
     public var nics: [SpawnPort]
     /// Where to take the guest's state from instead of booting (a resume after suspend): `exec:cat FILE`.
     public var incoming: String?
+    /// Where the monitor and serial sockets and the pid file are when not in `directory`: with a shared
+    /// instances_path, each host's own subdirectory, so two hosts' QEMUs of one guest never meet.
+    public var runtimeDirectory: String?
 
     public init(name: String, directory: String, vcpus: Int, memoryMB: Int, accelerator: Accelerator, boot: Boot,
                 disk: String? = nil, nics: [SpawnPort] = []) {
@@ -41,10 +44,11 @@ public struct QEMULaunchPlan: Sendable, Equatable, Codable {
         self.nics = nics
     }
 
-    public var qmpSocket: String { directory + "/qmp.sock" }
-    public var serialSocket: String { directory + "/serial.sock" }
+    var runtime: String { runtimeDirectory ?? directory }
+    public var qmpSocket: String { runtime + "/qmp.sock" }
+    public var serialSocket: String { runtime + "/serial.sock" }
     public var consoleLog: String { directory + "/console.log" }
-    public var pidFile: String { directory + "/qemu.pid" }
+    public var pidFile: String { runtime + "/qemu.pid" }
     /// The state a suspend saved, read back by resume.
     public var savedState: String { directory + "/suspended.state" }
 
