@@ -47,9 +47,10 @@ struct QEMUMultiHostTests {
         }
     }
 
-    /// The guest's latest console heartbeat: its count and uptime.
+    /// The guest's latest console heartbeat since its latest boot: its count and uptime.
     static func lastTick(_ console: String) -> (count: Int, uptime: Double)? {
-        for line in console.split(whereSeparator: \.isNewline).reversed() {
+        let thisBoot = console.range(of: TinyGuest.marker, options: .backwards).map { console[$0.upperBound...] } ?? console[...]
+        for line in thisBoot.split(whereSeparator: \.isNewline).reversed() {
             let words = line.split(separator: " ")
             if let i = words.firstIndex(of: "tick"), i + 3 < words.count, let n = Int(words[i + 1]), let up = Double(words[i + 3]) {
                 return (n, up)
@@ -65,7 +66,7 @@ struct QEMUMultiHostTests {
         do {
             var server = try await client.settle(id)
             #expect(server["status"] == "ACTIVE")
-            _ = try await client.waitForConsole(id, "stratus-tiny: tick")
+            try await expectEventually(seconds: 60) { Self.lastTick(try await client.console(id)) != nil }
             var before = try #require(Self.lastTick(try await client.console(id)))
             // A destination that cannot prepare (its instance directory cannot be made: a file is in the way):
             // the guest runs on on its source, the destination holds nothing and is left clean.
