@@ -105,7 +105,9 @@ extension Conductor {
     /// The scheduling decision for one instance: reads only (its group, hinted servers, the host view, placement's
     /// index), no writes; its duration goes to `metrics`. Hosts without room for the flavor never reach the
     /// filters. (Compute nodes are simple root providers; nested and shared resources are not scheduled here.)
-    public func decide(_ instance: Instance, tried: Set<String>, only requestedHost: String? = nil) async throws -> Scheduling {
+    /// With `requestedHost`, only that one; `forced` (Nova's `force` of a move to a named host) skips the filters and
+    /// weighers: the host must only have room, which the claim then checks.
+    public func decide(_ instance: Instance, tried: Set<String>, only requestedHost: String? = nil, forced: Bool = false) async throws -> Scheduling {
         let clock = ContinuousClock.now
         var spec = RequestSpec(
             instanceUUID: instance.uuid, vcpus: instance.flavor.vcpus, memoryMB: instance.flavor.memoryMB,
@@ -122,7 +124,7 @@ extension Conductor {
         if spec.rootGB > 0 { resources["DISK_GB"] = spec.rootGB }
         var hosts = try await hostStates(fitting: resources)
         if let requestedHost { hosts.removeAll { $0.host != requestedHost } }
-        let decision = scheduler.select(hosts, spec)
+        let decision = forced && requestedHost != nil ? FilterScheduler.Decision(ordered: hosts, steps: []) : scheduler.select(hosts, spec)
         metrics.record(ContinuousClock.now - clock)
         return Scheduling(decision: decision, resources: resources, membership: membership, candidates: hosts.count)
     }

@@ -57,7 +57,7 @@ extension Conductor {
         var target = instance
         target.flavor = migration.newFlavor
         let source = try await placement.consumer(instance.uuid)
-        var scheduling = try await decide(target, tried: ignore, only: migration.requestedHost)
+        var scheduling = try await decide(target, tried: ignore, only: migration.requestedHost, forced: migration.live?.force == true)
         for round in 1...Self.decisionRounds {
             var refused = 0
             for host in scheduling.decision.ordered {
@@ -82,7 +82,7 @@ extension Conductor {
                 return .claimed(host: host.host, summary: "chose \(host.host) of \(scheduling.decision.ordered.count) hosts; \(scheduling.decision.summary)")
             }
             guard refused > 0, round < Self.decisionRounds else { break }
-            scheduling = try await decide(target, tried: ignore, only: migration.requestedHost)
+            scheduling = try await decide(target, tried: ignore, only: migration.requestedHost, forced: migration.live?.force == true)
         }
         // Every claim refused because another delivery of this message claimed first: that one carries on.
         if try await claimedDestination(of: migration) != nil { return .claimedElsewhere }

@@ -59,7 +59,7 @@ public enum ServerStatus {
         case .stopped:
             if let task, TaskState.resizing.contains(task) { return "RESIZE" }
             return "SHUTOFF"
-        case .paused: return "PAUSED"
+        case .paused: return task == .migrating ? "MIGRATING" : "PAUSED"
         case .suspended: return "SUSPENDED"
         case .error: return "ERROR"
         case .deleted: return "DELETED"

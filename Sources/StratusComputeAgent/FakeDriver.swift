@@ -223,7 +223,7 @@ extension FakeDriver {
 
     public func postLiveMigrationAtDestination(_ request: LiveMigrationRequest) async throws {
         try injectedLiveFailure(.postAtDestination, request)
-        state.withLock { $0.guests[request.guest.instanceUUID] = .running }
+        state.withLock { $0.guests[request.guest.instanceUUID] = request.paused ? .paused : .running }  // as its user left it
     }
 
     public func cleanupLiveMigrationSource(_ request: LiveMigrationRequest) async throws {

@@ -68,6 +68,11 @@ public struct FilterScheduler: Sendable {
         /// Each filter in the order it ran, with how many hosts it saw and how many it removed.
         public var steps: [FilterStep]
 
+        public init(ordered: [HostState], steps: [FilterStep]) {
+            self.ordered = ordered
+            self.steps = steps
+        }
+
         /// filter name → hosts it removed
         public var rejected: [String: Int] { Dictionary(steps.map { ($0.filter, $0.removed) }, uniquingKeysWith: +) }
 

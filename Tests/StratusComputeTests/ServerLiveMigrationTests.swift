@@ -59,6 +59,35 @@ struct ServerLiveMigrationTests {
             let failure = try await moves.events(client, id, action: "live-migration").last
             #expect(failure?["result"] == "Error")
             #expect(failure?["event"] == "compute_check_can_live_migrate_source")
+
+            // A disabled host is filtered out (NoValidHost, the server stays) unless the move is forced (2.30–2.67),
+            // which skips the scheduler's filters and only claims.
+            let services = try await client.call("GET", "/os-services").json["services"]?.arrayValue ?? []
+            let destService = try #require(services.first { $0["host"]?.stringValue == dest }?["id"]?.stringValue)
+            #expect(try await client.call("PUT", "/os-services/\(destService)", json: ["status": "disabled"]).status == 200)
+            func forced(_ force: Bool) async throws -> Int {
+                try await client.http.request("POST", "/compute/v2.1/servers/\(id)/action", token: client.token,
+                                              json: ["os-migrateLive": ["host": .string(dest), "block_migration": "auto", "force": .bool(force)]],
+                                              headers: ["OpenStack-API-Version": "compute 2.30"]).status
+            }
+            #expect(try await forced(false) == 202)
+            try await expectEventually { try await moves.migrations(client, "?instance_uuid=\(id)&status=error").count == 2 }
+            #expect(moves.host(try await client.settle(id)) == source)
+            // Paused, it migrates too, showing MIGRATING on its way (Nova's status for paused + migrating).
+            #expect(try await moves.act(client, id, ["pause": nil]).status == 202)
+            #expect(try await client.settle(id)["status"] == "PAUSED")
+            let sourceDriver = try #require(cloud.fakeDrivers[source])
+            sourceDriver.setLiveMigrationCopyTime(.seconds(60))
+            #expect(try await forced(true) == 202)
+            try await expectEventually { sourceDriver.liveMigrating.contains(id) }
+            #expect(try await client.call("GET", "/servers/\(id)").json["server"]?["status"] == "MIGRATING")
+            let running = try #require(try await migration(client, id)?["id"]?.intValue)
+            #expect(try await client.call("POST", "/servers/\(id)/migrations/\(running)/action", json: ["force_complete": nil]).status == 202)
+            try await expectEventually { try await migration(client, id)?["status"] == "completed" }
+            let paused = try await client.settle(id)
+            #expect(moves.host(paused) == dest, "forced onto the disabled host")
+            #expect(paused["status"] == "PAUSED")
+            #expect(cloud.fakeDrivers[dest]?.guestState(id) == .paused)
         }
     }
 
