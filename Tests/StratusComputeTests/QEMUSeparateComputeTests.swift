@@ -8,17 +8,45 @@ import Testing
 /// the middle of a spawn and started again.
 @Suite("Real guests on a separate compute process", .enabled(if: QEMUFixture.available || QEMUFixture.required))
 struct QEMUSeparateComputeTests {
-    /// QEMU processes whose command line names `uuid` (every guest's has its instance directory in it).
-    static func qemuProcesses(for uuid: String) -> [Int32] {
+    /// Processes of `program` (QEMU, qemu-nbd) whose command line names `uuid` (every guest's has its instance
+    /// directory in it).
+    static func qemuProcesses(for uuid: String, program: String = "qemu-system") -> [Int32] {
         let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return pids.compactMap { name -> Int32? in
             guard let pid = Int32(name), let data = FileManager.default.contents(atPath: "/proc/\(name)/cmdline") else { return nil }
             let command = String(decoding: data, as: UTF8.self)
-            return command.contains("qemu-system") && command.contains(uuid) ? pid : nil
+            return command.contains(program) && command.contains(uuid) ? pid : nil
         }
     }
 
-    @Test("stratus compute --driver qemu killed -9 mid-spawn, then restarted: the server becomes ACTIVE with exactly one QEMU")
+    /// A compute agent's configuration for `host`: the service user's credentials `stratus bootstrap` wrote, and QEMU
+    /// with its own instances_path where the fixture's clean-up looks for guests.
+    static func agentConfig(_ dataDir: String, host: String) throws -> (arguments: [String], instances: String) {
+        let instances = dataDir + "/instances/" + host
+        let config = dataDir + "/\(host).conf"
+        try (try String(contentsOfFile: dataDir + "/compute-agent.conf", encoding: .utf8) + """
+            [DEFAULT]
+            host = \(host)
+            compute_driver = qemu
+            instances_path = \(instances)
+            shutdown_timeout = 20
+            [qemu]
+            accelerator = tcg
+            [queue]
+            lease_seconds = 5
+
+            """).write(toFile: config, atomically: true, encoding: .utf8)
+        #expect(!(try String(contentsOfFile: config, encoding: .utf8)).contains("connection"), "no database URL")
+        return (["compute", "--config", config, "--data-dir", dataDir + "/agent-" + host], instances)
+    }
+
+    static func startAgent(_ arguments: [String], _ name: String) async throws -> BackgroundProcess {
+        let agent = try BackgroundProcess(ProcessRunner.stratusBinary, arguments)
+        try #require(await agent.waitFor("compute hosts registered", timeout: 90) != nil, "\(name): \(agent.text.suffix(3000))")
+        return agent
+    }
+
+    @Test("stratus compute --driver qemu killed -9 mid-spawn, then restarted: the server becomes ACTIVE with exactly one QEMU; then a cold migration to a second agent with each side killed -9 mid-step")
     func killedMidSpawn() async throws {
         // The cloud itself has no hosts: the only one is the separate process below. Short leases, so the
         // killed agent's spawn is delivered again within seconds.
@@ -38,25 +66,9 @@ struct QEMUSeparateComputeTests {
             """
         try await CloudFixture.withCloud(extraConfig: cloudConfig) { cloud in
             let dataDir = (cloud.cloudsFile as NSString).deletingLastPathComponent
-            let instances = dataDir + "/instances/remote-qemu"  // where the fixture's clean-up looks for guests
-            let agentConfig = dataDir + "/remote-compute.conf"
-            try (try String(contentsOfFile: dataDir + "/compute-agent.conf", encoding: .utf8) + """
-                [DEFAULT]
-                host = remote-qemu
-                compute_driver = qemu
-                instances_path = \(instances)
-                [qemu]
-                accelerator = tcg
-                [queue]
-                lease_seconds = 5
-
-                """).write(toFile: agentConfig, atomically: true, encoding: .utf8)
-            let arguments = ["compute", "--config", agentConfig, "--data-dir", dataDir + "/remote-agent"]
-            #expect(!(try String(contentsOfFile: agentConfig, encoding: .utf8)).contains("connection"), "no database URL")
-
-            let first = try BackgroundProcess(ProcessRunner.stratusBinary, arguments)
+            let (arguments, instances) = try Self.agentConfig(dataDir, host: "remote-qemu")
+            let first = try await Self.startAgent(arguments, "first agent")
             defer { first.signal(SIGKILL) }
-            try #require(await first.waitFor("compute hosts registered", timeout: 90) != nil, "first agent: \(first.text.suffix(3000))")
             let client = try await ComputeClient(cloud)
             let id = try await client.boot("survivor", image: try await client.imageID(TinyGuest.imageName))
 
@@ -72,22 +84,60 @@ struct QEMUSeparateComputeTests {
             let atKill = try await client.call("GET", "/servers/\(id)").json["server"]?["status"]?.stringValue
             #expect(atKill == "BUILD", "killed after the spawn had finished; the test did not cut it short")
 
-            let second = try BackgroundProcess(ProcessRunner.stratusBinary, arguments)
-            defer { second.signal(SIGTERM) }
-            try #require(await second.waitFor("compute hosts registered", timeout: 90) != nil, "second agent: \(second.text.suffix(3000))")
+            let second = try await Self.startAgent(arguments, "second agent")
+            defer { second.signal(SIGKILL) }
             let server = try await client.settle(id)
             #expect(server["status"] == "ACTIVE", "\(server.encodedString())\n\(second.text.suffix(3000))")
             #expect(server["OS-EXT-SRV-ATTR:host"] == "remote-qemu")
             _ = try await client.waitForConsole(id, TinyGuest.marker)
             #expect(Self.qemuProcesses(for: id).count == 1, "exactly one QEMU for the server")
+            let shown = try await client.waitForConsole(id, "sectors, ")
+            let boots = try #require(QEMUMultiHostTests.lastDiskBoot(shown)?.boots)
+
+            // A cold migration to a second agent. The source is killed while it powers the guest off and hands its
+            // disk over, the destination while it copies the disk or starts the guest; each restarted agent gets its
+            // step again (the lease runs out) and finds what it had done.
+            let (otherArguments, otherInstances) = try Self.agentConfig(dataDir, host: "remote-qemu-b")
+            let dest = try await Self.startAgent(otherArguments, "destination agent")
+            defer { dest.signal(SIGKILL) }
+            #expect(try await client.call("POST", "/servers/\(id)/action", json: ["migrate": nil]).status == 202)
+            try await expectEventually(seconds: 60) {
+                try await client.call("GET", "/servers/\(id)").json["server"]?["OS-EXT-STS:task_state"] == "resize_migrating"
+            }
+            second.signal(SIGKILL)
+            _ = await second.waitForExit()
+            let sourceKilled = try await client.call("GET", "/servers/\(id)").json["server"]?["OS-EXT-STS:task_state"]
+            #expect(sourceKilled == "resize_migrating", "killed after the source's step; the test did not cut it short")
+            let third = try await Self.startAgent(arguments, "restarted source agent")
+            defer { third.signal(SIGKILL) }
+            try await expectEventually(seconds: 90) { FileManager.default.fileExists(atPath: "\(otherInstances)/\(id)") }
+            dest.signal(SIGKILL)
+            _ = await dest.waitForExit()
+            let destKilled = try await client.call("GET", "/servers/\(id)").json["server"]?["status"]
+            #expect(destKilled == "RESIZE", "killed after the destination's step; the test did not cut it short")
+            let restartedDest = try await Self.startAgent(otherArguments, "restarted destination agent")
+            defer { restartedDest.signal(SIGKILL) }
+            try await expectEventually(seconds: 90) { try await client.settle(id)["status"] == "VERIFY_RESIZE" }
+            #expect(try await client.settle(id)["OS-EXT-SRV-ATTR:host"] == "remote-qemu-b")
+            _ = try await client.waitForConsole(id, "disk boot \(boots + 1),")  // its own disk, carried over
+            #expect(Self.qemuProcesses(for: id).count == 1, "exactly one QEMU for the server, on the destination")
+            #expect(try await client.call("POST", "/servers/\(id)/action", json: ["confirmResize": nil]).status == 204)
+            try await expectEventually(seconds: 60) { try await client.settle(id)["status"] == "ACTIVE" }
+            #expect(!FileManager.default.fileExists(atPath: "\(instances)/\(id)_resize"), "the source kept nothing")
+            #expect(!FileManager.default.fileExists(atPath: "\(instances)/\(id)"))
+            #expect(Self.qemuProcesses(for: id, program: "qemu-nbd").isEmpty, "the disk export ended")
+            try await expectEventually { try await client.placementUsage(host: "remote-qemu") == 0 }
+            #expect(try await client.placementUsage(host: "remote-qemu-b") == 128)
 
             #expect(try await client.call("DELETE", "/servers/\(id)").status == 204)
             #expect(try await client.settle(id)["status"] == "DELETED")
             #expect(Self.qemuProcesses(for: id).isEmpty)
-            #expect(!FileManager.default.fileExists(atPath: "\(instances)/\(id)"), "the instance directory went with it")
+            #expect(!FileManager.default.fileExists(atPath: "\(otherInstances)/\(id)"), "the instance directory went with it")
             #expect(try await client.placementUsage() == 0)
-            second.signal(SIGTERM)
-            #expect(await second.waitForExit() == 0, "the agent stops cleanly on SIGTERM")
+            for agent in [third, restartedDest] {
+                agent.signal(SIGTERM)
+                #expect(await agent.waitForExit() == 0, "the agent stops cleanly on SIGTERM")
+            }
         }
     }
 }
