@@ -21,7 +21,7 @@ struct MultiProcessTests {
         }
     }
 
-    @Test("2 api + 2 conductors + 1 compute with 20 fake hosts: 300 boots through both APIs, a conductor killed -9 midway; all ACTIVE, nothing leaked")
+    @Test("2 api + 2 conductors + 1 compute with 20 fake hosts: 300 boots through both APIs, a conductor killed -9 midway; then 20 cold and 20 live migrations, the only conductor killed -9 as they are asked; all ACTIVE, nothing leaked")
     func threeHundredBootsAcrossProcesses() async throws {
         let (url, dropDatabase) = try await TestDatabase.freshURL()
         defer { Task { await dropDatabase() } }
@@ -126,6 +126,67 @@ struct MultiProcessTests {
         let ports = try await apis[0].request("GET", "/network/v2.0/ports?network_id=\(network)", token: token).json["ports"]?.arrayValue ?? []
         #expect(ports.filter { created.contains($0["device_id"]?.stringValue ?? "") }.count == count)
 
+        // Moving servers survives a conductor killed -9 too: 20 cold migrations and 20 live migrations, the only
+        // conductor killed as they are asked for; a new one takes the leases over. Every move ends, nothing is held
+        // twice, and no migration keeps an allocation.
+        let conductorC = try BackgroundProcess(ProcessRunner.stratusBinary, ["conductor"] + common)
+        defer { conductorC.signal(SIGKILL) }
+        try await Self.waitFor(conductorC, "stratus conductor running", "conductor C")
+        let moved = Array(created.prefix(40))
+        func host(_ id: String) async throws -> String? {
+            try await apis[0].request("GET", "/compute/v2.1/servers/\(id)", token: token).json["server"]?["OS-EXT-SRV-ATTR:host"]?.stringValue
+        }
+        var before: [String: String] = [:]
+        for id in moved { before[id] = try await host(id) }
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for (i, id) in moved.enumerated() {
+                let body: JSON = i % 2 == 0 ? ["migrate": nil] : ["os-migrateLive": ["host": nil, "block_migration": "auto"]]
+                group.addTask {
+                    try await apis[i % 2].request("POST", "/compute/v2.1/servers/\(id)/action", token: token, json: body,
+                                                  headers: ["OpenStack-API-Version": "compute 2.90"]).status
+                }
+            }
+            var answered = 0
+            for try await status in group {
+                #expect(status == 202)
+                answered += 1
+                if answered == moved.count / 2 { conductorB.signal(SIGKILL) }
+            }
+        }
+        func movesSettled() async throws -> Bool {
+            for (i, id) in moved.enumerated() {
+                let server = try await apis[1].request("GET", "/compute/v2.1/servers/\(id)", token: token).json["server"]
+                let wanted = i % 2 == 0 ? "VERIFY_RESIZE" : "ACTIVE"
+                if server?["status"]?.stringValue != wanted || server?["OS-EXT-STS:task_state"]?.isNull == false { return false }
+            }
+            return true
+        }
+        try await expectEventually(seconds: 90) { try await movesSettled() }
+        for (i, id) in moved.enumerated() where i % 2 == 0 {
+            #expect(try await apis[0].request("POST", "/compute/v2.1/servers/\(id)/action", token: token, json: ["confirmResize": nil]).status == 204)
+        }
+        let migrationList = try await apis[1].request("GET", "/compute/v2.1/os-migrations?limit=1000", token: token,
+                                                      headers: ["OpenStack-API-Version": "compute 2.59"]).json["migrations"]?.arrayValue ?? []
+        try await expectEventually(seconds: 60) {
+            let list = try await apis[1].request("GET", "/compute/v2.1/os-migrations?limit=1000", token: token,
+                                                 headers: ["OpenStack-API-Version": "compute 2.59"]).json["migrations"]?.arrayValue ?? []
+            return list.count == moved.count && list.allSatisfy { ["confirmed", "completed"].contains($0["status"]?.stringValue ?? "") }
+        }
+        #expect(migrationList.count == moved.count)
+        for id in moved {
+            let now = try await host(id)
+            #expect(now != nil && now != before[id], "\(id) moved from \(before[id] ?? "?")")
+        }
+        for migration in migrationList {
+            let uuid = try #require(migration["uuid"]?.stringValue)
+            try await expectEventually {
+                try await apis[0].request("GET", "/placement/allocations/\(uuid)", token: token).json["allocations"]?.objectValue?.isEmpty == true
+            }
+        }
+        let afterMoves = try await apis[0].request("GET", "/placement/usages?project_id=\(project)", token: token,
+                                                   headers: ["OpenStack-API-Version": "placement 1.9"]).json["usages"]
+        #expect(afterMoves?["MEMORY_MB"] == .int(count * 128), "each server claimed once, after the moves too")
+
         // Deleting them all gives everything back.
         for (i, id) in created.enumerated() {
             #expect(try await apis[i % 2].request("DELETE", "/compute/v2.1/servers/\(id)", token: token).status == 204)
@@ -145,7 +206,7 @@ struct MultiProcessTests {
         let leftPorts = portsAfter.filter { created.contains($0["device_id"]?.stringValue ?? "") }.count
         #expect(leftPorts == 0)
 
-        for (name, process) in all where name != "conductor A" {
+        for (name, process) in all + [("conductor C", conductorC)] where name != "conductor A" && name != "conductor B" {
             process.signal(SIGTERM)
             #expect(await process.waitForExit(timeout: 30) == 0, "\(name) did not stop cleanly:\n\(process.text.suffix(2000))")
         }
