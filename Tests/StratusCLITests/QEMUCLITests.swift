@@ -21,7 +21,7 @@ struct QEMUCLITests {
         return output
     }
 
-    @Test("server create --image stratus-tiny --wait, console log show (--lines), stop/start, reboot, delete --wait")
+    @Test("server create --image stratus-tiny --wait, console log show (--lines), reboot --wait, delete --wait")
     func realGuest() async throws {
         try await CloudFixture.withCloud(extraConfig: QEMUFixture.config()) { cloud in
             let demo = ["--os-cloud", "stratus-demo"]
@@ -35,13 +35,9 @@ struct QEMUCLITests {
             let last = try await runOpenStack(cloud, demo + ["console", "log", "show", "--lines", "2", "tiny"])
             #expect(last.stdout.split(whereSeparator: \.isNewline).count == 2)
 
-            #expect(try await runOpenStack(cloud, demo + ["server", "stop", "tiny"]).status == 0)
-            #expect(try await waitForServer(cloud, demo, "tiny", status: "SHUTOFF")["status"] == "SHUTOFF")
-            #expect(try await runOpenStack(cloud, demo + ["server", "start", "tiny"]).status == 0)
-            #expect(try await waitForServer(cloud, demo, "tiny", status: "ACTIVE")["status"] == "ACTIVE")
-            _ = try await waitForConsole(cloud, "tiny", TinyGuest.marker, times: 2)
+            // (stop and start of real guests: the API lifecycle test; of servers through the CLI: the fake-host CLI tests.)
             #expect(try await runOpenStack(cloud, demo + ["server", "reboot", "--wait", "tiny"]).status == 0)
-            _ = try await waitForConsole(cloud, "tiny", TinyGuest.marker, times: 3)
+            _ = try await waitForConsole(cloud, "tiny", TinyGuest.marker, times: 2)
             let deleted = try await runOpenStack(cloud, demo + ["server", "delete", "--wait", "tiny"])
             #expect(deleted.status == 0, "\(deleted.stderr)")
             #expect((await cloud.qemuDriver?.listGuests())?.isEmpty == true)
