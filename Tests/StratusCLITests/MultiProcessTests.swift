@@ -21,7 +21,7 @@ struct MultiProcessTests {
         }
     }
 
-    @Test("2 api + 2 conductors + 1 compute with 20 fake hosts: 300 boots through both APIs, a conductor killed -9 midway; then 20 cold and 20 live migrations, the only conductor killed -9 as they are asked; all ACTIVE, nothing leaked")
+    @Test("2 api + 2 conductors + 1 compute with 20 fake hosts: 300 boots through both APIs, a conductor killed -9 midway; then 20 cold and 20 live migrations, one of the two conductors killed -9 as they are asked; all ACTIVE, nothing leaked")
     func threeHundredBootsAcrossProcesses() async throws {
         let (url, dropDatabase) = try await TestDatabase.freshURL()
         defer { Task { await dropDatabase() } }
@@ -126,8 +126,8 @@ struct MultiProcessTests {
         let ports = try await apis[0].request("GET", "/network/v2.0/ports?network_id=\(network)", token: token).json["ports"]?.arrayValue ?? []
         #expect(ports.filter { created.contains($0["device_id"]?.stringValue ?? "") }.count == count)
 
-        // Moving servers survives a conductor killed -9 too: 20 cold migrations and 20 live migrations, the only
-        // conductor killed as they are asked for; a new one takes the leases over. Every move ends, nothing is held
+        // Moving servers survives a conductor killed -9 too: 20 cold migrations and 20 live migrations, one of the two
+        // conductors (B, and a new one, C) killed as they are asked for; C takes B's leases over when they run out. Every move ends, nothing is held
         // twice, and no migration keeps an allocation.
         let conductorC = try BackgroundProcess(ProcessRunner.stratusBinary, ["conductor"] + common)
         defer { conductorC.signal(SIGKILL) }
