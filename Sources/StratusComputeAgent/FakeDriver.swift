@@ -108,6 +108,12 @@ public final class FakeDriver: VirtDriver {
         }
     }
 
+    public func revertMigration(_ request: MoveRequest) async throws {
+        try moveStep(.revertResize, request) { guests, uuid in
+            if request.sourceHost != request.destHost { guests[uuid] = nil }  // one guest on a same-host resize: kept
+        }
+    }
+
     public func finishRevertMigration(_ request: MoveRequest) async throws {
         try moveStep(.finishRevertResize, request) { guests, uuid in
             guard guests[uuid] != nil else { throw DriverError("fake driver: no guest \(uuid) kept to revert to") }

@@ -74,12 +74,13 @@ public actor ImageCache {
         return try await task.value
     }
 
-    /// Downloads into `PATH.part`, checks size and MD5 against the image record and, for disk formats QEMU reads,
-    /// that `qemu-img` can open it as that format; only then renames it into place. Nothing is kept on failure.
+    /// Downloads into `PATH.part-…` (a name of this download's own: with a shared instances_path another host may
+    /// fetch the same image at once), checks size and MD5 against the image record and, for disk formats QEMU
+    /// reads, that `qemu-img` can open it as that format; only then renames it into place, atomically (a base another
+    /// host put there meanwhile is the same verified bits). Nothing is kept on failure.
     static func fetch(_ image: ImageInfo, from source: any ImageSource, to path: String) async throws -> String {
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let partial = path + ".part"
-        try? FileManager.default.removeItem(atPath: partial)
+        let partial = path + ".part-\(getpid())-\(UUID().uuidString.prefix(8))"
         do {
             try await source.download(image.id, to: partial)
             let (digest, size) = try await onOwnThread { try md5(of: partial) }
@@ -94,7 +95,7 @@ public actor ImageCache {
                     "qemu-img", ["info", "--output=json", "-f", image.diskFormat, partial],
                     failure: "image \(image.id) is not a valid \(image.diskFormat) image")
             }
-            try FileManager.default.moveItem(atPath: partial, toPath: path)
+            guard rename(partial, path) == 0 else { throw DriverError("cannot put image \(image.id) into the cache: \(String(cString: strerror(errno)))") }
             return path
         } catch {
             try? FileManager.default.removeItem(atPath: partial)
@@ -130,7 +131,7 @@ public actor ImageCache {
     public func removeUnused(inUse: Set<String>, minimumAge: Double, now: Date = Date()) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         var removed: [String] = []
-        for name in names where !name.hasSuffix(".part") && !inUse.contains(path(name)) && inFlight[name] == nil {
+        for name in names where !name.contains(".part") && !inUse.contains(path(name)) && inFlight[name] == nil {
             let attributes = try? FileManager.default.attributesOfItem(atPath: path(name))
             let used = (attributes?[.modificationDate] as? Date) ?? now
             guard now.timeIntervalSince(used) >= minimumAge else { continue }

@@ -23,7 +23,12 @@ extension QEMUDriver {
             let guest = guest(uuid), kept = kept(uuid)
             // A redelivery finds the guest kept already, and its disk served.
             if kept.record == nil {
-                guard guest.record != nil else { throw DriverError("no guest \(uuid) on this host to migrate") }
+                guard let record = guest.record else { throw DriverError("no guest \(uuid) on this host to migrate") }
+                // Delivered again after this move ended (reverted here, or a resize to this host confirmed): the guest
+                // here is not to be handed over again.
+                if record.lastMigration == request.migrationUUID {
+                    throw DriverError("migration \(request.migrationUUID) of \(uuid) has already ended on this host")
+                }
                 try await stop(guest)
                 try FileManager.default.moveItem(atPath: guest.directory, toPath: kept.directory)
             }
@@ -32,7 +37,7 @@ extension QEMUDriver {
                 return try await serveDisk(kept, name: request.migrationUUID)
             } catch {
                 // The step failed: the guest as it was before it, back in its directory and running if it ran.
-                do { try await bringBack(uuid, powerOn: request.powerOn) } catch let undo {
+                do { try await bringBack(uuid, after: request.migrationUUID, powerOn: request.powerOn) } catch let undo {
                     throw DriverError("\(error); bringing the guest back also failed: \(undo)")
                 }
                 throw error
@@ -62,8 +67,16 @@ extension QEMUDriver {
         let uuid = request.guest.instanceUUID
         try await locks.withLock(uuid) { [self] in
             let guest = guest(uuid)
-            if guest.isRunning { return }  // a redelivery: the guest runs here already
-            let plan = try await prepare(request.guest, in: guest, disk: .copy(from: request.diskSource))
+            if let record = guest.record {
+                // A redelivery: the guest arrived already (and runs, if it is to).
+                if record.lastMigration == request.migrationUUID {
+                    if request.powerOn, !guest.isRunning { try await fresh(guest, record.plan) }
+                    return
+                }
+                // Left by an earlier move whose clean-up did not happen: never taken for this move's disk.
+                try await remove(guest)
+            }
+            let plan = try await prepare(request.guest, in: guest, disk: .copy(from: request.diskSource), arrivedBy: request.migrationUUID)
             if request.powerOn { try await fresh(guest, plan) }
         }
     }
@@ -111,12 +124,12 @@ extension QEMUDriver {
 
     public func finishRevertMigration(_ request: MoveRequest) async throws {
         let uuid = request.guest.instanceUUID
-        try await locks.withLock(uuid) { [self] in try await bringBack(uuid, powerOn: request.powerOn) }
+        try await locks.withLock(uuid) { [self] in try await bringBack(uuid, after: request.migrationUUID, powerOn: request.powerOn) }
     }
 
-    /// The kept guest, as it was before the move, back in its directory (its old flavor's plan with it), running if
+    /// The kept guest, as it was before `migration`, back in its directory (its old flavor's plan with it), running if
     /// `powerOn` (the caller holds the guest's lock). A redelivery finds it back already.
-    func bringBack(_ uuid: String, powerOn: Bool) async throws {
+    func bringBack(_ uuid: String, after migration: String, powerOn: Bool) async throws {
         let guest = guest(uuid), kept = kept(uuid)
         if kept.record != nil {
             try await diskExport(kept).stop()
@@ -125,6 +138,10 @@ extension QEMUDriver {
             try await remove(guest)
             try FileManager.default.moveItem(atPath: kept.directory, toPath: guest.directory)
             for handedOver in ["nbd.uri", "nbd.pid"] { try removeIfPresent(guest.runtime + "/" + handedOver) }
+            if var record = guest.record {
+                record.lastMigration = migration
+                try guest.save(record)
+            }
         }
         guard let plan = guest.plan else { throw DriverError("no guest \(uuid) kept on this host to revert to") }
         if powerOn, !guest.isRunning { try await fresh(guest, plan) }

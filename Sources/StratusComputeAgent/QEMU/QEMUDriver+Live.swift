@@ -137,6 +137,11 @@ extension QEMUDriver {
         let guest = guest(uuid)
         guard guest.isRunning, let plan = guest.plan else { throw DriverError("the guest \(uuid) does not run on this host") }
         guard let incoming = request.incoming else { throw DriverError("the destination's address is missing") }
+        // Without its own subdirectories this host could not clean up after the move without touching the guest's
+        // directory, which the destination then runs from: refused before anything is copied.
+        guard !request.sharedInstancePath || settings.sharedPathHost != nil else {
+            throw DriverError("instances_path is shared with the destination but [qemu] shared_instances_path is not set on this host")
+        }
         let live = settings.liveMigration
         // A redelivery (the agent restarted after the copy ended or while it ran): never copy twice. Copied
         // already is success (the destination runs the guest: rolling back now would lose it).

@@ -114,7 +114,8 @@ public final class QEMUDriver: VirtDriver {
 
     /// Everything a guest needs on this host before QEMU starts: its directory, the cached bases of its image (and
     /// kernel and initrd), its disk overlay, and the launch plan, saved in `guest.json`.
-    func prepare(_ request: SpawnRequest, in guest: QEMUGuest, disk origin: DiskOrigin = .newOverlay) async throws -> QEMULaunchPlan {
+    func prepare(_ request: SpawnRequest, in guest: QEMUGuest, disk origin: DiskOrigin = .newOverlay,
+                 arrivedBy migration: String? = nil) async throws -> QEMULaunchPlan {
         try FileManager.default.createDirectory(atPath: guest.runtime, withIntermediateDirectories: true)
         let image = try await source.describe(request.imageRef)
         var bases: [String] = []
@@ -148,7 +149,7 @@ public final class QEMUDriver: VirtDriver {
             nics: request.ports)
         plan.binary = settings.binary
         if guest.runtime != guest.directory { plan.runtimeDirectory = guest.runtime }
-        try guest.save(QEMUGuest.Record(plan: plan, bases: bases))
+        try guest.save(QEMUGuest.Record(plan: plan, bases: bases, lastMigration: migration))
         return plan
     }
 
@@ -186,10 +187,10 @@ public final class QEMUDriver: VirtDriver {
     /// a live migration): the directory goes only with the last host's own files.
     func remove(_ guest: QEMUGuest) async throws {
         try await removeOwnFiles(guest)
-        if guest.runtime != guest.directory {
-            let hosts = (try? FileManager.default.contentsOfDirectory(atPath: guest.directory)) ?? []
-            if hosts.contains(where: { FileManager.default.fileExists(atPath: guest.directory + "/\($0)/guest.json") }) { return }
-        }
+        // Also without this host's own subdirectories: a host not configured for the shared path it is on must not
+        // take the disk from under the others.
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: guest.directory)) ?? []
+        if entries.contains(where: { FileManager.default.fileExists(atPath: guest.directory + "/\($0)/guest.json") }) { return }
         try removeIfPresent(guest.directory)
     }
 

@@ -11,6 +11,8 @@ public struct QEMUGuest: Sendable {
         var plan: QEMULaunchPlan
         /// Cached base images this guest depends on (disk backing file, kernel, initrd): never removed from the cache.
         var bases: [String]
+        /// The cold move that last brought the guest here (or back here): a step of it delivered again finds it done.
+        var lastMigration: String?
     }
 
     public let directory: String
