@@ -125,6 +125,25 @@ public struct QuotaStore: Sendable {
         if !over.isEmpty { throw refusal(over, requested: added, vcpus: vcpus, memoryMB: memoryMB, used: used, limits: limits) }
     }
 
+    /// Nova's check of a resize to a larger flavor: the growth in cores and ram (`cores`, `ram`; a shrink counts as
+    /// nothing) must fit the project's quota by what it uses now, judged under the project's lock. Throws Nova's 403.
+    public func checkUpsize(project: String, cores: Int, ram: Int, in tx: Transaction) async throws {
+        let growth = ["cores": max(0, cores), "ram": max(0, ram)]
+        guard growth.values.contains(where: { $0 > 0 }) else { return }
+        let limits = try await limits(project: project, tx.sql)
+        guard growth.contains(where: { $0.value > 0 && (limits[$0.key] ?? -1) >= 0 }) else { return }
+        try await lockProject(project, in: tx)
+        let used = try await usage(project: project, tx.sql)
+        let over = ["cores", "ram"].filter { resource in
+            guard let limit = limits[resource], limit >= 0, let more = growth[resource], more > 0 else { return false }
+            return (used[resource] ?? 0) + more > limit
+        }
+        guard let first = over.first else { return }
+        throw StratusError.forbidden(
+            "Quota exceeded for \(over.joined(separator: ", ")): Requested \(growth[first] ?? 0), but already used "
+                + "\(used[first] ?? 0) of \(limits[first] ?? 0) \(first)")
+    }
+
     private func refusal(_ over: [String], requested: Int, vcpus: Int, memoryMB: Int, used: [String: Int],
                          limits: [String: Int]) -> StratusError {
         let first = over[0]

@@ -237,6 +237,12 @@ struct ServerMoveTests {
             #expect(small.status == 200)
             let smallID = try #require(small.json["flavor"]?["id"]?.stringValue)
             try await refused(["resize": ["flavorRef": .string(smallID)]], 400, "Resize to zero disk flavor is not allowed.")
+            // A larger flavor must fit the project's quota (Nova's upsize check): one core used of one, m1.medium has two.
+            let project = try #require(try await client.http.projectID(token: client.token))
+            #expect(try await client.call("PUT", "/os-quota-sets/\(project)", json: ["quota_set": ["cores": 1]]).status == 200)
+            try await refused(["resize": ["flavorRef": "3"]], 403, "Quota exceeded for cores: Requested 1, but already used 1 of 1 cores")
+            #expect(try await client.call("PUT", "/os-quota-sets/\(project)", json: ["quota_set": ["cores": -1]]).status == 200)
+            #expect(try await migrations(client, "?instance_uuid=\(id)").isEmpty, "nothing recorded")
             let large = try await client.call("POST", "/flavors", json: ["flavor": ["name": "big-disk", "ram": 128, "vcpus": 1, "disk": 5]])
             let largeID = try #require(large.json["flavor"]?["id"]?.stringValue)
             let big = try await client.create("big", flavor: largeID)

@@ -64,6 +64,10 @@ extension ComputeAPI {
         try requireSourceUp(instance, services: try await hostStore.services())
         try await recordMove(instance, action: action, task: .resizePrep, context) { current in
             current.taskState == nil && (current.vmState == .active || current.vmState == .stopped) && current.host != nil
+        } check: { [quotas] current, tx in
+            // A larger flavor must fit the project's cores and ram quota (Nova's upsize check).
+            try await quotas.checkUpsize(project: current.projectID, cores: newFlavor.vcpus - current.flavor.vcpus,
+                                         ram: newFlavor.memoryMB - current.flavor.memoryMB, in: tx)
         } migration: { current in
             MigrationRecord(instance: current, kind: kind, newFlavor: newFlavor, requestedHost: requestedHost,
                             userID: auth.userID, projectID: current.projectID)
@@ -74,7 +78,9 @@ extension ComputeAPI {
     /// `method`, the API's name, by default the action's), the migration is inserted, the task set, the instance action
     /// `action` started and the conductor's request queued.
     func recordMove(_ instance: Instance, action: String, method: String? = nil, task: TaskState, _ context: StratusRequestContext,
-                    allowed: @escaping @Sendable (Instance) -> Bool, migration: @escaping @Sendable (Instance) -> MigrationRecord,
+                    allowed: @escaping @Sendable (Instance) -> Bool,
+                    check: @escaping @Sendable (Instance, Transaction) async throws -> Void = { _, _ in },
+                    migration: @escaping @Sendable (Instance) -> MigrationRecord,
                     request: @escaping @Sendable (MigrationRef) -> ConductorRequest) async throws {
         let auth = try context.requireAuth()
         try await servers.storage.transaction { tx in
@@ -82,6 +88,7 @@ extension ComputeAPI {
                 throw StratusError.notFound("Instance \(instance.uuid) could not be found.")
             }
             guard allowed(current) else { throw Self.invalidState(method ?? action, current) }
+            try await check(current, tx)
             let record = try await migrations.insert(migration(current), in: tx)
             current.taskState = task
             try await servers.save(current, in: tx)
