@@ -170,7 +170,7 @@ struct QEMUServerTests {
         #expect(try FileManager.default.attributesOfItem(atPath: dir + "/disk")[.systemFileNumber] as? Int == disk, "the disk stayed the same file")
         #expect(!FileManager.default.fileExists(atPath: dir + "/" + source), "the source's own files are gone")
         #expect(FileManager.default.fileExists(atPath: dir + "/\(dest)/qmp.sock"))
-        #expect(try await cloud.qemuDrivers[dest]?.runState(id) == "running")
+        #expect(await cloud.qemuDrivers[dest]?.runState(id) == "running")
         #expect(await cloud.qemuDrivers[source]?.listGuests()[id] == nil)
         try await expectEventually(seconds: 30) { (QEMUMultiHostTests.lastTick(try await client.console(id))?.count ?? 0) > before.count }
         let after = try #require(QEMUMultiHostTests.lastTick(try await client.console(id)))
