@@ -138,10 +138,9 @@ public struct QuotaStore: Sendable {
             guard let limit = limits[resource], limit >= 0, let more = growth[resource], more > 0 else { return false }
             return (used[resource] ?? 0) + more > limit
         }
-        guard let first = over.first else { return }
-        throw StratusError.forbidden(
-            "Quota exceeded for \(over.joined(separator: ", ")): Requested \(growth[first] ?? 0), but already used "
-                + "\(used[first] ?? 0) of \(limits[first] ?? 0) \(first)")
+        if !over.isEmpty {
+            throw refusal(over, requested: 1, vcpus: growth["cores"] ?? 0, memoryMB: growth["ram"] ?? 0, used: used, limits: limits)
+        }
     }
 
     private func refusal(_ over: [String], requested: Int, vcpus: Int, memoryMB: Int, used: [String: Int],

@@ -82,6 +82,20 @@ struct ImageCacheTests {
         #expect(FileManager.default.fileExists(atPath: pathA))
         #expect(await cache.removeUnused(inUse: [], minimumAge: 3600, now: later) == ["a"])
     }
+
+    @Test("a download's part file left by a dead agent goes once older than the minimum age, and is not reported as an image")
+    func removesAbandonedParts() async throws {
+        let dir = directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let cache = ImageCache(directory: dir, source: MemoryImageSource([]))
+        let part = dir + "/a.part-12345-deadbeef"
+        #expect(FileManager.default.createFile(atPath: part, contents: Data("half".utf8)))
+        #expect(await cache.removeUnused(inUse: [], minimumAge: 3600).isEmpty)
+        #expect(FileManager.default.fileExists(atPath: part), "too young: it may still be written")
+        #expect(await cache.removeUnused(inUse: [], minimumAge: 3600, now: Date().addingTimeInterval(7200)).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: part))
+    }
 }
 
 @Suite("Host probe")

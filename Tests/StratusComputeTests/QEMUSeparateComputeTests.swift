@@ -46,6 +46,17 @@ struct QEMUSeparateComputeTests {
         return agent
     }
 
+    /// Kills `agent` with SIGKILL, checks that the server's `field` still says `value` (the agent died in the middle
+    /// of its step, not after it), and starts the agent again as `name`.
+    static func killMidStep(_ agent: BackgroundProcess, _ client: ComputeClient, _ id: String, field: String, still value: String,
+                            restart arguments: [String], as name: String) async throws -> BackgroundProcess {
+        agent.signal(SIGKILL)
+        _ = await agent.waitForExit()
+        let atKill = try await client.call("GET", "/servers/\(id)").json["server"]?[field]?.stringValue
+        #expect(atKill == value, "killed after the step had finished; the test did not cut it short")
+        return try await startAgent(arguments, name)
+    }
+
     @Test("stratus compute --driver qemu killed -9 mid-spawn, then restarted: the server becomes ACTIVE with exactly one QEMU; then a cold migration to a second agent with each side killed -9 mid-step")
     func killedMidSpawn() async throws {
         // The cloud itself has no hosts: the only one is the separate process below. Short leases, so the
@@ -79,12 +90,7 @@ struct QEMUSeparateComputeTests {
                 if !begun { try await Task.sleep(for: .milliseconds(10)) }
             }
             try #require(begun, "the agent never started the spawn: \(first.text.suffix(3000))")
-            first.signal(SIGKILL)
-            _ = await first.waitForExit()
-            let atKill = try await client.call("GET", "/servers/\(id)").json["server"]?["status"]?.stringValue
-            #expect(atKill == "BUILD", "killed after the spawn had finished; the test did not cut it short")
-
-            let second = try await Self.startAgent(arguments, "second agent")
+            let second = try await Self.killMidStep(first, client, id, field: "status", still: "BUILD", restart: arguments, as: "second agent")
             defer { second.signal(SIGKILL) }
             let server = try await client.settle(id)
             #expect(server["status"] == "ACTIVE", "\(server.encodedString())\n\(second.text.suffix(3000))")
@@ -104,18 +110,12 @@ struct QEMUSeparateComputeTests {
             try await expectEventually(seconds: 60) {
                 try await client.call("GET", "/servers/\(id)").json["server"]?["OS-EXT-STS:task_state"] == "resize_migrating"
             }
-            second.signal(SIGKILL)
-            _ = await second.waitForExit()
-            let sourceKilled = try await client.call("GET", "/servers/\(id)").json["server"]?["OS-EXT-STS:task_state"]
-            #expect(sourceKilled == "resize_migrating", "killed after the source's step; the test did not cut it short")
-            let third = try await Self.startAgent(arguments, "restarted source agent")
+            let third = try await Self.killMidStep(second, client, id, field: "OS-EXT-STS:task_state", still: "resize_migrating",
+                                                   restart: arguments, as: "restarted source agent")
             defer { third.signal(SIGKILL) }
             try await expectEventually(seconds: 90) { FileManager.default.fileExists(atPath: "\(otherInstances)/\(id)") }
-            dest.signal(SIGKILL)
-            _ = await dest.waitForExit()
-            let destKilled = try await client.call("GET", "/servers/\(id)").json["server"]?["status"]
-            #expect(destKilled == "RESIZE", "killed after the destination's step; the test did not cut it short")
-            let restartedDest = try await Self.startAgent(otherArguments, "restarted destination agent")
+            let restartedDest = try await Self.killMidStep(dest, client, id, field: "status", still: "RESIZE",
+                                                           restart: otherArguments, as: "restarted destination agent")
             defer { restartedDest.signal(SIGKILL) }
             try await expectEventually(seconds: 90) { try await client.settle(id)["status"] == "VERIFY_RESIZE" }
             #expect(try await client.settle(id)["OS-EXT-SRV-ATTR:host"] == "remote-qemu-b")

@@ -51,12 +51,8 @@ public enum QEMUFixture {
         }
         for directory in directories {
             if let pid = QEMUGuest(directory: directory).pid { kill(pid, SIGKILL) }
-            // A cold move's disk export (qemu-nbd), known by its pid file and the kept disk on its command line.
-            if let text = try? String(contentsOfFile: directory + "/nbd.pid", encoding: .utf8),
-               let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
-               let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
-               String(decoding: cmdline, as: UTF8.self).contains("qemu-nbd"),
-               String(decoding: cmdline, as: UTF8.self).contains(instances) { kill(pid, SIGKILL) }
+            // A cold move's disk export (qemu-nbd), known by its pid file and the kept disk (under instances) it serves.
+            if let pid = HostDaemon(pidFile: directory + "/nbd.pid", commandLineMark: instances).pid { kill(pid, SIGKILL) }
         }
     }
 

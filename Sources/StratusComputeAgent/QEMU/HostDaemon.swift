@@ -3,12 +3,18 @@ import Foundation
 /// A daemon this driver started on the host (a guest's QEMU, a disk export's `qemu-nbd`), found again through its
 /// pid file by any agent, including one restarted after a crash. The pid is checked against /proc: a recycled pid
 /// or a zombie is never taken for the daemon.
-struct HostDaemon: Sendable {
-    let pidFile: String
+public struct HostDaemon: Sendable {
+    public let pidFile: String
     /// Text the daemon's command line contains (a path of its own), so another process with the same pid is not it.
-    let commandLineMark: String
+    public let commandLineMark: String
 
-    var pid: Int32? {
+    public init(pidFile: String, commandLineMark: String) {
+        self.pidFile = pidFile
+        self.commandLineMark = commandLineMark
+    }
+
+    /// The daemon's pid, if it runs.
+    public var pid: Int32? {
         guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
               let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 else { return nil }
         guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),

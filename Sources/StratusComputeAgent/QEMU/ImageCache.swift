@@ -131,11 +131,14 @@ public actor ImageCache {
     public func removeUnused(inUse: Set<String>, minimumAge: Double, now: Date = Date()) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         var removed: [String] = []
-        for name in names where !name.contains(".part") && !inUse.contains(path(name)) && inFlight[name] == nil {
+        for name in names where !inUse.contains(path(name)) && inFlight[name.components(separatedBy: ".part")[0]] == nil {
             let attributes = try? FileManager.default.attributesOfItem(atPath: path(name))
             let used = (attributes?[.modificationDate] as? Date) ?? now
             guard now.timeIntervalSince(used) >= minimumAge else { continue }
-            if (try? FileManager.default.removeItem(atPath: path(name))) != nil { removed.append(name) }
+            // A download's part file (`ID.part-…`) that old was left by an agent that died while downloading: each
+            // download writes under a name of its own, so nothing else would ever remove it. It is not an image.
+            let abandoned = name.contains(".part")
+            if (try? FileManager.default.removeItem(atPath: path(name))) != nil, !abandoned { removed.append(name) }
         }
         return removed
     }
