@@ -8,6 +8,11 @@ import StratusScheduler
 extension Conductor {
     /// Schedules and claims, then hands the instance to its host. No valid host: ERROR with Nova's fault.
     func build(_ uuid: String, tried: Set<String>, requestID: String, lastError: String? = nil) async throws {
+        // Two deliveries of one build can run at once (a lease that ran out while the first was still working).
+        // The consumer's generation, read before the instance, decides which one places it: each claims only if the
+        // generation is still what it read, and places only if it is still what its claim made it. The loser leaves
+        // the claim it did not make alone.
+        let generation = try await placement.consumerGeneration(uuid)
         // Only a build still at the scheduling step is scheduled: a redelivered message finds it past that.
         guard let instance = try await instances.instance(uuid), !instance.deleted, instance.vmState == .building,
               instance.taskState == .scheduling else { return }
@@ -23,9 +28,15 @@ extension Conductor {
                 if let membership, !(try await groups.reserve(host: host.host, for: uuid, group: membership.group)) { continue }
                 let claim = ConsumerAllocations(
                     consumerUUID: uuid, allocations: [ProviderAllocation(providerUUID: host.nodeUUID, resources: resources)],
-                    projectID: instance.projectID, userID: instance.userID, consumerType: "INSTANCE")
+                    projectID: instance.projectID, userID: instance.userID, consumerType: "INSTANCE",
+                    expectedGeneration: generation.map { .equals($0) } ?? .newConsumer)
                 do {
                     try await placement.replaceAllocations([claim])
+                } catch let error as StratusError where error.code.faultName == "placement.concurrent_update" {
+                    // Another delivery of this build claimed since we read the consumer: it carries on (the group
+                    // reservation, keyed by the instance, is its too), we stop.
+                    logger.info("build of \(uuid): another delivery claimed first; this one stops")
+                    return
                 } catch is StratusError {
                     // Placement's answer: no room (someone took it first), or the provider went. The next host.
                     if membership != nil { try await groups.release(uuid) }
@@ -46,9 +57,11 @@ extension Conductor {
                                    event: "conductor_allocate_network", start: started, host: nil)
                     return
                 }
-                let stillWanted = try await queue.storage.transaction { tx -> Bool in
+                let claimed = (generation ?? 0) + 1
+                let placing = try await queue.storage.transaction { tx -> Placing in
+                    guard try await placement.confirmConsumer(uuid, generation: claimed, in: tx) else { return .outclaimed }
                     guard var current = try await instances.instance(uuid, in: tx), !current.deleted,
-                          current.taskState == .scheduling else { return false }
+                          current.taskState == .scheduling else { return .unwanted }
                     current.host = host.host
                     current.node = host.host
                     current.taskState = .spawning
@@ -60,10 +73,15 @@ extension Conductor {
                         details: "chose \(host.host) of \(decision.ordered.count) hosts; \(decision.summary)", in: tx)
                     let spawn = Self.guest(current, flavor: current.flavor, ports: ports.map(\.port))
                     try await queue.send(.spawn(spawn), to: host.host, requestID: requestID, in: tx)
-                    return true
+                    return .placed
+                }
+                // Another delivery claimed after us: the claim in placement is its own, and it places the instance.
+                if placing == .outclaimed {
+                    logger.info("build of \(uuid): another delivery claimed after this one; it places the instance")
+                    return
                 }
                 // Deleted (or already placed by a duplicate delivery) while we were claiming: give the room back.
-                if !stillWanted {
+                if placing == .unwanted {
                     let current = try await instances.instance(uuid)
                     if current?.host != host.host || current?.deleted == true { await release(uuid, ports: true) }
                 }
@@ -89,6 +107,9 @@ extension Conductor {
                         + " Filters: \(scheduling.candidates) hosts with room in placement; " + decision.summary,
                        event: "conductor_schedule_and_build_instances", start: started, host: nil)
     }
+
+    /// What became of a build's claim when it came to record the placement.
+    enum Placing: Sendable { case placed, unwanted, outclaimed }
 
     /// Decisions one build may make when every chosen host turns out full (claims race across conductors).
     static let decisionRounds = 3
@@ -149,28 +170,22 @@ extension Conductor {
     func spawned(_ outcome: SpawnOutcome, requestID: String) async throws {
         let uuid = outcome.instanceUUID
         let host = outcome.host
-        let current = try await instances.instance(uuid)
-        if let current, current.deleted {
-            // Deleted while it was spawning: remove the guest that just appeared.
-            try await queue.send(.destroy(InstanceRef(instanceUUID: uuid)), to: host, requestID: requestID)
-            return
+        // One locked read decides: a build's report costs no read before its transaction.
+        let evacuating = try await queue.storage.transaction { tx -> Bool in
+            guard var instance = try await instances.instance(uuid, in: tx) else { return false }
+            if instance.deleted {
+                // Deleted while it was spawning: remove the guest that just appeared.
+                try await queue.send(.destroy(InstanceRef(instanceUUID: uuid)), to: host, requestID: requestID, in: tx)
+                return false
+            }
+            // Only an evacuation spawns with this task state.
+            if instance.taskState == .rebuildSpawning { return true }
+            guard instance.vmState == .building, instance.host == host else { return false }
+            try await instances.activate(&instance, host: host, started: outcome.started, in: tx)
+            return false
         }
-        // Only an evacuation spawns with this task state: a build's report costs no extra read.
-        if current?.taskState == .rebuildSpawning, let evacuation = try await evacuation(of: uuid, on: host) {
-            return try await evacuated(evacuation, outcome: outcome, requestID: requestID)
-        }
-        try await queue.storage.transaction { tx in
-            guard var instance = try await instances.instance(uuid, in: tx), !instance.deleted, instance.vmState == .building,
-                  instance.host == host else { return }
-            instance.vmState = .active
-            instance.taskState = nil
-            instance.powerState = .running
-            instance.launchedAt = Clock.now()
-            try await instances.save(instance, in: tx)
-            try await instances.recordEvent(
-                instanceUUID: uuid, action: "create", event: "compute__do_build_and_run_instance",
-                start: outcome.started,
-                result: "Success", host: host, finishAction: true, in: tx)
+        if evacuating, let evacuation = try await evacuation(of: uuid, on: host) {
+            try await evacuated(evacuation, outcome: outcome, requestID: requestID)
         }
     }
 

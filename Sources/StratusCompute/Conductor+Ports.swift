@@ -13,6 +13,8 @@ extension Conductor {
     /// Creates a port on each requested network (or takes over each requested port) for the instance, bound to
     /// `host`. Ports made by an earlier delivery of this step are reused.
     func bindPorts(_ instance: Instance, host: String) async throws -> [BoundPort] {
+        // No network asked for (`networks: none`, or none to choose from): no port was ever made for it.
+        if instance.requestedNetworks.isEmpty { return [] }
         var existing = try await network.ports(device: instance.uuid).filter { port in
             !instance.requestedNetworks.contains { $0.portID == port.id }
         }

@@ -14,12 +14,15 @@ extension Conductor {
         // A guest on its way between hosts is on both for a while (and stays on the source until confirmed).
         let moving = Set(try await migrations.unfinished(host: host).map(\.instanceUUID))
         let knownIDs = Set(known.map(\.uuid)).union(moving)
+        // Changed after the listing (plus a margin for the host's clock): the listing may predate the guest.
+        let changedSince = sync.listedAt.map { $0 - Self.powerSyncClockMargin }
         for instance in known where instance.taskState == nil {
             let poweredOn = reported[instance.uuid] ?? false
             guard [.active, .paused, .suspended].contains(instance.vmState), !poweredOn else { continue }
+            if let changedSince, instance.updatedAt >= changedSince { continue }
             try await queue.storage.transaction { tx in
                 guard var current = try await instances.instance(instance.uuid, in: tx), !current.deleted, current.taskState == nil,
-                      current.host == host else { return }
+                      current.host == host, changedSince.map({ current.updatedAt < $0 }) ?? true else { return }
                 current.vmState = .stopped
                 current.powerState = .shutdown
                 try await instances.save(current, in: tx)
@@ -40,6 +43,10 @@ extension Conductor {
             try await queue.send(.destroyOrphan(InstanceRef(instanceUUID: uuid)), to: host)
         }
     }
+
+    /// How far a host's clock may be ahead of the control plane's before a power report judges an instance it
+    /// listed too early to see (NTP keeps hosts well within it).
+    static let powerSyncClockMargin = 2.0
 
     /// One pass over in-flight workflows: builds past `buildTimeout` go to ERROR; builds waiting on a host that
     /// is down are rescheduled; power tasks stuck past the timeout are cleared, as Nova's compute does at restart.

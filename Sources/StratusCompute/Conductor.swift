@@ -69,11 +69,15 @@ public struct Conductor: Sendable {
     /// The consumers of the conductor's two topics: `conductor` (requests from the API and host registration)
     /// and `conductor-reports` (what hosts report back), each served on its own so results never wait behind
     /// new work.
-    public func consumers() -> [QueueConsumer] {
+    /// Up to `inHand` messages of each topic are worked on at once: a build spends most of its time waiting (for the
+    /// database, for a provider's lock another conductor holds), so a few in hand would leave the CPUs idle.
+    public func consumers(inHand: Int = 64) -> [QueueConsumer] {
         let owner = "conductor-\(Identifier.uuid().prefix(8))"
         return [
-            QueueConsumer(queue: queue, topic: Queue.conductorTopic, owner: owner, logger: logger) { message in try await handle(message) },
-            QueueConsumer(queue: queue, topic: Queue.reportsTopic, owner: owner, logger: logger) { message in
+            QueueConsumer(queue: queue, topic: Queue.conductorTopic, owner: owner, batchSize: inHand, logger: logger) { message in
+                try await handle(message)
+            },
+            QueueConsumer(queue: queue, topic: Queue.reportsTopic, owner: owner, batchSize: inHand, logger: logger) { message in
                 try await handleReport(message)
             },
         ]

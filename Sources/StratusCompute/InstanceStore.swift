@@ -47,6 +47,28 @@ public struct InstanceStore: Sendable {
         ).run()
     }
 
+    /// A build's spawn as its host reported it, in the caller's transaction: ACTIVE and running, the create action
+    /// finished. True if the instance was waiting for exactly this (building, spawning on `host`); anything else (deleted
+    /// meanwhile, an evacuation, a stale report) is left unchanged for the conductor to judge.
+    public func completeSpawn(_ uuid: String, host: String, started: Double, in tx: Transaction) async throws -> Bool {
+        guard var instance = try await instance(uuid, in: tx), !instance.deleted, instance.vmState == .building,
+              instance.taskState == .spawning, instance.host == host else { return false }
+        try await activate(&instance, host: host, started: started, in: tx)
+        return true
+    }
+
+    /// Marks a spawned build ACTIVE and finishes its create action.
+    public func activate(_ instance: inout Instance, host: String, started: Double, in tx: Transaction) async throws {
+        instance.vmState = .active
+        instance.taskState = nil
+        instance.powerState = .running
+        instance.launchedAt = Clock.now()
+        try await save(instance, in: tx)
+        try await recordEvent(
+            instanceUUID: instance.uuid, action: "create", event: "compute__do_build_and_run_instance", start: started,
+            result: "Success", host: host, finishAction: true, in: tx)
+    }
+
     /// The instance, locked for the rest of the transaction: every caller reads it to write it back, and on
     /// PostgreSQL an unlocked read lets a concurrent writer's change be overwritten by this one's stale copy
     /// (a build's placement undoing the reconciler's ERROR). SQLite has one writer at a time already.
@@ -128,31 +150,40 @@ public struct InstanceStore: Sendable {
         return id
     }
 
-    /// Appends a finished event to the newest action of `instance` named `action`.
+    /// Appends a finished event to the newest action of `instance` named `action` (none: nothing is recorded).
+    /// One statement, or two when the action finishes with it.
     public func recordEvent(instanceUUID: String, action: String, event: String, start: Double, result: String,
                             host: String?, details: String? = nil, finishAction: Bool = false, in tx: Transaction) async throws {
-        guard let row = try await tx.sql.raw(
-            """
+        let newest: SQLQueryString = """
             SELECT id FROM compute_instance_actions WHERE instance_uuid = \(bind: instanceUUID) AND action = \(bind: action)
             ORDER BY start_time DESC LIMIT 1
             """
+        let now = Clock.now()
+        let eventID = Identifier.uuid()
+        guard finishAction else {
+            // host and details are TEXT like the untyped NULLs PostgreSQL would take them for.
+            try await tx.sql.raw(
+                """
+                INSERT INTO compute_instance_action_events (id, action_id, event, start_time, finish_time, result, host, details)
+                SELECT \(bind: eventID), newest.id, \(bind: event), \(bind: start), \(bind: now), \(bind: result),
+                    \(bind: host), \(bind: details) FROM (
+                """ + newest + ") AS newest"
+            ).run()
+            return
+        }
+        guard let row = try await tx.sql.raw(
+            """
+            UPDATE compute_instance_actions SET finish_time = \(bind: now), message = \(bind: result == "Error" ? "Error" : nil)
+            WHERE id = (
+            """ + newest + ") RETURNING id"
         ).first() else { return }
-        let actionID = try row.decode(column: "id", as: String.self)
         try await tx.sql.raw(
             """
             INSERT INTO compute_instance_action_events (id, action_id, event, start_time, finish_time, result, host, details)
-            VALUES (\(bind: Identifier.uuid()), \(bind: actionID), \(bind: event), \(bind: start), \(bind: Clock.now()),
-                \(bind: result), \(bind: host), \(bind: details))
+            VALUES (\(bind: eventID), \(bind: try row.decode(column: "id", as: String.self)), \(bind: event), \(bind: start),
+                \(bind: now), \(bind: result), \(bind: host), \(bind: details))
             """
         ).run()
-        if finishAction {
-            try await tx.sql.raw(
-                """
-                UPDATE compute_instance_actions SET finish_time = \(bind: Clock.now()),
-                    message = \(bind: result == "Error" ? "Error" : nil) WHERE id = \(bind: actionID)
-                """
-            ).run()
-        }
     }
 
     public func actions(instanceUUID: String) async throws -> [InstanceActionRecord] {

@@ -84,7 +84,9 @@ public struct AgentRunner: Service {
                 group.addTask {
                     try await PeriodicService(every: settings.powerSyncInterval) {
                         for agent in agents {
-                            await send(.powerSync(PowerSync(host: agent.host, guests: await agent.driver.listGuests())), channel)
+                            let listedAt = Clock.now()
+                            let guests = await agent.driver.listGuests()
+                            await send(.powerSync(PowerSync(host: agent.host, guests: guests, listedAt: listedAt)), channel)
                         }
                     }.run()
                 }
@@ -146,7 +148,8 @@ public struct AgentRunner: Service {
         let hosts = Array(byHost.keys).sorted()
         await LeasedWorkLoop(capacity: settings.concurrency).run { limit in
             do {
-                return try await channel.claim(hosts: hosts, limit: limit, wait: settings.pollWait)  // the server waits
+                // More room than one claim may ask for (agent_concurrency above the channel's limit) takes several.
+                return try await channel.claim(hosts: hosts, limit: min(limit, ClaimRequest.maxLimit), wait: settings.pollWait)  // the server waits
             } catch {
                 if !Task.isCancelled {
                     logger.warning("claiming messages failed, retrying: \(error)")

@@ -5,6 +5,8 @@ public struct ClaimRequest: Sendable, Equatable, Codable {
     public var hosts: [String]
     public var limit: Int
     public var waitMilliseconds: Int
+    /// The most messages one claim may ask for.
+    public static let maxLimit = 1000
 
     public init(hosts: [String], limit: Int, waitMilliseconds: Int) {
         self.hosts = hosts

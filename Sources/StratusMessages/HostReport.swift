@@ -184,8 +184,13 @@ public struct PowerOutcome: Sendable, Equatable, Codable {
 public struct PowerSync: Sendable, Equatable, Codable {
     public var host: String
     public var guests: [String: Bool]
-    public init(host: String, guests: [String: Bool]) {
+    /// When the host listed its guests (its clock, epoch seconds). The report reaches a conductor later, after
+    /// other reports perhaps (a spawn's ack is applied at once): an instance changed since is judged by the next one.
+    /// Absent from agents older than this field: those reports judge every instance, as before.
+    public var listedAt: Double?
+    public init(host: String, guests: [String: Bool], listedAt: Double?) {
         self.host = host
         self.guests = guests
+        self.listedAt = listedAt
     }
 }

@@ -24,7 +24,8 @@ public struct PlacementIndexFollower: Service {
         // Subscribed first, then reloaded: nothing committed in between is missed.
         try await store.loadIndex()
         await cancelWhenGracefulShutdown {
-            var stale: Set<String> = []
+            // provider → the newest generation announced that this index has not caught up with.
+            var stale: [String: Int] = [:]
             while !Task.isCancelled {
                 let pending = await inbox.take()
                 var reload = false
@@ -32,19 +33,33 @@ public struct PlacementIndexFollower: Service {
                     switch notification {
                     case .gap: reload = true
                     case .message(let text):
-                        guard let (uuid, generation) = Self.parse(text) else { continue }
-                        let held = store.index.snapshot(uuid)?.provider.generation
-                        if generation < 0 ? held != nil : (held ?? -1) < generation { stale.insert(uuid) }
+                        guard let notice = ProviderNotice(parsing: text) else {
+                            logger.warning("ignoring a placement notification that is not understood: \(text)")
+                            continue
+                        }
+                        switch notice {
+                        case .changed(let uuid, let generation):
+                            let held = store.index.snapshot(uuid)?.provider.generation
+                            if generation < 0 ? held != nil : (held ?? -1) < generation { Self.mark(uuid, generation, in: &stale) }
+                        case .usage(let usage):
+                            // Only the one change after the generation held: anything older missing means a reload.
+                            if !store.index.applyUsage(usage.provider, after: usage.generation - 1, generation: usage.generation, usage: usage.usage) {
+                                Self.mark(usage.provider, usage.generation, in: &stale)
+                            }
+                        }
                     }
                 }
+                // A claim's plain announcement may come before its usage notice: whatever the notices brought
+                // up to date needs no read.
+                stale = stale.filter { uuid, generation in generation < 0 || store.index.isBehind(uuid, generation) }
                 do {
                     if reload {
                         logger.info("placement notifications had a gap: reloading the index")
                         try await store.loadIndex()
                     } else if !stale.isEmpty {
-                        try await store.refresh(stale)
+                        try await store.refresh(Set(stale.keys))
                     }
-                    stale = []
+                    stale = [:]
                 } catch {
                     // Kept for the next round; a later announcement or gap brings them in.
                     logger.warning("refreshing \(stale.count) providers from other processes failed: \(error)")
@@ -53,8 +68,9 @@ public struct PlacementIndexFollower: Service {
         }
     }
 
-    static func parse(_ text: String) -> (String, Int)? {
-        guard let colon = text.lastIndex(of: ":"), let generation = Int(text[text.index(after: colon)...]) else { return nil }
-        return (String(text[..<colon]), generation)
+    /// Notes that `uuid` must be read for `generation`; a deletion (-1) stays a deletion whatever follows, so the
+    /// read finds out whether the provider exists.
+    static func mark(_ uuid: String, _ generation: Int, in stale: inout [String: Int]) {
+        if generation < 0 || stale[uuid] == -1 { stale[uuid] = -1 } else { stale[uuid] = max(stale[uuid] ?? generation, generation) }
     }
 }

@@ -50,6 +50,21 @@ extension PlacementStore {
         try await replaceAllocations([ConsumerAllocations(consumerUUID: consumerUUID, allocations: [], projectID: "", userID: "")])
     }
 
+    /// A consumer's generation; nil when it holds nothing (Placement keeps no consumer without allocations).
+    public func consumerGeneration(_ uuid: String) async throws -> Int? {
+        try await storage.read { sql in
+            try await sql.raw("SELECT generation FROM placement_consumers WHERE uuid = \(bind: uuid)").first()?
+                .decode(column: "generation", as: Int.self)
+        }
+    }
+
+    /// Compare-and-set of a consumer's generation in the caller's transaction: true if it still was `expected`
+    /// (it is one more now). A workflow that claimed for a consumer calls this where it records the claim's use, so
+    /// a later claim for the same consumer (a duplicate of that workflow) makes exactly one of the two lose.
+    public func confirmConsumer(_ uuid: String, generation expected: Int, in tx: Transaction) async throws -> Bool {
+        try await tx.bumpGeneration(table: "placement_consumers", keyColumn: "uuid", key: uuid, expected: expected) != nil
+    }
+
     // MARK: Reading
 
     public func consumer(_ uuid: String) async throws -> ConsumerRecord? {

@@ -186,10 +186,26 @@ struct BatchState: Sendable {
         for uuid in touched.sorted() {
             // Compare-and-swap: the rows are locked (FOR UPDATE, or SQLite's single writer), so this only fails if
             // something bypassed the lock — then the caller retries from a fresh read.
-            guard try await tx.bumpGeneration(table: "placement_providers", keyColumn: "uuid", key: uuid, expected: generations[uuid]!) != nil else {
+            guard try await bump(uuid, in: tx) else {
                 throw PlacementFault.concurrentUpdate(PlacementStore.retryMarker + uuid)
             }
         }
+    }
+
+    /// Moves a touched provider on by one generation. On PostgreSQL the same statement announces the provider's
+    /// new usage to the other processes (`UsageNotice`), so their indexes follow a claim without reading it back.
+    private func bump(_ uuid: String, in tx: Transaction) async throws -> Bool {
+        let expected = generations[uuid]!
+        guard tx.engine == .postgresql else {
+            return try await tx.bumpGeneration(table: "placement_providers", keyColumn: "uuid", key: uuid, expected: expected) != nil
+        }
+        let notice = UsageNotice(provider: uuid, generation: expected + 1, usage: usage[uuid] ?? [:])
+        return try await tx.sql.raw(
+            """
+            UPDATE placement_providers SET generation = generation + 1 WHERE uuid = \(bind: uuid) AND generation = \(bind: expected)
+            RETURNING generation, pg_notify(\(bind: PlacementSchema.changeChannel), \(bind: notice.payload))
+            """
+        ).first() != nil
     }
 
     private func writeRows(_ changed: [String], in tx: Transaction) async throws {
@@ -208,23 +224,35 @@ struct BatchState: Sendable {
             for (i, row) in rows[chunk..<min(chunk + 200, rows.count)].enumerated() { insert = insert + (i == 0 ? "" : ", ") + row }
             try await tx.sql.raw(insert).run()
         }
+        // Consumers are changed and removed only at the generation this batch read. The provider locks do not cover
+        // a consumer's own compare-and-set (`confirmConsumer`), which a workflow commits without touching providers:
+        // a claim that read the consumer before such a confirm must start again, never overwrite its generation.
         let gone = changed.filter { (consumers[$0] ?? nil) == nil && initialConsumers[$0] != nil }
         if !gone.isEmpty {
-            try await tx.sql.raw("DELETE FROM placement_consumers WHERE uuid IN (" + PlacementStore.bindList(gone) + ")").run()
+            var delete: SQLQueryString = "DELETE FROM placement_consumers WHERE "
+            for (i, consumer) in gone.enumerated() {
+                delete = delete + (i == 0 ? "" : " OR ") + "(uuid = \(bind: consumer) AND generation = \(bind: initialConsumers[consumer]!))"
+            }
+            guard try await tx.sql.raw(delete + " RETURNING uuid").all().count == gone.count else {
+                throw PlacementFault.concurrentUpdate(PlacementStore.retryMarker + "consumer confirmed concurrently")
+            }
         }
         var newRows: [SQLQueryString] = []
         for consumer in changed {
             guard let generation = consumers[consumer] ?? nil, let detail = details[consumer] else { continue }
-            if initialConsumers[consumer] == nil {
-                newRows.append("(\(bind: consumer), \(bind: detail.projectID), \(bind: detail.userID), \(bind: detail.consumerType), \(bind: generation), \(bind: now), \(bind: now))")
-            } else {
-                try await tx.sql.raw(
+            if let initial = initialConsumers[consumer] {
+                let updated = try await tx.sql.raw(
                     """
                     UPDATE placement_consumers SET generation = \(bind: generation), project_id = \(bind: detail.projectID),
                         user_id = \(bind: detail.userID), consumer_type = \(bind: detail.consumerType), updated_at = \(bind: now)
-                    WHERE uuid = \(bind: consumer)
+                    WHERE uuid = \(bind: consumer) AND generation = \(bind: initial) RETURNING uuid
                     """
-                ).run()
+                ).first()
+                guard updated != nil else {
+                    throw PlacementFault.concurrentUpdate(PlacementStore.retryMarker + "consumer confirmed concurrently")
+                }
+            } else {
+                newRows.append("(\(bind: consumer), \(bind: detail.projectID), \(bind: detail.userID), \(bind: detail.consumerType), \(bind: generation), \(bind: now), \(bind: now))")
             }
         }
         for chunk in stride(from: 0, to: newRows.count, by: 200) {

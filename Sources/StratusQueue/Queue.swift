@@ -41,19 +41,52 @@ public struct Queue: Sendable {
         topic: String, payload: JSON, kind: QueueMessage.Kind = .cast, id: String = Identifier.uuid(),
         requestID: String? = nil, delay: Double = 0, expiresAt: Double? = nil, in tx: Transaction
     ) async throws -> String {
-        let now = storage.now
-        try await tx.sql.raw(
-            """
-            INSERT INTO queue_messages (id, topic, kind, payload, request_id, state, attempts, max_attempts,
-                available_at, expires_at, created_at)
-            VALUES (\(bind: id), \(bind: topic), \(bind: kind.rawValue), \(bind: payload.encodedString()),
-                \(bind: requestID), 'ready', 0, \(bind: settings.maxAttempts), \(now) + \(bind: delay),
-                \(bind: expiresAt), \(storage.statementNow))
-            ON CONFLICT (id) DO NOTHING
-            """
-        ).run()
-        try await tx.wakeUpAfterCommit(Self.wakeUpChannel(topic))
+        let channel = Self.wakeUpChannel(topic)
+        // The first enqueue of a transaction to a channel carries its NOTIFY in RETURNING: one round trip, not two.
+        let notify = tx.pendingWakeUpCall(channel)
+        let inserted = try await tx.sql.raw(
+            Self.insertHead + row(id: id, topic: topic, kind: kind, payload: payload, requestID: requestID, delay: delay, expiresAt: expiresAt)
+                + " ON CONFLICT (id) DO NOTHING" + (notify.map { " RETURNING " + $0 } ?? "")
+        ).first() != nil
+        if notify == nil || inserted { tx.wakeUpCarried(channel) }
         return id
+    }
+
+    /// Enqueues several casts to one topic inside the caller's transaction, in one statement per 200 (a batch of
+    /// agents' acks carries one report each). Each gets a new id; returns them in order.
+    @discardableResult
+    public func enqueue(topic: String, payloads: [(payload: JSON, requestID: String?)], in tx: Transaction) async throws -> [String] {
+        guard !payloads.isEmpty else { return [] }
+        let channel = Self.wakeUpChannel(topic)
+        var ids: [String] = []
+        for start in stride(from: 0, to: payloads.count, by: 200) {
+            var rows: [SQLQueryString] = []
+            for (payload, requestID) in payloads[start..<min(start + 200, payloads.count)] {
+                let id = Identifier.uuid()
+                ids.append(id)
+                rows.append(row(id: id, topic: topic, kind: .cast, payload: payload, requestID: requestID, delay: 0, expiresAt: nil))
+            }
+            var insert = Self.insertHead
+            for (i, row) in rows.enumerated() { insert = insert + (i == 0 ? "" : ", ") + row }
+            // New ids never conflict, so RETURNING yields rows and the NOTIFY it carries is sent.
+            let notify = tx.pendingWakeUpCall(channel)
+            try await tx.sql.raw(insert + (notify.map { " RETURNING " + $0 } ?? "")).run()
+            tx.wakeUpCarried(channel)
+        }
+        return ids
+    }
+
+    /// The head of an insert of new messages; `row(…)` gives each one's values.
+    static let insertHead: SQLQueryString = "INSERT INTO queue_messages (id, topic, kind, payload, request_id, state, attempts, "
+        + "max_attempts, available_at, expires_at, created_at) VALUES "
+
+    /// One new message's row for `insertHead`.
+    private func row(id: String, topic: String, kind: QueueMessage.Kind, payload: JSON, requestID: String?, delay: Double,
+                     expiresAt: Double?) -> SQLQueryString {
+        """
+        (\(bind: id), \(bind: topic), \(bind: kind.rawValue), \(bind: payload.encodedString()), \(bind: requestID), 'ready', 0,
+            \(bind: settings.maxAttempts), \(storage.now) + \(bind: delay), \(bind: expiresAt), \(storage.statementNow))
+        """
     }
 
     /// Fire and forget, in a transaction of its own.

@@ -273,10 +273,28 @@ public struct Transaction: Sendable {
     }
 }
 
+extension Transaction {
+    /// The `pg_notify` call a wake-up on `channel` still needs in this transaction, for the caller to carry in a
+    /// statement it runs anyway (a `RETURNING` list): nil on SQLite or when this transaction already notifies
+    /// `channel`. Once that statement has produced a row, `wakeUpCarried(_:)` records the wake-up; a statement
+    /// that produced none (an idempotent insert that found its row) sent no notification, and nothing is recorded.
+    public func pendingWakeUpCall(_ channel: String) -> SQLQueryString? {
+        guard engine == .postgresql, !hooks.contains(channel) else { return nil }
+        return "pg_notify(\(bind: Storage.notifyChannel), \(bind: channel))"
+    }
+
+    /// Records that a statement carried `channel`'s notification (or, on SQLite, that in-process waiters wake
+    /// after commit).
+    public func wakeUpCarried(_ channel: String) {
+        _ = hooks.add(channel)
+    }
+}
+
 final class CommitHooks: Sendable {
     private let pending = Mutex<Set<String>>([])
     /// Adds `channel`; true if it was not pending yet.
     func add(_ channel: String) -> Bool { pending.withLock { $0.insert(channel).inserted } }
+    func contains(_ channel: String) -> Bool { pending.withLock { $0.contains(channel) } }
     func channels() -> Set<String> { pending.withLock { $0 } }
 }
 

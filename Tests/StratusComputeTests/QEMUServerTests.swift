@@ -47,12 +47,18 @@ extension ComputeClient {
     func waitForConsole(_ id: String, _ marker: String, times: Int = 1, seconds: Double = 90) async throws -> String {
         let deadline = Date().addingTimeInterval(seconds)
         var output = ""
+        var refusal = ""  // the last answer that was not the console, so a failure says why it saw nothing
         while Date() < deadline {
-            output = try await console(id)
-            if output.components(separatedBy: marker).count - 1 >= times { return output }
+            let answer = try await call("POST", "/servers/\(id)/action", json: ["os-getConsoleOutput": [:]])
+            if answer.status == 200 {
+                output = answer.json["output"]?.stringValue ?? ""
+                if output.components(separatedBy: marker).count - 1 >= times { return output }
+            } else {
+                refusal = "\(answer.status) \(answer.json.encodedString())"
+            }
             try await Task.sleep(for: .milliseconds(250))
         }
-        Issue.record("console of \(id) never showed \(marker) \(times)×; it shows:\n\(output)")
+        Issue.record("console of \(id) never showed \(marker) \(times)×; last refusal: \(refusal.isEmpty ? "none" : refusal); it shows:\n\(output)")
         return output
     }
 

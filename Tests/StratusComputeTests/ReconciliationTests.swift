@@ -71,28 +71,70 @@ struct ReconciliationTests {
         }
     }
 
+    @Test("deliveries of one build running at once place it once: one claim, one guest, whatever order they finish in")
+    func concurrentDuplicateBuilds() async throws {
+        try await withComputeCloud(hosts: 4) { client, cloud in
+            let queue = Queue(storage: cloud.storage)
+            for round in 0..<5 {
+                let id = try await client.create("raced-\(round)")
+                // Sent while the first delivery is being worked on: the conductor takes them together and runs them at
+                // once, as it would after a lease ran out under a still-working conductor.
+                for _ in 0..<12 { try await queue.request(.build(InstanceRef(instanceUUID: id))) }
+                #expect(try await client.settle(id)["status"] == "ACTIVE")
+                try await expectEventually {
+                    let counts = try await queue.counts(topic: Queue.conductorTopic)
+                    return (counts["ready"] ?? 0) + (counts["leased"] ?? 0) == 0
+                }
+                let guests = cloud.fakeDrivers.values.reduce(0) { $0 + ($1.running.contains(id) ? 1 : 0) }
+                #expect(guests == 1, "one guest for \(id)")
+            }
+            #expect(try await client.placementUsage() == 5 * 128, "each server holds exactly one claim")
+        }
+    }
+
     @Test("a guest that powers itself off becomes SHUTOFF with an action saying so")
     func powerStateSync() async throws {
         try await withComputeCloud(hosts: 1, extra: "[DEFAULT]\nsync_power_state_interval = 1\n") { client, cloud in
             let id = try await client.create("self-stopper")
             #expect(try await client.settle(id)["status"] == "ACTIVE")
             cloud.fakeDrivers["fake-1"]?.powerOffBehindTheScenes(id)
-            var status: JSON?
-            for _ in 0..<100 {
-                status = try await client.call("GET", "/servers/\(id)").json["server"]?["status"]
-                if status == "SHUTOFF" { break }
-                try await Task.sleep(for: .milliseconds(50))
+            // A report listed before the guest went off (or before it existed) leaves the server alone: a later one,
+            // listed once the change is past the clock margin, finds it off.
+            try await expectEventually {
+                try await client.call("GET", "/servers/\(id)").json["server"]?["status"] == "SHUTOFF"
             }
-            #expect(status == "SHUTOFF")
             let actions = try await client.call("GET", "/servers/\(id)/os-instance-actions").json["instanceActions"]?.arrayValue ?? []
             let stop = try #require(actions.first)
             #expect(stop["action"] == "stop")
             let detail = try await client.call("GET", "/servers/\(id)/os-instance-actions/\(stop["request_id"]?.stringValue ?? "")")
             let event = detail.json["instanceAction"]?["events"]?.arrayValue?.first
             #expect(event?["event"] == "compute_sync_power_state")
-            #expect(event?["details"]?.stringValue?.contains("powered off") == true)
+            #expect(event?["details"]?.stringValue?.contains("powered off") == true, "\(event?.encodedString() ?? "no event")")
             #expect(try await client.call("POST", "/servers/\(id)/action", json: ["os-start": nil]).status == 202)
             #expect(try await client.settle(id)["status"] == "ACTIVE")
+        }
+    }
+
+    @Test("a power report listed before a guest existed leaves its new server ACTIVE; one listed after finds it gone")
+    func stalePowerReport() async throws {
+        try await withComputeCloud(hosts: 1) { client, cloud in
+            let queue = Queue(storage: cloud.storage)
+            let listedBefore = Clock.now()
+            let id = try await client.create("fresh")
+            #expect(try await client.settle(id)["status"] == "ACTIVE")
+            // Sent after the spawn was applied, as a report can arrive behind the spawn's ack.
+            func report(listedAt: Double) async throws {
+                let sync = HostReport.powerSync(PowerSync(host: "fake-1", guests: [:], listedAt: listedAt))
+                try await queue.cast(topic: Queue.reportsTopic, payload: try WireFormat.encode(sync))
+                try await expectEventually {
+                    let counts = try await queue.counts(topic: Queue.reportsTopic)
+                    return (counts["ready"] ?? 0) + (counts["leased"] ?? 0) == 0
+                }
+            }
+            try await report(listedAt: listedBefore)
+            #expect(try await client.call("GET", "/servers/\(id)").json["server"]?["status"] == "ACTIVE")
+            try await report(listedAt: Clock.now() + 5)
+            #expect(try await client.call("GET", "/servers/\(id)").json["server"]?["status"] == "SHUTOFF")
         }
     }
 

@@ -91,7 +91,9 @@ public struct AgentAPI: Sendable {
         guard !claim.hosts.isEmpty, claim.hosts.count <= 10_000, claim.hosts.allSatisfy(Self.validHost) else {
             throw StratusError.badRequest("'hosts' must name between 1 and 10000 hosts, each 1-255 characters without '/'.")
         }
-        guard (1...1000).contains(claim.limit) else { throw StratusError.badRequest("'limit' must be between 1 and 1000.") }
+        guard (1...ClaimRequest.maxLimit).contains(claim.limit) else {
+            throw StratusError.badRequest("'limit' must be between 1 and \(ClaimRequest.maxLimit).")
+        }
         guard (0...Self.maxWait).contains(claim.waitMilliseconds) else {
             throw StratusError.badRequest("'wait_ms' must be between 0 and \(Self.maxWait).")
         }
@@ -116,17 +118,25 @@ public struct AgentAPI: Sendable {
     }
 
     /// Settles acks in one transaction: each whose lease is held is marked done, and its report (unless refused)
-    /// is sent to the conductor with it, so a report exists if and only if its message is settled.
+    /// is applied or sent to the conductor with it, so a report is taken if and only if its message is settled.
     func settle(_ acks: [AckBatch.Ack]) async throws -> [AckBatchResult.Outcome] {
         let refusals = try await refusals(acks.compactMap { ack in ack.report.map { (ack.id, $0) } })
         let settled = try await queue.storage.transaction { tx in
             let acked = try await queue.ack(leases: acks.map { ($0.id, $0.lease) }, in: tx)
+            var reports: [(payload: JSON, requestID: String?)] = []
             for ack in acks where acked.contains(ack.id) && refusals[ack.id] == nil {
                 guard let report = ack.report else { continue }
+                // The common report, a build spawned where it was placed, is applied here in the ack's transaction
+                // (no hop through a conductor); anything else about it goes to the conductor to judge.
+                if case .spawned(let outcome) = report,
+                   try await instances.completeSpawn(outcome.instanceUUID, host: outcome.host, started: outcome.started, in: tx) {
+                    continue
+                }
                 // The message's request id travels on, if it is one (the header path checked it the same way).
                 let requestID = ack.requestID.flatMap { Identifier.isRequestID($0) ? $0 : nil } ?? Identifier.requestID()
-                try await queue.enqueue(topic: Queue.reportsTopic, payload: try WireFormat.encode(report), requestID: requestID, in: tx)
+                reports.append((try WireFormat.encode(report), requestID))
             }
+            try await queue.enqueue(topic: Queue.reportsTopic, payloads: reports, in: tx)
             return acked
         }
         return acks.map { AckBatchResult.Outcome(id: $0.id, settled: settled.contains($0.id), refusedReport: refusals[$0.id]) }

@@ -214,11 +214,15 @@ extension ComputeAPI {
         if context.microversion.atLeast(2, 37), networks == nil {
             throw StratusError.badRequest("Invalid input for field/attribute server. Value: 'networks' is a required property.")
         }
-        let usable = try await network.networks().filter { !$0.external && ($0.shared || $0.projectID == auth.projectID || auth.isAdmin) }
+        // Read only when a network is to be chosen or checked.
+        func usableNetworks() async throws -> [Network] {
+            try await network.networks().filter { !$0.external && ($0.shared || $0.projectID == auth.projectID || auth.isAdmin) }
+        }
         switch networks {
         case nil, .string("none")?: return []
         case .array(let items)? where items.isEmpty: return []
         case .string("auto")?:
+            let usable = try await usableNetworks()
             let own = usable.filter { $0.projectID == auth.projectID }
             let candidates = own.count == 1 ? own : usable
             guard candidates.count == 1 else {
@@ -226,6 +230,7 @@ extension ComputeAPI {
             }
             return [RequestedNetwork(networkID: candidates[0].id)]
         case .array(let items)?:
+            let usable = try await usableNetworks()
             var result: [RequestedNetwork] = []
             for item in items { result.append(try await requestedNetwork(item, usable: usable, auth: auth, count: count)) }
             return result

@@ -75,7 +75,10 @@ public struct MultiProcessBootBenchmark: Sendable {
             try await ChildProcess(step.joined(separator: "-"), binary: binary, arguments: step + common, logDirectory: dir).finish()
         }
         let agentConfig = dir + "/compute-agent.conf"
-        try (try String(contentsOfFile: dir + "/data/compute-agent.conf", encoding: .utf8) + sizes)
+        // One process serves every fake host: it gets the slots of several hosts (Nova's max_concurrent_builds is
+        // per host), or its 64 would make the agent, not the control plane, what is measured.
+        let slots = "[compute]\nagent_concurrency = \(min(10_000, max(64, hosts * 4)))\n"
+        try (try String(contentsOfFile: dir + "/data/compute-agent.conf", encoding: .utf8) + sizes + slots)
             .write(toFile: agentConfig, atomically: true, encoding: .utf8)
 
         var children: [ChildProcess] = []
