@@ -66,10 +66,12 @@ extension Conductor {
     /// was stopped (or evacuated at 2.95) is stopped there.
     func evacuated(_ migration: MigrationRecord, outcome: SpawnOutcome, requestID: String) async throws {
         let stop = migration.targetState == .stopped
-        let done = try await queue.storage.transaction { tx -> Bool in
+        // The source's hold is released by a request queued with the state: no crash in between can leave it behind
+        // (a redelivered spawn report finds the evacuation done and does nothing more).
+        try await queue.storage.transaction { tx in
             guard var instance = try await instances.instance(migration.instanceUUID, in: tx), !instance.deleted,
                   instance.taskState == .rebuildSpawning, instance.host == outcome.host,
-                  var record = try await migrations.migration(migration.uuid, in: tx), record.status == .preMigrating else { return false }
+                  var record = try await migrations.migration(migration.uuid, in: tx), record.status == .preMigrating else { return }
             record.status = .done
             try await migrations.save(record, in: tx)
             instance.vmState = .active
@@ -83,10 +85,8 @@ extension Conductor {
                 try await queue.send(.power(PowerRequest(instanceUUID: instance.uuid, action: .stop)), to: outcome.host,
                                      requestID: requestID, in: tx)
             }
-            return true
+            try await queue.request(.release(ReleaseRequest(instanceUUID: migration.uuid, ports: false)), requestID: requestID, in: tx)
         }
-        // Retried through the queue if placement cannot be reached now: never left behind.
-        if done { await release(migration.uuid, ports: false) }
     }
 
     /// The destination could not spawn the guest: Nova leaves the server in ERROR; the claim goes back to the

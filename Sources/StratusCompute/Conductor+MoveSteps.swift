@@ -85,7 +85,11 @@ extension Conductor {
     func confirmed(_ migration: MigrationRecord, outcome: MoveOutcome) async throws {
         let done = try await queue.storage.transaction { tx -> Bool in
             guard var instance = try await instances.instance(migration.instanceUUID, in: tx), !instance.deleted,
-                  var record = try await migrations.migration(migration.uuid, in: tx), record.status == .confirming else { return false }
+                  var record = try await migrations.migration(migration.uuid, in: tx) else { return false }
+            // Confirmed by an earlier delivery of this report that stopped before its release (a conductor killed):
+            // the release is done again, as it holds nothing once done.
+            if record.status == .confirmed { return true }
+            guard record.status == .confirming else { return false }
             record.status = .confirmed
             try await migrations.save(record, in: tx)
             if instance.vmState == .resized {

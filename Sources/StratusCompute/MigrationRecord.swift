@@ -50,23 +50,35 @@ public struct MigrationRecord: Sendable, Equatable {
     /// An evacuation's vm_state on its destination: `stopped` (2.95, or a stopped server), else `active`.
     public var targetState: VMState?
 
+    /// A new move of `instance` from where it is now.
     public init(uuid: String = Identifier.uuid(), instance: Instance, kind: Kind, newFlavor: Flavor, requestedHost: String?,
                 userID: String, projectID: String) {
-        self.id = 0
+        let now = Clock.now()
+        self.init(id: 0, uuid: uuid, instanceUUID: instance.uuid, kind: kind, status: .preMigrating,
+                  sourceCompute: instance.host ?? "", sourceNode: instance.node ?? instance.host ?? "", oldFlavor: instance.flavor,
+                  newFlavor: newFlavor, requestedHost: requestedHost, oldVMState: instance.vmState, userID: userID,
+                  projectID: projectID, createdAt: now, updatedAt: now)
+    }
+
+    /// A move with every field given (as read back from its row).
+    init(id: Int, uuid: String, instanceUUID: String, kind: Kind, status: Status, sourceCompute: String, sourceNode: String,
+         oldFlavor: Flavor, newFlavor: Flavor, requestedHost: String?, oldVMState: VMState, userID: String, projectID: String,
+         createdAt: Double, updatedAt: Double) {
+        self.id = id
         self.uuid = uuid
-        self.instanceUUID = instance.uuid
+        self.instanceUUID = instanceUUID
         self.kind = kind
-        self.status = .preMigrating
-        self.sourceCompute = instance.host ?? ""
-        self.sourceNode = instance.node ?? instance.host ?? ""
-        self.oldFlavor = instance.flavor
+        self.status = status
+        self.sourceCompute = sourceCompute
+        self.sourceNode = sourceNode
+        self.oldFlavor = oldFlavor
         self.newFlavor = newFlavor
         self.requestedHost = requestedHost
-        self.oldVMState = instance.vmState
+        self.oldVMState = oldVMState
         self.userID = userID
         self.projectID = projectID
-        self.createdAt = Clock.now()
-        self.updatedAt = createdAt
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
     }
 
     /// The action the move is recorded under in `os-instance-actions`.

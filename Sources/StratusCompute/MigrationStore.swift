@@ -174,32 +174,35 @@ public struct MigrationStore: Sendable {
     }
 
     static func record(_ row: any SQLRow) throws -> MigrationRecord {
-        func flavor(_ column: String) throws -> Flavor {
-            (try? JSON.parse(try row.decode(column: column, as: String.self))).flatMap { Flavor(stored: $0) }
-                ?? Flavor(id: "unknown", name: "unknown", memoryMB: 0, vcpus: 0, rootGB: 0)
-        }
-        let placeholder = Instance(uuid: try row.decode(column: "instance_uuid", as: String.self), name: "", projectID: "", userID: "",
-                                   flavor: try flavor("old_flavor"), imageRef: "", instanceName: "")
         var record = MigrationRecord(
-            uuid: try row.decode(column: "uuid", as: String.self), instance: placeholder,
+            id: try row.decode(column: "id", as: Int.self), uuid: try row.decode(column: "uuid", as: String.self),
+            instanceUUID: try row.decode(column: "instance_uuid", as: String.self),
             kind: MigrationRecord.Kind(rawValue: try row.decode(column: "migration_type", as: String.self)) ?? .migration,
-            newFlavor: try flavor("new_flavor"), requestedHost: try row.decode(column: "requested_host", as: String?.self),
-            userID: try row.decode(column: "user_id", as: String.self), projectID: try row.decode(column: "project_id", as: String.self))
-        record.id = try row.decode(column: "id", as: Int.self)
-        record.status = MigrationRecord.Status(rawValue: try row.decode(column: "status", as: String.self)) ?? .error
-        record.sourceCompute = try row.decode(column: "source_compute", as: String.self)
-        record.sourceNode = try row.decode(column: "source_node", as: String.self)
+            status: MigrationRecord.Status(rawValue: try row.decode(column: "status", as: String.self)) ?? .error,
+            sourceCompute: try row.decode(column: "source_compute", as: String.self),
+            sourceNode: try row.decode(column: "source_node", as: String.self),
+            oldFlavor: try storedFlavor(row, "old_flavor"), newFlavor: try storedFlavor(row, "new_flavor"),
+            requestedHost: try row.decode(column: "requested_host", as: String?.self),
+            oldVMState: VMState(rawValue: try row.decode(column: "old_vm_state", as: String.self)) ?? .active,
+            userID: try row.decode(column: "user_id", as: String.self), projectID: try row.decode(column: "project_id", as: String.self),
+            createdAt: try row.decode(column: "created_at", as: Double.self), updatedAt: try row.decode(column: "updated_at", as: Double.self))
         record.destCompute = try row.decode(column: "dest_compute", as: String?.self)
         record.destNode = try row.decode(column: "dest_node", as: String?.self)
         record.destHost = try row.decode(column: "dest_host", as: String?.self)
-        record.oldVMState = VMState(rawValue: try row.decode(column: "old_vm_state", as: String.self)) ?? .active
         record.error = try row.decode(column: "error", as: String?.self)
-        record.createdAt = try row.decode(column: "created_at", as: Double.self)
-        record.updatedAt = try row.decode(column: "updated_at", as: Double.self)
         record.targetState = try row.decode(column: "target_state", as: String?.self).flatMap(VMState.init(rawValue:))
         if let live = try row.decode(column: "live", as: String?.self) {
             record.live = try? JSONDecoder().decode(LiveDetails.self, from: Data(live.utf8))
         }
         return record
+    }
+
+    /// A flavor column of a migration row (the flavor as it was stored with the instance).
+    static func storedFlavor(_ row: any SQLRow, _ column: String) throws -> Flavor {
+        let text = try row.decode(column: column, as: String.self)
+        guard let flavor = (try? JSON.parse(text)).flatMap(Flavor.init(stored:)) else {
+            throw StratusError(.internalError, "migration row has an unreadable \(column): \(text.prefix(80))")
+        }
+        return flavor
     }
 }

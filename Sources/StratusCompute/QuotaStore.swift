@@ -65,10 +65,35 @@ public struct QuotaStore: Sendable {
         let groups = try await sql.raw(
             "SELECT COUNT(*) AS n FROM compute_server_groups WHERE project_id = \(bind: project)"
         ).first()
+        let resizing = try await resizeGrowth(project: project, sql)
         return [
-            "instances": try row?.decode(column: "n", as: Int.self) ?? 0, "cores": try row?.decode(column: "cores", as: Int.self) ?? 0,
-            "ram": try row?.decode(column: "ram", as: Int.self) ?? 0, "server_groups": try groups?.decode(column: "n", as: Int.self) ?? 0,
+            "instances": try row?.decode(column: "n", as: Int.self) ?? 0,
+            "cores": try (row?.decode(column: "cores", as: Int.self) ?? 0) + resizing.cores,
+            "ram": try (row?.decode(column: "ram", as: Int.self) ?? 0) + resizing.ram,
+            "server_groups": try groups?.decode(column: "n", as: Int.self) ?? 0,
         ]
+    }
+
+    /// What resizes still under way hold beyond their servers' flavors: a server being resized can use the larger of
+    /// its two flavors until the resize ends (confirmed, reverted or failed), so two resizes checked one after the
+    /// other each see the other's growth; the server's own flavor switches at finish, and counts once either way.
+    func resizeGrowth(project: String, _ sql: any SQLDatabase) async throws -> (cores: Int, ram: Int) {
+        let final = MigrationRecord.Status.allCases.filter(\.isFinal).map(\.rawValue)
+        let rows = try await sql.raw(
+            """
+            SELECT m.old_flavor, m.new_flavor, i.vcpus, i.memory_mb FROM compute_migrations m
+            JOIN compute_instances i ON i.uuid = m.instance_uuid
+            WHERE m.project_id = \(bind: project) AND m.migration_type = 'resize' AND m.status NOT IN (\(binds: final))
+                AND i.deleted = FALSE
+            """
+        ).all()
+        var growth = (cores: 0, ram: 0)
+        for row in rows {
+            let old = try MigrationStore.storedFlavor(row, "old_flavor"), new = try MigrationStore.storedFlavor(row, "new_flavor")
+            growth.cores += max(0, max(old.vcpus, new.vcpus) - (try row.decode(column: "vcpus", as: Int.self)))
+            growth.ram += max(0, max(old.memoryMB, new.memoryMB) - (try row.decode(column: "memory_mb", as: Int.self)))
+        }
+        return growth
     }
 
     /// Takes the project's quota lock for the rest of the transaction (a row update: PostgreSQL holds the row

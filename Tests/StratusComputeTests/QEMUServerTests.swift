@@ -79,7 +79,7 @@ extension ComputeClient {
 
 @Suite("Real guests under QEMU", .serialized, .enabled(if: QEMUFixture.available || QEMUFixture.required))
 struct QEMUServerTests {
-    @Test("the tiny guest boots to its marker; stop, start, reboot soft and hard, pause, suspend, live migration on a shared instances_path and delete act on QEMU")
+    @Test("the tiny guest boots to its marker; stop, start, reboot soft and hard, pause, suspend, live migration and evacuation on a shared instances_path and delete act on QEMU")
     func lifecycle() async throws {
         // Two hosts sharing one instances_path, as on NFS: each keeps its own files of a guest in UUID/HOST/.
         try await withQEMUCloud(extra: "[qemu]\nhost_count = 2\nshared_instances_path = true\n", hosts: 2) { client, cloud in
@@ -135,7 +135,8 @@ struct QEMUServerTests {
             #expect(await driver.runState(id) == "running")
             #expect(!FileManager.default.fileExists(atPath: dir + "/suspended.state"))
 
-            try await sharedPathLiveMigration(client, cloud, id, from: host)
+            let current = try await sharedPathLiveMigration(client, cloud, id, from: host)
+            try await sharedPathEvacuation(client, cloud, id, from: current, bootsSoFar: 4)
 
             #expect(try await client.call("DELETE", "/servers/\(id)").status == 204)
             #expect(try await client.settle(id)["status"] == "DELETED")
@@ -150,7 +151,8 @@ struct QEMUServerTests {
     /// Live migration with one instances_path on both hosts: a block migration is refused with Nova's reason and the
     /// guest runs on; `auto` moves only the memory: the disk stays the same file, the guest goes on counting without
     /// a new boot, and the source's own files and QEMU are gone while the directory stays.
-    func sharedPathLiveMigration(_ client: ComputeClient, _ cloud: ReadyCloud, _ id: String, from source: String) async throws {
+    @discardableResult
+    func sharedPathLiveMigration(_ client: ComputeClient, _ cloud: ReadyCloud, _ id: String, from source: String) async throws -> String {
         let dir = try #require(cloud.qemuDrivers[source]).settings.instancesPath + "/" + id
         let disk = try FileManager.default.attributesOfItem(atPath: dir + "/disk")[.systemFileNumber] as? Int
         func migrations() async throws -> [JSON] {
@@ -184,5 +186,35 @@ struct QEMUServerTests {
         #expect(after.uptime > before.uptime, "\(shown)")
         #expect(try await client.placementUsage(host: source) == 0)
         #expect(try await client.placementUsage(host: dest) == 128)
+        return dest
+    }
+
+    /// Evacuation with one instances_path on both hosts: the guest's host dies (its QEMU killed, the service forced
+    /// down), and the server is rebuilt on the other host from the disk it had (the same file, not a new overlay on
+    /// the image), which boots again; the dead host's own files go once it reports, and its hold on placement.
+    func sharedPathEvacuation(_ client: ComputeClient, _ cloud: ReadyCloud, _ id: String, from source: String,
+                              bootsSoFar: Int) async throws {
+        let dir = try #require(cloud.qemuDrivers[source]).settings.instancesPath + "/" + id
+        let disk = try FileManager.default.attributesOfItem(atPath: dir + "/disk")[.systemFileNumber] as? Int
+        let evacuations = ServerEvacuateTests()
+        try await evacuations.forceDown(client, source)
+        if let pid = cloud.qemuDrivers[source]?.pid(of: id) { kill(pid, SIGKILL) }
+        let reply = try await client.call("POST", "/servers/\(id)/action", json: ["evacuate": [:]])
+        #expect(reply.status == 200, "\(reply.json.encodedString())")
+        var server = try await client.settle(id)
+        // Power sync may have seen the killed guest first and stopped the server: an evacuated stopped server stays so.
+        if server["status"] == "SHUTOFF" { server = try await client.act(id, ["os-start": nil]) }
+        #expect(server["status"] == "ACTIVE")
+        let dest = try #require(server["OS-EXT-SRV-ATTR:host"]?.stringValue)
+        #expect(dest != source)
+        _ = try await client.waitForConsole(id, TinyGuest.marker, times: bootsSoFar + 1)
+        #expect(try FileManager.default.attributesOfItem(atPath: dir + "/disk")[.systemFileNumber] as? Int == disk, "the disk was kept")
+        #expect(await cloud.qemuDrivers[dest]?.runState(id) == "running")
+        try await expectEventually { try await client.placementUsage(host: source) == 0 }
+        #expect(try await client.placementUsage(host: dest) == 128)
+        // The dead host comes back: its stray files of the guest go, the shared directory stays for the new host.
+        try await evacuations.forceDown(client, source, false)
+        try await expectEventually { !FileManager.default.fileExists(atPath: dir + "/" + source) }
+        #expect(FileManager.default.fileExists(atPath: dir + "/disk"))
     }
 }

@@ -94,4 +94,34 @@ struct QuotaTests {
             #expect(over.json["forbidden"]?["message"]?.stringValue?.hasPrefix("Quota exceeded for cores") == true)
         }
     }
+
+    @Test("resizes count while under way: two at once that fit only one by one get one 202 and one 403; a revert frees it")
+    func concurrentUpsizes() async throws {
+        try await withQuotaCloud { client, _ in
+            let project = try #require(try await client.http.projectID(token: client.token))
+            let a = try await client.create("grow-a"), b = try await client.create("grow-b")
+            #expect(try await client.settle(a)["status"] == "ACTIVE")
+            #expect(try await client.settle(b)["status"] == "ACTIVE")
+            // Two of three cores used; the new flavor takes two, so one server may grow by one core, not both.
+            let duo = try await client.call("POST", "/flavors", json: ["flavor": ["name": "duo", "ram": 128, "vcpus": 2, "disk": 1]])
+            let flavor = try #require(duo.json["flavor"]?["id"]?.stringValue)
+            #expect(try await client.call("PUT", "/os-quota-sets/\(project)", json: ["quota_set": ["cores": 3]]).status == 200)
+            let resize: JSON = ["resize": ["flavorRef": .string(flavor)]]
+            let replies = try await withThrowingTaskGroup(of: (String, TestHTTP.Reply).self) { group in
+                for id in [a, b] { group.addTask { (id, try await client.call("POST", "/servers/\(id)/action", json: resize)) } }
+                return try await group.reduce(into: [String: TestHTTP.Reply]()) { $0[$1.0] = $1.1 }
+            }
+            #expect(replies.values.map(\.status).sorted() == [202, 403])
+            let refused = try #require(replies.first { $0.value.status == 403 })
+            #expect(refused.value.json["forbidden"]?["message"]?.stringValue?.hasPrefix("Quota exceeded for cores") == true)
+            let grown = try #require(replies.first { $0.value.status == 202 }?.key)
+            // Still counted while it waits to be confirmed, then given back by the revert.
+            #expect(try await client.settle(grown)["status"] == "VERIFY_RESIZE")
+            #expect(try await client.call("POST", "/servers/\(refused.key)/action", json: resize).status == 403)
+            #expect(try await client.call("POST", "/servers/\(grown)/action", json: ["revertResize": nil]).status == 202)
+            #expect(try await client.settle(grown)["status"] == "ACTIVE")
+            #expect(try await client.call("POST", "/servers/\(refused.key)/action", json: resize).status == 202)
+            #expect(try await client.settle(refused.key)["status"] == "VERIFY_RESIZE")
+        }
+    }
 }
