@@ -47,14 +47,67 @@ public struct InstanceStore: Sendable {
         ).run()
     }
 
-    /// A build's spawn as its host reported it, in the caller's transaction: ACTIVE and running, the create action
-    /// finished. True if the instance was waiting for exactly this (building, spawning on `host`); anything else (deleted
-    /// meanwhile, an evacuation, a stale report) is left unchanged for the conductor to judge.
-    public func completeSpawn(_ uuid: String, host: String, started: Double, in tx: Transaction) async throws -> Bool {
-        guard var instance = try await instance(uuid, in: tx), !instance.deleted, instance.vmState == .building,
-              instance.taskState == .spawning, instance.host == host else { return false }
-        try await activate(&instance, host: host, started: started, in: tx)
-        return true
+    /// A host's report that it spawned a build's guest, as `completeSpawns` takes it.
+    public struct Spawn: Sendable {
+        public var instanceUUID: String
+        public var host: String
+        /// When the host began the spawn (the event's start).
+        public var started: Double
+        public init(instanceUUID: String, host: String, started: Double) {
+            self.instanceUUID = instanceUUID
+            self.host = host
+            self.started = started
+        }
+    }
+
+    /// Builds' spawns as their hosts reported them, in the caller's transaction: ACTIVE and running, each create
+    /// action finished with its event. Only an instance waiting for exactly this (building, spawning, on that host, not
+    /// deleted) changes; the others (deleted meanwhile, an evacuation, a stale report) are left for the conductor to
+    /// judge. Three statements for the whole batch, however large (the agents' acks carry many). Returns the uuids
+    /// that changed.
+    public func completeSpawns(_ spawns: [Spawn], in tx: Transaction) async throws -> Set<String> {
+        guard !spawns.isEmpty else { return [] }
+        let now = Clock.now()
+        var hostOf: SQLQueryString = "CASE uuid"
+        for spawn in spawns { hostOf = hostOf + " WHEN \(bind: spawn.instanceUUID) THEN \(bind: spawn.host)" }
+        hostOf = hostOf + " END"
+        // The conditions are in the UPDATE itself: PostgreSQL re-checks them on each row once it holds the row's lock.
+        let activated = try await tx.sql.raw(
+            """
+            UPDATE compute_instances SET vm_state = \(bind: VMState.active.rawValue), task_state = NULL,
+                power_state = \(bind: PowerState.running.rawValue), launched_at = \(bind: now), updated_at = \(bind: now)
+            WHERE uuid IN (\(binds: spawns.map(\.instanceUUID))) AND deleted = FALSE AND vm_state = \(bind: VMState.building.rawValue)
+                AND task_state = \(bind: TaskState.spawning.rawValue) AND host =
+            """ + hostOf + " RETURNING uuid"
+        ).all()
+        let applied = Set(try activated.map { try $0.decode(column: "uuid", as: String.self) })
+        guard !applied.isEmpty else { return [] }
+        let finished = try await tx.sql.raw(
+            """
+            UPDATE compute_instance_actions SET finish_time = \(bind: now), message = NULL
+            WHERE id IN (SELECT a.id FROM compute_instance_actions a WHERE a.instance_uuid IN (\(binds: Array(applied)))
+                AND a.action = 'create' AND a.start_time = (SELECT MAX(b.start_time) FROM compute_instance_actions b
+                    WHERE b.instance_uuid = a.instance_uuid AND b.action = 'create'))
+            RETURNING id, instance_uuid
+            """
+        ).all()
+        let spawnOf = Dictionary(spawns.map { ($0.instanceUUID, $0) }, uniquingKeysWith: { first, _ in first })
+        var rows: [SQLQueryString] = []
+        for row in finished {
+            guard let spawn = spawnOf[try row.decode(column: "instance_uuid", as: String.self)] else { continue }
+            rows.append(
+                """
+                (\(bind: Identifier.uuid()), \(bind: try row.decode(column: "id", as: String.self)), 'compute__do_build_and_run_instance',
+                    \(bind: spawn.started), \(bind: now), 'Success', \(bind: spawn.host), NULL)
+                """)
+        }
+        if !rows.isEmpty {
+            var insert: SQLQueryString =
+                "INSERT INTO compute_instance_action_events (id, action_id, event, start_time, finish_time, result, host, details) VALUES "
+            for (i, row) in rows.enumerated() { insert = insert + (i == 0 ? "" : ", ") + row }
+            try await tx.sql.raw(insert).run()
+        }
+        return applied
     }
 
     /// Marks a spawned build ACTIVE and finishes its create action.

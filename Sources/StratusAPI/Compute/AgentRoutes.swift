@@ -123,15 +123,17 @@ public struct AgentAPI: Sendable {
         let refusals = try await refusals(acks.compactMap { ack in ack.report.map { (ack.id, $0) } })
         let settled = try await queue.storage.transaction { tx in
             let acked = try await queue.ack(leases: acks.map { ($0.id, $0.lease) }, in: tx)
+            let taken = acks.filter { acked.contains($0.id) && refusals[$0.id] == nil }
+            // The common report, a build spawned where it was placed, is applied here in the ack's transaction (no hop
+            // through a conductor), all of the batch's at once; anything else goes to the conductor to judge.
+            let spawned = try await instances.completeSpawns(taken.compactMap { ack in
+                guard case .spawned(let outcome)? = ack.report, outcome.error == nil else { return nil }
+                return InstanceStore.Spawn(instanceUUID: outcome.instanceUUID, host: outcome.host, started: outcome.started)
+            }, in: tx)
             var reports: [(payload: JSON, requestID: String?)] = []
-            for ack in acks where acked.contains(ack.id) && refusals[ack.id] == nil {
+            for ack in taken {
                 guard let report = ack.report else { continue }
-                // The common report, a build spawned where it was placed, is applied here in the ack's transaction
-                // (no hop through a conductor); anything else about it goes to the conductor to judge.
-                if case .spawned(let outcome) = report,
-                   try await instances.completeSpawn(outcome.instanceUUID, host: outcome.host, started: outcome.started, in: tx) {
-                    continue
-                }
+                if case .spawned(let outcome) = report, outcome.error == nil, spawned.contains(outcome.instanceUUID) { continue }
                 // The message's request id travels on, if it is one (the header path checked it the same way).
                 let requestID = ack.requestID.flatMap { Identifier.isRequestID($0) ? $0 : nil } ?? Identifier.requestID()
                 reports.append((try WireFormat.encode(report), requestID))
