@@ -57,10 +57,16 @@ extension Conductor {
         var target = instance
         target.flavor = migration.newFlavor
         let source = try await placement.consumer(instance.uuid)
-        var scheduling = try await decide(target, tried: ignore, only: migration.requestedHost, forced: migration.live?.force == true)
+        let forced = migration.live?.force == true
+        var scheduling = try await decide(target, tried: ignore, only: migration.requestedHost, forced: forced)
         for round in 1...Self.decisionRounds {
             var refused = 0
             for host in scheduling.decision.ordered {
+                // A group member's destination is judged again under the group's lock, as a build's host is: two
+                // members moving at once can never both take the last room an (anti-)affinity policy leaves. A forced
+                // move skips the policy, as it skips the filters, but the group still learns where it went.
+                let member = scheduling.membership?.group
+                if let member, !forced, !(try await groups.reserve(host: host.host, for: instance.uuid, group: member)) { continue }
                 let claim = [
                     ConsumerAllocations(
                         consumerUUID: migration.uuid,
@@ -76,13 +82,15 @@ extension Conductor {
                     try await placement.replaceAllocations(claim)
                 } catch is StratusError {
                     // No room there after all (another move or build took it), or the consumer changed: the next host.
+                    if member != nil, let source = instance.host { try await groups.assign(host: source, to: instance.uuid) }
                     refused += 1
                     continue
                 }
+                if member != nil, forced { try await groups.assign(host: host.host, to: instance.uuid) }
                 return .claimed(host: host.host, summary: "chose \(host.host) of \(scheduling.decision.ordered.count) hosts; \(scheduling.decision.summary)")
             }
             guard refused > 0, round < Self.decisionRounds else { break }
-            scheduling = try await decide(target, tried: ignore, only: migration.requestedHost, forced: migration.live?.force == true)
+            scheduling = try await decide(target, tried: ignore, only: migration.requestedHost, forced: forced)
         }
         // Every claim refused because another delivery of this message claimed first: that one carries on.
         if try await claimedDestination(of: migration) != nil { return .claimedElsewhere }
@@ -159,6 +167,8 @@ extension Conductor {
     /// Gives the source's resources back to the instance and drops the migration's, in one placement write;
     /// nothing to do when the migration holds nothing (never claimed, or already moved back).
     func moveAllocationsBack(_ migration: MigrationRecord) async throws {
+        // Back on its source as far as its server group knows, too (the destination was reserved for it).
+        try await groups.assign(host: migration.sourceCompute, to: migration.instanceUUID)
         guard let held = try await placement.consumer(migration.uuid), !held.allocations.isEmpty else { return }
         let drop = ConsumerAllocations(consumerUUID: migration.uuid, allocations: [], projectID: held.projectID, userID: held.userID,
                                        expectedGeneration: .equals(held.generation))

@@ -118,6 +118,14 @@ public struct ServerGroupStore: Sendable {
         }
     }
 
+    /// Records `host` as the instance's in its group, without judging the policy: where a move that did not happen
+    /// leaves it (its source), or where a forced move put it. Nothing happens for an instance in no group.
+    public func assign(host: String, to instanceUUID: String) async throws {
+        try await storage.autocommit { sql in
+            try await sql.raw("UPDATE compute_server_group_members SET host = \(bind: host) WHERE instance_uuid = \(bind: instanceUUID)").run()
+        }
+    }
+
     /// Forgets the instance's host (failed claim, failed spawn, reschedule).
     public func release(_ instanceUUID: String) async throws {
         try await storage.autocommit { sql in

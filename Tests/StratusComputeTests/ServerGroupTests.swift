@@ -91,6 +91,40 @@ struct ServerGroupTests {
         }
     }
 
+    @Test("anti-affinity members moved at once never share a host; the group follows its members, so a new member goes where it has room")
+    func movesKeepThePolicy() async throws {
+        try await withComputeCloud(hosts: 3) { client, _ in
+            let group = try await client.createGroup("movers", policy: "anti-affinity")
+            let members = try await client.concurrentCreates(2, prefix: "mv", hints: ["group": .string(group)])
+            func host(_ id: String) async throws -> String? { try await client.settle(id)["OS-EXT-SRV-ATTR:host"]?.stringValue }
+            let before = [try await host(members[0]), try await host(members[1])]
+            #expect(Set(before.compactMap { $0 }).count == 2)
+            // Two of three hosts hold a member: the first move to be judged takes the free one, and the other may go to
+            // the host the first just left, or find no host; never both on one.
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                for id in members {
+                    tasks.addTask { _ = try await client.call("POST", "/servers/\(id)/action", json: ["migrate": nil]) }
+                }
+                try await tasks.waitForAll()
+            }
+            var after: [String] = []
+            for id in members {
+                let server = try await client.settle(id)
+                #expect(["VERIFY_RESIZE", "ACTIVE"].contains(server["status"]?.stringValue ?? ""), "\(server.encodedString())")
+                if server["status"] == "VERIFY_RESIZE" {
+                    #expect(try await client.call("POST", "/servers/\(id)/action", json: ["confirmResize": nil]).status == 204)
+                }
+                after.append(try #require(try await host(id)))
+            }
+            #expect(Set(after).count == 2, "members share a host: \(after)")
+            #expect(zip(before, after).contains { $0 != $1 }, "at least one member moved")
+            // The third host is the one no member is on now, whatever the moves did: a new member must land there.
+            let free = try #require(Set(["fake-1", "fake-2", "fake-3"]).subtracting(after).first)
+            let third = try await client.create("mv-new", hints: ["group": .string(group)])
+            #expect(try await host(third) == free)
+        }
+    }
+
     @Test("group API: shapes before and after 2.64, bad policies and rules are 400, other projects get 404, quota 403")
     func groupAPI() async throws {
         try await withComputeCloud(hosts: 0) { client, cloud in
