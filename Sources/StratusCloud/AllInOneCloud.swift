@@ -52,8 +52,10 @@ public enum AllInOneCloud {
     /// Prepares the data dir and database, bootstraps identity, then serves until cancelled or signalled.
     /// `onReady` runs once the listener is bound, `clouds.yaml` is written and the local compute hosts are
     /// registered (they reach the control plane over HTTP, as remote hosts would).
+    /// `stopper`, when given, can shut the cloud down gracefully (at most `stopper.patience` before its services are
+    /// cancelled) instead of by cancellation.
     public static func run(
-        _ config: CloudConfig, logger: Logger, handleSignals: Bool = true,
+        _ config: CloudConfig, logger: Logger, handleSignals: Bool = true, stopper: CloudStopper? = nil,
         onReady: @escaping @Sendable (ReadyCloud) async -> Void
     ) async throws {
         _ = try scheduler(config)  // a bad filter list stops the start before anything is written
@@ -102,14 +104,16 @@ public enum AllInOneCloud {
                     schedulerMetrics: parts.conductor.metrics, routes: parts.routes.routes, policy: policy,
                     openConnections: parts.connections))
             }
-            let group = ServiceGroup(
-                configuration: .init(
-                    services: [.init(service: app), .init(service: ready, successTerminationBehavior: .ignore)]
-                        + parts.placementServices(logger: logger).map { .init(service: $0) }
-                        + parts.conductorServices(config, logger: logger).map { .init(service: $0) }
-                        + [.init(service: runner, successTerminationBehavior: .ignore)],
-                    gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
-                    logger: logger))
+            var configuration = ServiceGroupConfiguration(
+                services: [.init(service: app), .init(service: ready, successTerminationBehavior: .ignore)]
+                    + parts.placementServices(logger: logger).map { .init(service: $0) }
+                    + parts.conductorServices(config, logger: logger).map { .init(service: $0) }
+                    + [.init(service: runner, successTerminationBehavior: .ignore)],
+                gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
+                logger: logger)
+            if let stopper { configuration.maximumGracefulShutdownDuration = stopper.patience }
+            let group = ServiceGroup(configuration: configuration)
+            stopper?.attach(group)
             do {
                 try await group.run()
             } catch {

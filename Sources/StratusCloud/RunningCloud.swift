@@ -1,5 +1,7 @@
 import Logging
+import ServiceLifecycle
 import StratusStorage
+import Synchronization
 
 extension AllInOneCloud {
     /// Starts the cloud, runs `body` once it listens, then stops it: for benchmarks and tests that need a live
@@ -8,11 +10,12 @@ extension AllInOneCloud {
         _ config: CloudConfig, logger: Logger, _ body: @Sendable (ReadyCloud) async throws -> T
     ) async throws -> T {
         let (stream, continuation) = AsyncStream.makeStream(of: ReadyCloud.self)
+        let stopper = CloudStopper(patience: .seconds(1))
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 // However the cloud ends (a failed start included), the waiter below must wake up.
                 defer { continuation.finish() }
-                try await run(config, logger: logger, handleSignals: false) { continuation.yield($0) }
+                try await run(config, logger: logger, handleSignals: false, stopper: stopper) { continuation.yield($0) }
                 return nil
             }
             var iterator = stream.makeAsyncIterator()
@@ -20,9 +23,38 @@ extension AllInOneCloud {
                 while let _ = try await group.next() {}
                 throw StorageError.unavailable("the cloud stopped before it was ready")
             }
-            let value = try await body(cloud)
-            group.cancelAll()
+            let value: T
+            do { value = try await body(cloud) } catch {
+                group.cancelAll()
+                throw error
+            }
+            // Gracefully: the listener closes before anything is cancelled. Cancelling the server while a connection
+            // it has just accepted waits to be served traps in NIO ("Deinited NIOAsyncWriter without calling
+            // finish()", swift-nio#3481), and the local agents' long-polls reconnect right up to the end.
+            if await stopper.stop() {
+                while let _ = try await group.next() {}
+            } else {
+                group.cancelAll()
+            }
             return value
         }
+    }
+}
+
+/// Shuts a running cloud down gracefully: each service in reverse order of starting, the listener last, and after
+/// `patience` whatever is still running is cancelled.
+public final class CloudStopper: Sendable {
+    public let patience: Duration
+    private let group = Mutex<ServiceGroup?>(nil)
+
+    public init(patience: Duration) { self.patience = patience }
+
+    func attach(_ serviceGroup: ServiceGroup) { group.withLock { $0 = serviceGroup } }
+
+    /// Starts the graceful shutdown; false if the cloud never got as far as running its services.
+    public func stop() async -> Bool {
+        guard let serviceGroup = group.withLock({ $0 }) else { return false }
+        await serviceGroup.triggerGracefulShutdown()
+        return true
     }
 }

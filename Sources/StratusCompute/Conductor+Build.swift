@@ -32,13 +32,16 @@ extension Conductor {
                     expectedGeneration: generation.map { .equals($0) } ?? .newConsumer)
                 do {
                     try await placement.replaceAllocations([claim])
-                } catch let error as StratusError where error.code.faultName == "placement.concurrent_update" {
-                    // Another delivery of this build claimed since we read the consumer: it carries on (the group
-                    // reservation, keyed by the instance, is its too), we stop.
-                    logger.info("build of \(uuid): another delivery claimed first; this one stops")
-                    return
-                } catch is StratusError {
-                    // Placement's answer: no room (someone took it first), or the provider went. The next host.
+                } catch let error as StratusError {
+                    if error.code.faultName == "placement.concurrent_update", try await placement.consumerGeneration(uuid) != generation {
+                        // Another delivery of this build claimed since we read the consumer: it carries on, we stop.
+                        // Our group reservation may have replaced its own: the member's host is the placed one's.
+                        logger.info("build of \(uuid): another delivery claimed first; this one stops")
+                        if membership != nil { try await restoreGroupHost(uuid) }
+                        return
+                    }
+                    // Placement's answer: no room (someone took it first), the provider went, or placement too busy to
+                    // settle the claim (the consumer as it was). The next host.
                     if membership != nil { try await groups.release(uuid) }
                     refused += 1
                     continue
@@ -73,11 +76,24 @@ extension Conductor {
                         details: "chose \(host.host) of \(decision.ordered.count) hosts; \(decision.summary)", in: tx)
                     let spawn = Self.guest(current, flavor: current.flavor, ports: ports.map(\.port))
                     try await queue.send(.spawn(spawn), to: host.host, requestID: requestID, in: tx)
+                    // The group knows the member where it is placed, whatever a duplicate delivery reserved meanwhile.
+                    if membership != nil { try await groups.assign(host: host.host, to: uuid, in: tx) }
                     return .placed
                 }
-                // Another delivery claimed after us: the claim in placement is its own, and it places the instance.
                 if placing == .outclaimed {
+                    guard try await placement.consumerGeneration(uuid) != nil else {
+                        // Not outclaimed: the claim is gone (a delete released it, or a queued release did). A deleted
+                        // server gets its ports back; one still waiting is built again from the start.
+                        let current = try await instances.instance(uuid)
+                        guard let current, !current.deleted else { await release(uuid, ports: true); return }
+                        if current.taskState == .scheduling {
+                            throw StratusError(.conflict, "the claim for \(uuid) went before the build recorded it; building again")
+                        }
+                        return
+                    }
+                    // Another delivery claimed after us: the claim in placement is its own, and it places the instance.
                     logger.info("build of \(uuid): another delivery claimed after this one; it places the instance")
+                    if membership != nil { try await restoreGroupHost(uuid) }
                     return
                 }
                 // Deleted (or already placed by a duplicate delivery) while we were claiming: give the room back.
@@ -106,6 +122,12 @@ extension Conductor {
                         + (rejected.isEmpty ? "" : "(" + rejected.joined(separator: ", ") + ")")
                         + " Filters: \(scheduling.candidates) hosts with room in placement; " + decision.summary,
                        event: "conductor_schedule_and_build_instances", start: started, host: nil)
+    }
+
+    /// A delivery that lost the race for a build may have replaced the group reservation of the one that won: the
+    /// member's host is the placed instance's (or, not placed yet, the winner records it as it places).
+    func restoreGroupHost(_ uuid: String) async throws {
+        if let placed = try await instances.instance(uuid)?.host { try await groups.assign(host: placed, to: uuid) }
     }
 
     /// What became of a build's claim when it came to record the placement.

@@ -82,7 +82,14 @@ extension Conductor {
                     try await placement.replaceAllocations(claim)
                 } catch is StratusError {
                     // No room there after all (another move or build took it), or the consumer changed: the next host.
-                    if member != nil, let source = instance.host { try await groups.assign(host: source, to: instance.uuid) }
+                    if member != nil {
+                        // Our reservation may have replaced a duplicate delivery's that claimed: the group follows the claim.
+                        if let claimed = try await claimedDestination(of: migration) {
+                            try await groups.assign(host: claimed, to: instance.uuid)
+                        } else if let source = instance.host {
+                            try await groups.assign(host: source, to: instance.uuid)
+                        }
+                    }
                     refused += 1
                     continue
                 }

@@ -1,6 +1,7 @@
 import Foundation
 import SQLKit
 import StratusCore
+import StratusMessages
 import StratusStorage
 
 /// Instances and their action records. Writes that announce work take a transaction from the caller, so the
@@ -47,25 +48,12 @@ public struct InstanceStore: Sendable {
         ).run()
     }
 
-    /// A host's report that it spawned a build's guest, as `completeSpawns` takes it.
-    public struct Spawn: Sendable {
-        public var instanceUUID: String
-        public var host: String
-        /// When the host began the spawn (the event's start).
-        public var started: Double
-        public init(instanceUUID: String, host: String, started: Double) {
-            self.instanceUUID = instanceUUID
-            self.host = host
-            self.started = started
-        }
-    }
-
     /// Builds' spawns as their hosts reported them, in the caller's transaction: ACTIVE and running, each create
     /// action finished with its event. Only an instance waiting for exactly this (building, spawning, on that host, not
     /// deleted) changes; the others (deleted meanwhile, an evacuation, a stale report) are left for the conductor to
     /// judge. Three statements for the whole batch, however large (the agents' acks carry many). Returns the uuids
     /// that changed.
-    public func completeSpawns(_ spawns: [Spawn], in tx: Transaction) async throws -> Set<String> {
+    public func completeSpawns(_ spawns: [SpawnOutcome], in tx: Transaction) async throws -> Set<String> {
         guard !spawns.isEmpty else { return [] }
         let now = Clock.now()
         var hostOf: SQLQueryString = "CASE uuid"

@@ -197,12 +197,11 @@ public struct MigrationStore: Sendable {
         return record
     }
 
-    /// A flavor column of a migration row (the flavor as it was stored with the instance).
+    /// A flavor column of a migration row (the flavor as it was stored with the instance). An unreadable one (a
+    /// damaged row) reads as an empty "unknown" flavor rather than failing: every reader of unfinished migrations
+    /// (power sync, reconciliation, quota usage) would otherwise stop for the whole cloud over one row.
     static func storedFlavor(_ row: any SQLRow, _ column: String) throws -> Flavor {
-        let text = try row.decode(column: column, as: String.self)
-        guard let flavor = (try? JSON.parse(text)).flatMap(Flavor.init(stored:)) else {
-            throw StratusError(.internalError, "migration row has an unreadable \(column): \(text.prefix(80))")
-        }
-        return flavor
+        (try? JSON.parse(try row.decode(column: column, as: String.self))).flatMap(Flavor.init(stored:))
+            ?? Flavor(id: "unknown", name: "unknown", memoryMB: 0, vcpus: 0, rootGB: 0)
     }
 }

@@ -126,6 +126,11 @@ public struct ServerGroupStore: Sendable {
         }
     }
 
+    /// `assign(host:to:)` in the caller's transaction.
+    public func assign(host: String, to instanceUUID: String, in tx: Transaction) async throws {
+        try await tx.sql.raw("UPDATE compute_server_group_members SET host = \(bind: host) WHERE instance_uuid = \(bind: instanceUUID)").run()
+    }
+
     /// Forgets the instance's host (failed claim, failed spawn, reschedule).
     public func release(_ instanceUUID: String) async throws {
         try await storage.autocommit { sql in

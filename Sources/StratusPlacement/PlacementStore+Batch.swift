@@ -228,12 +228,14 @@ struct BatchState: Sendable {
         // a consumer's own compare-and-set (`confirmConsumer`), which a workflow commits without touching providers:
         // a claim that read the consumer before such a confirm must start again, never overwrite its generation.
         let gone = changed.filter { (consumers[$0] ?? nil) == nil && initialConsumers[$0] != nil }
-        if !gone.isEmpty {
+        // In chunks: each consumer is one more OR, and SQLite refuses expressions nested deeper than 1000.
+        for start in stride(from: 0, to: gone.count, by: 100) {
+            let chunk = gone[start..<min(start + 100, gone.count)]
             var delete: SQLQueryString = "DELETE FROM placement_consumers WHERE "
-            for (i, consumer) in gone.enumerated() {
+            for (i, consumer) in chunk.enumerated() {
                 delete = delete + (i == 0 ? "" : " OR ") + "(uuid = \(bind: consumer) AND generation = \(bind: initialConsumers[consumer]!))"
             }
-            guard try await tx.sql.raw(delete + " RETURNING uuid").all().count == gone.count else {
+            guard try await tx.sql.raw(delete + " RETURNING uuid").all().count == chunk.count else {
                 throw PlacementFault.concurrentUpdate(PlacementStore.retryMarker + "consumer confirmed concurrently")
             }
         }

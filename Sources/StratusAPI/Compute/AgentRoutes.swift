@@ -128,7 +128,7 @@ public struct AgentAPI: Sendable {
             // through a conductor), all of the batch's at once; anything else goes to the conductor to judge.
             let spawned = try await instances.completeSpawns(taken.compactMap { ack in
                 guard case .spawned(let outcome)? = ack.report, outcome.error == nil else { return nil }
-                return InstanceStore.Spawn(instanceUUID: outcome.instanceUUID, host: outcome.host, started: outcome.started)
+                return outcome
             }, in: tx)
             var reports: [(payload: JSON, requestID: String?)] = []
             for ack in taken {
