@@ -194,7 +194,7 @@ extension Conductor {
         let host = outcome.host
         // One locked read decides: a build's report costs no read before its transaction.
         let evacuating = try await queue.storage.transaction { tx -> Bool in
-            guard var instance = try await instances.instance(uuid, in: tx) else { return false }
+            guard let instance = try await instances.instance(uuid, in: tx) else { return false }
             if instance.deleted {
                 // Deleted while it was spawning: remove the guest that just appeared.
                 try await queue.send(.destroy(InstanceRef(instanceUUID: uuid)), to: host, requestID: requestID, in: tx)
@@ -202,8 +202,9 @@ extension Conductor {
             }
             // Only an evacuation spawns with this task state.
             if instance.taskState == .rebuildSpawning { return true }
-            guard instance.vmState == .building, instance.host == host else { return false }
-            try await instances.activate(&instance, host: host, started: outcome.started, in: tx)
+            // The same rule as the agents' acks apply to the reports they settle themselves (building, spawning, on
+            // this host): a report of a spawn that was given up meanwhile (rescheduled, ERROR) changes nothing.
+            _ = try await instances.completeSpawns([outcome], in: tx)
             return false
         }
         if evacuating, let evacuation = try await evacuation(of: uuid, on: host) {

@@ -98,18 +98,6 @@ public struct InstanceStore: Sendable {
         return applied
     }
 
-    /// Marks a spawned build ACTIVE and finishes its create action.
-    public func activate(_ instance: inout Instance, host: String, started: Double, in tx: Transaction) async throws {
-        instance.vmState = .active
-        instance.taskState = nil
-        instance.powerState = .running
-        instance.launchedAt = Clock.now()
-        try await save(instance, in: tx)
-        try await recordEvent(
-            instanceUUID: instance.uuid, action: "create", event: "compute__do_build_and_run_instance", start: started,
-            result: "Success", host: host, finishAction: true, in: tx)
-    }
-
     /// The instance, locked for the rest of the transaction: every caller reads it to write it back, and on
     /// PostgreSQL an unlocked read lets a concurrent writer's change be overwritten by this one's stale copy
     /// (a build's placement undoing the reconciler's ERROR). SQLite has one writer at a time already.

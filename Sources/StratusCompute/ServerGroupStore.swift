@@ -111,9 +111,7 @@ public struct ServerGroupStore: Sendable {
         try await storage.transaction { tx in
             try await tx.sql.raw("UPDATE compute_server_groups SET claims = claims + 1 WHERE id = \(bind: group.id)").run()
             guard try await placement(group, excluding: instanceUUID, tx.sql).allows(host) else { return false }
-            try await tx.sql.raw(
-                "UPDATE compute_server_group_members SET host = \(bind: host) WHERE instance_uuid = \(bind: instanceUUID)"
-            ).run()
+            try await setHost(host, for: instanceUUID, on: tx.sql)
             return true
         }
     }
@@ -121,21 +119,22 @@ public struct ServerGroupStore: Sendable {
     /// Records `host` as the instance's in its group, without judging the policy: where a move that did not happen
     /// leaves it (its source), or where a forced move put it. Nothing happens for an instance in no group.
     public func assign(host: String, to instanceUUID: String) async throws {
-        try await storage.autocommit { sql in
-            try await sql.raw("UPDATE compute_server_group_members SET host = \(bind: host) WHERE instance_uuid = \(bind: instanceUUID)").run()
-        }
+        try await storage.autocommit { sql in try await setHost(host, for: instanceUUID, on: sql) }
     }
 
     /// `assign(host:to:)` in the caller's transaction.
     public func assign(host: String, to instanceUUID: String, in tx: Transaction) async throws {
-        try await tx.sql.raw("UPDATE compute_server_group_members SET host = \(bind: host) WHERE instance_uuid = \(bind: instanceUUID)").run()
+        try await setHost(host, for: instanceUUID, on: tx.sql)
     }
 
     /// Forgets the instance's host (failed claim, failed spawn, reschedule).
     public func release(_ instanceUUID: String) async throws {
-        try await storage.autocommit { sql in
-            try await sql.raw("UPDATE compute_server_group_members SET host = NULL WHERE instance_uuid = \(bind: instanceUUID)").run()
-        }
+        try await storage.autocommit { sql in try await setHost(nil, for: instanceUUID, on: sql) }
+    }
+
+    /// Where the member is as far as its group's policy counts it (nil: nowhere yet). A no-op for an instance in no group.
+    private func setHost(_ host: String?, for instanceUUID: String, on sql: any SQLDatabase) async throws {
+        try await sql.raw("UPDATE compute_server_group_members SET host = \(bind: host) WHERE instance_uuid = \(bind: instanceUUID)").run()
     }
 
     /// Removes a deleted instance from its group.

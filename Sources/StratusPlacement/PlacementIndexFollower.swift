@@ -17,7 +17,8 @@ public struct PlacementIndexFollower: Service {
 
     public func run() async throws {
         guard store.storage.engine == .postgresql else {
-            try? await gracefulShutdown()  // one process, nothing to follow; stays up so its group does not stop
+            // One process, nothing to follow; stays up so its group does not stop (until shutdown or cancellation).
+            do { try await gracefulShutdown() } catch is CancellationError {}
             return
         }
         let inbox = store.storage.notifications(PlacementSchema.changeChannel)

@@ -8,7 +8,7 @@ import Testing
 /// memory take about ten seconds) so that both can act while QEMU copies.
 @Suite("Real guests: live migration abort and timeout", .enabled(if: QEMUFixture.available || QEMUFixture.required))
 struct QEMULiveMigrationControlTests {
-    @Test("an abort while QEMU copies leaves the guest running on its source, the destination clean; past the completion timeout, force_complete finishes the move and the guest runs on")
+    @Test("an abort while QEMU copies, or the destination's QEMU killed while it receives, leaves the guest running on its source, the destination clean; past the completion timeout, force_complete finishes the move and the guest runs on")
     func abortAndTimeout() async throws {
         let extra = """
             [qemu]
@@ -51,6 +51,26 @@ struct QEMULiveMigrationControlTests {
             try await expectEventually { !FileManager.default.fileExists(atPath: destPath) }
             #expect(cloud.qemuDrivers[dest]?.pid(of: id) == nil)
             #expect(try await client.placementUsage(host: dest) == 0)
+
+            // The destination's QEMU killed (-9) while the memory arrives: the copy fails, the guest runs on on its
+            // source, and the destination keeps no QEMU, no directory, no allocation.
+            try await migrate()
+            try await expectEventually(seconds: 60) {
+                let migration = try await client.call("GET", "/servers/\(id)/migrations").json["migrations"]?.arrayValue?.first ?? .null
+                return migration["status"] == "running" && (migration["memory_processed_bytes"]?.intValue ?? 0) > 0
+            }
+            let receiver = try #require(cloud.qemuDrivers[dest]?.pid(of: id))
+            #expect(kill(receiver, SIGKILL) == 0)
+            try await expectEventually(seconds: 60) { ["completed", "failed", "error", "cancelled"].contains(try await latest()?["status"]?.stringValue ?? "") }
+            #expect(try await latest()?["status"] == "failed")
+            server = try await client.settle(id)
+            #expect(server["status"] == "ACTIVE")
+            #expect(server["OS-EXT-SRV-ATTR:host"]?.stringValue == source)
+            #expect(await cloud.qemuDrivers[source]?.runState(id) == "running")
+            try await expectEventually { !FileManager.default.fileExists(atPath: destPath) }
+            #expect(cloud.qemuDrivers[dest]?.pid(of: id) == nil)
+            #expect(try await client.placementUsage(host: dest) == 0)
+            #expect(try await client.placementUsage(host: source) == 128)
             let before = try #require(QEMUMultiHostTests.lastTick(try await client.console(id)))
 
             // Again, left alone: past live_migration_completion_timeout (1 s per GiB) the source forces it to finish

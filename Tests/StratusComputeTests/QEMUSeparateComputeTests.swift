@@ -32,6 +32,7 @@ struct QEMUSeparateComputeTests {
             shutdown_timeout = 20
             [qemu]
             accelerator = tcg
+            live_migration_bandwidth = 4
             [queue]
             lease_seconds = 5
 
@@ -57,7 +58,7 @@ struct QEMUSeparateComputeTests {
         return try await startAgent(arguments, name)
     }
 
-    @Test("stratus compute --driver qemu killed -9 mid-spawn, then restarted: the server becomes ACTIVE with exactly one QEMU; then a cold migration to a second agent with each side killed -9 mid-step")
+    @Test("stratus compute --driver qemu killed -9 mid-spawn, then restarted: the server becomes ACTIVE with exactly one QEMU; then a cold migration to a second agent with each side killed -9 mid-step, and a live migration back with its source's agent killed -9 while QEMU copies")
     func killedMidSpawn() async throws {
         // The cloud itself has no hosts: the only one is the separate process below. Short leases, so the
         // killed agent's spawn is delivered again within seconds.
@@ -129,12 +130,53 @@ struct QEMUSeparateComputeTests {
             try await expectEventually { try await client.placementUsage(host: "remote-qemu") == 0 }
             #expect(try await client.placementUsage(host: "remote-qemu-b") == 128)
 
+            // Live back, the source's agent killed -9 while QEMU copies the memory (4 MiB/s: about twenty seconds). QEMU
+            // copies on by itself; the restarted agent, given the step again, watches that copy to its end (its progress
+            // goes on) instead of failing the move or starting a second copy.
+            try await expectEventually(seconds: 60) { QEMUMultiHostTests.lastTick(try await client.console(id)) != nil }
+            let before = try #require(QEMUMultiHostTests.lastTick(try await client.console(id)))
+            func liveMigration() async throws -> JSON {
+                try await client.call("GET", "/servers/\(id)/migrations").json["migrations"]?.arrayValue?.first ?? .null
+            }
+            #expect(try await client.call("POST", "/servers/\(id)/action", json: ["os-migrateLive": ["host": .null, "block_migration": "auto"]]).status == 202)
+            try await expectEventually(seconds: 60) {
+                let migration = try await liveMigration()
+                return migration["status"] == "running" && (migration["memory_processed_bytes"]?.intValue ?? 0) > 0
+            }
+            let liveSource = try await Self.killMidStep(restartedDest, client, id, field: "OS-EXT-STS:task_state", still: "migrating",
+                                                        restart: otherArguments, as: "restarted live-migration source")
+            defer { liveSource.signal(SIGKILL) }
+            // Read once the killed agent is gone: any progress after this is the restarted agent's.
+            let atKill = try await liveMigration()["memory_processed_bytes"]?.intValue ?? 0
+            try await expectEventually(seconds: 120) {
+                // (A migration that ended is no longer listed among the server's migrations in progress.)
+                let migration = try await liveMigration()
+                return migration["status"] != "running" || (migration["memory_processed_bytes"]?.intValue ?? 0) > atKill
+            }
+            #expect(try await liveMigration()["status"] == "running", "the copy ended before the restarted agent watched it")
+            try await expectEventually(seconds: 120) {
+                let status = try await client.call("GET", "/os-migrations?instance_uuid=\(id)").json["migrations"]?.arrayValue?.first?["status"]
+                return ["completed", "failed", "error", "cancelled"].contains(status?.stringValue ?? "")
+            }
+            let live = try await client.call("GET", "/os-migrations?instance_uuid=\(id)").json["migrations"]?.arrayValue?.first ?? .null
+            #expect(live["status"] == "completed", "\(live.encodedString())\n\(liveSource.text.suffix(3000))")
+            #expect(try await client.settle(id)["OS-EXT-SRV-ATTR:host"] == "remote-qemu")
+            #expect(try await client.settle(id)["status"] == "ACTIVE")
+            #expect(Self.qemuProcesses(for: id).count == 1, "exactly one QEMU for the server, on its new host")
+            try await expectEventually { !FileManager.default.fileExists(atPath: "\(otherInstances)/\(id)") }
+            let previous = before
+            try await expectEventually(seconds: 30) { (QEMUMultiHostTests.lastTick(try await client.console(id))?.count ?? 0) > previous.count }
+            let after = try #require(QEMUMultiHostTests.lastTick(try await client.console(id)))
+            #expect(after.uptime > before.uptime, "the same guest, not a new boot")
+            try await expectEventually { try await client.placementUsage(host: "remote-qemu-b") == 0 }
+            #expect(try await client.placementUsage(host: "remote-qemu") == 128)
+
             #expect(try await client.call("DELETE", "/servers/\(id)").status == 204)
             #expect(try await client.settle(id)["status"] == "DELETED")
             #expect(Self.qemuProcesses(for: id).isEmpty)
-            #expect(!FileManager.default.fileExists(atPath: "\(otherInstances)/\(id)"), "the instance directory went with it")
+            #expect(!FileManager.default.fileExists(atPath: "\(instances)/\(id)"), "the instance directory went with it")
             #expect(try await client.placementUsage() == 0)
-            for agent in [third, restartedDest] {
+            for agent in [third, liveSource] {
                 agent.signal(SIGTERM)
                 #expect(await agent.waitForExit() == 0, "the agent stops cleanly on SIGTERM")
             }

@@ -143,21 +143,23 @@ extension QEMUDriver {
             throw DriverError("instances_path is shared with the destination but [qemu] shared_instances_path is not set on this host")
         }
         let live = settings.liveMigration
-        // A redelivery (the agent restarted after the copy ended or while it ran): never copy twice. Copied
-        // already is success (the destination runs the guest: rolling back now would lose it).
-        // (`query-migrate` alone cannot tell: a guest that arrived here by migration shows that one `completed`.)
-        let (state, earlier) = try await monitor(plan) { qmp in
-            (try await qmp.status(), try await qmp.execute("query-migrate")["status"]?.stringValue ?? "none")
+        let job = "mirror-" + uuid.prefix(8)
+        // A redelivery (this agent died, or restarted, while it copied or after): never copy twice. Copied already is
+        // success (the destination runs the guest: rolling back now would lose it). A copy QEMU still carries on by
+        // itself is watched again from where it is; a disk mirror still running is waited for, not started again.
+        // (`query-migrate` alone cannot tell a finished copy: a guest that arrived here by migration shows that one
+        // `completed`, and a migration that failed or was cancelled before leaves its status behind.)
+        let (state, earlier, mirrorRuns) = try await monitor(plan) { qmp in
+            (try await qmp.status(), try await qmp.execute("query-migrate")["status"]?.stringValue ?? "none",
+             (try await qmp.execute("query-block-jobs").arrayValue ?? []).contains { $0["device"]?.stringValue == job })
         }
         if state == "postmigrate" { return }
-        guard ["none", "completed", "failed", "cancelled"].contains(earlier) else {
-            throw DriverError("a live migration of \(uuid) is already in progress (\(earlier)) on this host")
-        }
+        let copying = !["none", "completed", "failed", "cancelled"].contains(earlier)
         outgoing.begin(uuid)
         defer { outgoing.end(uuid) }
-        let job = "mirror-" + uuid.prefix(8)
-        var mirroring = false
-        var paused = false
+        var mirroring = mirrorRuns
+        // Paused by the agent before this one to converge (its user had not paused it): resumed if the move fails.
+        var paused = state == "paused" && !request.paused
         let ramGB = max(2, Double(request.guest.memoryMB) / 1024)
         let dataGB = ramGB + (request.blockMigration ? max(2, Double(request.guest.rootGB)) : 0)
         // One monitor connection for the whole copy (a connection per poll costs more than the poll); it may last
@@ -168,26 +170,30 @@ extension QEMUDriver {
                 var capabilities: [JSON] = []
                 if live.permitAutoConverge { capabilities.append(["capability": "auto-converge", "state": true]) }
                 if live.permitPostCopy { capabilities.append(["capability": "postcopy-ram", "state": true]) }
-                if !capabilities.isEmpty { try await qmp.execute("migrate-set-capabilities", ["capabilities": .array(capabilities)]) }
-                let bandwidth = live.bandwidthMiB > 0 ? live.bandwidthMiB << 20 : 10 << 30
-                try await qmp.execute("migrate-set-parameters", [
-                    "max-bandwidth": .int(bandwidth), "downtime-limit": .int(live.downtimeSchedule(dataGB: dataGB)[0].downtimeMs)])
-                if request.blockMigration, let nbd = incoming.nbd {
-                    let device = try await Self.diskDevice(&qmp)
-                    try await qmp.execute("drive-mirror", [
-                        "device": .string(device), "target": .string(nbd), "sync": "top", "format": "raw", "mode": "existing",
-                        "job-id": .string(job)])
-                    mirroring = true
-                }
                 let mirrorStart = Date()
-                if mirroring { try await waitForMirror(&qmp, job: job, uuid: uuid, request: request, progress: progress) }
+                if !copying {
+                    // (Capabilities and parameters are QEMU's: a copy resumed below keeps the ones it was started with.)
+                    if !capabilities.isEmpty { try await qmp.execute("migrate-set-capabilities", ["capabilities": .array(capabilities)]) }
+                    let bandwidth = live.bandwidthMiB > 0 ? live.bandwidthMiB << 20 : 10 << 30
+                    try await qmp.execute("migrate-set-parameters", [
+                        "max-bandwidth": .int(bandwidth), "downtime-limit": .int(live.downtimeSchedule(dataGB: dataGB)[0].downtimeMs)])
+                    if request.blockMigration, !mirroring, let nbd = incoming.nbd {
+                        let device = try await Self.diskDevice(&qmp)
+                        try await qmp.execute("drive-mirror", [
+                            "device": .string(device), "target": .string(nbd), "sync": "top", "format": "raw", "mode": "existing",
+                            "job-id": .string(job)])
+                        mirroring = true
+                    }
+                    if mirroring { try await waitForMirror(&qmp, job: job, uuid: uuid, request: request, progress: progress) }
+                }
                 let mirrorMs = Date().timeIntervalSince(mirrorStart) * 1000
                 let started = Date()
-                try await qmp.execute("migrate", ["uri": .string(incoming.uri)])
+                if !copying { try await qmp.execute("migrate", ["uri": .string(incoming.uri)]) }
                 let schedule = live.downtimeSchedule(dataGB: dataGB)
                 var step = 1
                 var lastReport = Date()  // the first report after a second: a short copy sends none (each is a round trip)
-                var forced = false
+                // A resumed copy that was forced already (paused, or switched to post-copy) is not forced again.
+                var forced = paused || earlier.hasPrefix("postcopy")
                 while true {
                     let info = try await qmp.execute("query-migrate")
                     let status = info["status"]?.stringValue ?? ""
@@ -198,7 +204,8 @@ extension QEMUDriver {
                     }
                     if status == "failed" { throw DriverError("the live migration failed: \(info["error-desc"]?.stringValue ?? "QEMU gave no reason")") }
                     if status == "cancelled" { throw LiveMigrationCancelled() }
-                    let elapsed = Date().timeIntervalSince(started)
+                    // QEMU's own clock of the copy, so that a resumed one is timed from when it really began.
+                    let elapsed = info["total-time"]?.doubleValue.map { $0 / 1000 } ?? Date().timeIntervalSince(started)
                     let asked = outgoing.asked(uuid)
                     let timedOut = live.completionTimeout > 0 && elapsed > Double(live.completionTimeout) * dataGB
                     if asked.cancel || (timedOut && !live.timeoutForcesCompletion) {
