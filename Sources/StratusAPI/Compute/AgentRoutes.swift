@@ -4,6 +4,7 @@ import Hummingbird
 import StratusCompute
 import StratusCore
 import StratusMessages
+import ServiceLifecycle
 import StratusQueue
 
 /// The compute agents' channel at `/compute/agent/v1` (service role only): long-poll for the messages of the
@@ -101,10 +102,24 @@ public struct AgentAPI: Sendable {
         let channel = Queue.wakeUpChannel(topics[0])
         let lease = "agent-" + Identifier.uuid()
         let deadline = ContinuousClock.now + .milliseconds(claim.waitMilliseconds)
+        // A listener shutting down gracefully waits for the requests it serves: a long-poll answers at once (with
+        // what it holds, often nothing) rather than keep the process up for the rest of its wait.
+        let stopping = ShutdownFlag()
+        return try await withGracefulShutdownHandler {
+            try await waitForMessages(topics: topics, channel: channel, owner: lease, limit: claim.limit, until: deadline, unless: stopping)
+        } onGracefulShutdown: {
+            stopping.raise()
+            queue.storage.wakeups.signal(channel)
+        }
+    }
+
+    /// Claims for `lease` until there is something, the deadline passes, or the process stops.
+    private func waitForMessages(topics: [String], channel: String, owner lease: String, limit: Int,
+                                 until deadline: ContinuousClock.Instant, unless stopping: ShutdownFlag) async throws -> [Delivery] {
         while true {
             let version = queue.storage.wakeups.version(channel)
-            let messages = try await queue.claim(topics: topics, owner: lease, limit: claim.limit)
-            if !messages.isEmpty || ContinuousClock.now >= deadline {
+            let messages = try await queue.claim(topics: topics, owner: lease, limit: limit)
+            if !messages.isEmpty || ContinuousClock.now >= deadline || stopping.isRaised {
                 return messages.map { message in
                     Delivery(id: message.id, host: Queue.host(ofTopic: message.topic), lease: lease,
                              kind: message.kind.rawValue, attempt: message.attempt, requestID: message.requestID, command: message.payload,
@@ -242,4 +257,11 @@ public struct AgentAPI: Sendable {
 final class RegisteredHosts: Sendable {
     private let state = Mutex<[String: Double]>([:])
     func withLock<T>(_ body: (inout [String: Double]) -> T) -> T { state.withLock { body(&$0) } }
+}
+
+/// Set once, when the process starts to shut down gracefully.
+final class ShutdownFlag: Sendable {
+    private let raised = Atomic<Bool>(false)
+    func raise() { raised.store(true, ordering: .releasing) }
+    var isRaised: Bool { raised.load(ordering: .acquiring) }
 }
