@@ -58,7 +58,7 @@ struct QEMUSeparateComputeTests {
         return try await startAgent(arguments, name)
     }
 
-    @Test("stratus compute --driver qemu killed -9 mid-spawn, then restarted: the server becomes ACTIVE with exactly one QEMU; then a cold migration to a second agent with each side killed -9 mid-step, and a live migration back with its source's agent killed -9 while QEMU copies")
+    @Test("stratus compute --driver qemu killed -9 mid-spawn, then restarted: the server becomes ACTIVE with exactly one QEMU; then a cold migration to a second agent with each side killed -9 mid-step, and a live migration back with both agents killed -9 while QEMU copies")
     func killedMidSpawn() async throws {
         // The cloud itself has no hosts: the only one is the separate process below. Short leases, so the
         // killed agent's spawn is delivered again within seconds.
@@ -130,7 +130,7 @@ struct QEMUSeparateComputeTests {
             try await expectEventually { try await client.placementUsage(host: "remote-qemu") == 0 }
             #expect(try await client.placementUsage(host: "remote-qemu-b") == 128)
 
-            // Live back, the source's agent killed -9 while QEMU copies the memory (4 MiB/s: about twenty seconds). QEMU
+            // Live back, the source's agent (then the destination's) killed -9 while QEMU copies the memory (4 MiB/s: about twenty seconds). QEMU
             // copies on by itself; the restarted agent, given the step again, watches that copy to its end (its progress
             // goes on) instead of failing the move or starting a second copy.
             try await expectEventually(seconds: 60) { QEMUMultiHostTests.lastTick(try await client.console(id)) != nil }
@@ -146,6 +146,11 @@ struct QEMUSeparateComputeTests {
             let liveSource = try await Self.killMidStep(restartedDest, client, id, field: "OS-EXT-STS:task_state", still: "migrating",
                                                         restart: otherArguments, as: "restarted live-migration source")
             defer { liveSource.signal(SIGKILL) }
+            // And the destination's agent, whose QEMU receives meanwhile without it; it is needed again only once the
+            // guest has arrived.
+            let liveDest = try await Self.killMidStep(third, client, id, field: "OS-EXT-STS:task_state", still: "migrating",
+                                                      restart: arguments, as: "restarted live-migration destination")
+            defer { liveDest.signal(SIGKILL) }
             // Read once the killed agent is gone: any progress after this is the restarted agent's.
             let atKill = try await liveMigration()["memory_processed_bytes"]?.intValue ?? 0
             try await expectEventually(seconds: 120) {
@@ -176,7 +181,7 @@ struct QEMUSeparateComputeTests {
             #expect(Self.qemuProcesses(for: id).isEmpty)
             #expect(!FileManager.default.fileExists(atPath: "\(instances)/\(id)"), "the instance directory went with it")
             #expect(try await client.placementUsage() == 0)
-            for agent in [third, liveSource] {
+            for agent in [liveDest, liveSource] {
                 agent.signal(SIGTERM)
                 #expect(await agent.waitForExit() == 0, "the agent stops cleanly on SIGTERM")
             }
