@@ -45,10 +45,10 @@ extension ComputeAgent {
                 try await driver.removeSharedPathMarker(migrationUUID: request.migrationUUID)
                 try await driver.rollbackLiveMigrationAtDestination(request)
             case .abort:
-                try await driver.abortLiveMigration(instanceUUID: uuid)
+                try await driver.abortLiveMigration(request)
                 return nil
             case .forceComplete:
-                try await driver.forceCompleteLiveMigration(instanceUUID: uuid)
+                try await driver.forceCompleteLiveMigration(request)
                 return nil
             }
             return outcome

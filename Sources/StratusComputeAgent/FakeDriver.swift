@@ -242,11 +242,13 @@ extension FakeDriver {
         state.withLock { _ = $0.guests.removeValue(forKey: request.guest.instanceUUID) }
     }
 
-    public func abortLiveMigration(instanceUUID: String) async throws {
+    public func abortLiveMigration(_ request: LiveMigrationRequest) async throws {
+        let instanceUUID = request.guest.instanceUUID
         live.withLock { live in if live.migrating.contains(instanceUUID) { live.cancelled.insert(instanceUUID) } }
     }
 
-    public func forceCompleteLiveMigration(instanceUUID: String) async throws {
+    public func forceCompleteLiveMigration(_ request: LiveMigrationRequest) async throws {
+        let instanceUUID = request.guest.instanceUUID
         live.withLock { live in if live.migrating.contains(instanceUUID) { live.forced.insert(instanceUUID) } }
     }
 }

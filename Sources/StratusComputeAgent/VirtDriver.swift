@@ -65,10 +65,11 @@ public protocol VirtDriver: Sendable {
     func cleanupLiveMigrationSource(_ request: LiveMigrationRequest) async throws
     /// Destination: removes the QEMU and, unless the instances_path is shared, the directory prepared here.
     func rollbackLiveMigrationAtDestination(_ request: LiveMigrationRequest) async throws
-    /// Source: cancels the migration of the guest in progress, if one is.
-    func abortLiveMigration(instanceUUID: String) async throws
-    /// Source: makes the migration in progress converge now.
-    func forceCompleteLiveMigration(instanceUUID: String) async throws
+    /// Source: cancels the migration `request.migrationUUID` — now, or as soon as its copy is in hand again (an
+    /// agent restarted mid-copy gets the abort before the redelivered copy).
+    func abortLiveMigration(_ request: LiveMigrationRequest) async throws
+    /// Source: makes the migration `request.migrationUUID` converge now (or once its copy is in hand again).
+    func forceCompleteLiveMigration(_ request: LiveMigrationRequest) async throws
 
     /// Writes the guest's disk, flattened, as the bits of the queued image `request.imageID`, calling `progress`
     /// when the copy is taken and when its upload starts. The guest is as it was afterwards.
@@ -120,8 +121,8 @@ extension VirtDriver {
     public func rollbackLiveMigrationAtDestination(_ request: LiveMigrationRequest) async throws {
         try await destroy(instanceUUID: request.guest.instanceUUID)
     }
-    public func abortLiveMigration(instanceUUID: String) async throws {}
-    public func forceCompleteLiveMigration(instanceUUID: String) async throws {}
+    public func abortLiveMigration(_ request: LiveMigrationRequest) async throws {}
+    public func forceCompleteLiveMigration(_ request: LiveMigrationRequest) async throws {}
     public func snapshot(_ request: SnapshotRequest, progress: @escaping @Sendable (SnapshotOutcome.Phase) async -> Void) async throws {
         throw DriverError("the \(hypervisorType) driver cannot snapshot guests")
     }

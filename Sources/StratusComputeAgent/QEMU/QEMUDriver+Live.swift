@@ -40,19 +40,41 @@ public struct LiveMigrationStats: Sendable, Equatable {
 }
 
 /// The live migrations copying from one host, and the aborts and force-completes asked of them: an abort arrives
-/// as a message of its own while the copy runs, and must not wait for the guest's lock.
+/// as a message of its own while the copy runs, and must not wait for the guest's lock. Asks are kept by migration,
+/// so one that arrives before its copy is in hand (an agent restarted mid-copy gets the abort at once, the copy
+/// only when its lease runs out) waits for it, and never touches another migration of the same guest.
 final class OutgoingMigrations: Sendable {
-    private let state = Mutex<[String: (cancel: Bool, force: Bool)]>([:])
+    private struct Asked { var cancel = false, force = false }
+    /// Asks of migrations not in hand are forgotten beyond this many (aborts of moves long over).
+    static let pendingLimit = 64
+    private let state = Mutex<(copying: Set<String>, asked: [String: Asked])>(([], [:]))
     private let finished = Mutex<[String: LiveMigrationStats]>([:])
 
     func record(_ uuid: String, _ stats: LiveMigrationStats) { finished.withLock { $0[uuid] = stats } }
     func stats(_ uuid: String) -> LiveMigrationStats? { finished.withLock { $0[uuid] } }
 
-    func begin(_ uuid: String) { state.withLock { $0[uuid] = (false, false) } }
-    func end(_ uuid: String) { _ = state.withLock { $0.removeValue(forKey: uuid) } }
-    func cancel(_ uuid: String) { state.withLock { if $0[uuid] != nil { $0[uuid]!.cancel = true } } }
-    func force(_ uuid: String) { state.withLock { if $0[uuid] != nil { $0[uuid]!.force = true } } }
-    func asked(_ uuid: String) -> (cancel: Bool, force: Bool) { state.withLock { $0[uuid] ?? (false, false) } }
+    func begin(_ migration: String) { state.withLock { _ = $0.copying.insert(migration) } }
+    func end(_ migration: String) {
+        state.withLock { state in
+            state.copying.remove(migration)
+            state.asked.removeValue(forKey: migration)
+        }
+    }
+    func cancel(_ migration: String) { ask(migration) { $0.cancel = true } }
+    func force(_ migration: String) { ask(migration) { $0.force = true } }
+    func asked(_ migration: String) -> (cancel: Bool, force: Bool) {
+        state.withLock { state in state.asked[migration].map { ($0.cancel, $0.force) } ?? (false, false) }
+    }
+
+    private func ask(_ migration: String, _ change: (inout Asked) -> Void) {
+        state.withLock { state in
+            change(&state.asked[migration, default: Asked()])
+            if state.asked.count > Self.pendingLimit {
+                let copying = state.copying
+                state.asked = state.asked.filter { copying.contains($0.key) || $0.key == migration }
+            }
+        }
+    }
 }
 
 /// Live migration over QMP, no libvirt: the destination's QEMU starts from the same plan with `-incoming defer`,
@@ -155,8 +177,8 @@ extension QEMUDriver {
         }
         if state == "postmigrate" { return }
         let copying = !["none", "completed", "failed", "cancelled"].contains(earlier)
-        outgoing.begin(uuid)
-        defer { outgoing.end(uuid) }
+        outgoing.begin(request.migrationUUID)
+        defer { outgoing.end(request.migrationUUID) }
         var mirroring = mirrorRuns
         // Paused by the agent before this one to converge (its user had not paused it): resumed if the move fails.
         var paused = state == "paused" && !request.paused
@@ -206,7 +228,7 @@ extension QEMUDriver {
                     if status == "cancelled" { throw LiveMigrationCancelled() }
                     // QEMU's own clock of the copy, so that a resumed one is timed from when it really began.
                     let elapsed = info["total-time"]?.doubleValue.map { $0 / 1000 } ?? Date().timeIntervalSince(started)
-                    let asked = outgoing.asked(uuid)
+                    let asked = outgoing.asked(request.migrationUUID)
                     let timedOut = live.completionTimeout > 0 && elapsed > Double(live.completionTimeout) * dataGB
                     if asked.cancel || (timedOut && !live.timeoutForcesCompletion) {
                         try await qmp.execute("migrate_cancel")
@@ -264,7 +286,7 @@ extension QEMUDriver {
             }
             let total = mirror["len"]?.intValue ?? 0, done = mirror["offset"]?.intValue ?? 0
             if mirror["ready"]?.boolValue == true { return }
-            if outgoing.asked(uuid).cancel { throw LiveMigrationCancelled() }
+            if outgoing.asked(request.migrationUUID).cancel { throw LiveMigrationCancelled() }
             if Date().timeIntervalSince(lastReport) >= 1 {
                 lastReport = Date()
                 await progress(LiveProgress(host: "", migrationUUID: request.migrationUUID, diskTotal: total, diskProcessed: done,
@@ -316,7 +338,7 @@ extension QEMUDriver {
         try await locks.withLock(uuid) { [self] in try await removeOwnFiles(guest(uuid)) }
     }
 
-    public func abortLiveMigration(instanceUUID: String) async throws { outgoing.cancel(instanceUUID) }
+    public func abortLiveMigration(_ request: LiveMigrationRequest) async throws { outgoing.cancel(request.migrationUUID) }
 
-    public func forceCompleteLiveMigration(instanceUUID: String) async throws { outgoing.force(instanceUUID) }
+    public func forceCompleteLiveMigration(_ request: LiveMigrationRequest) async throws { outgoing.force(request.migrationUUID) }
 }
