@@ -14,7 +14,8 @@ extension Conductor {
               migration.destCompute == nil else { return }
         let started = Clock.now()
         try await chooseDestination(instance, migration, ignoring: [migration.sourceCompute]) { host, summary in
-            try await rebuildOnDestination(instance, migration, on: host, started: started, summary: summary, requestID: requestID)
+            try await rebuildOnDestination(instance, migration, on: host, started: started, summary: summary,
+                                           onSharedStorage: ref.onSharedStorage, requestID: requestID)
         } noHost: { details in
             // Nova: the server keeps its vm_state, the task is cleared, the migration is in error.
             let reason = "No valid host was found. No valid host found for evacuate" + details
@@ -34,7 +35,7 @@ extension Conductor {
 
     /// The destination is claimed: the server is its now, and it spawns the guest from the image.
     func rebuildOnDestination(_ instance: Instance, _ migration: MigrationRecord, on dest: String, started: Double, summary: String,
-                              requestID: String) async throws {
+                              onSharedStorage: Bool?, requestID: String) async throws {
         try await rebindPorts(instance.uuid, to: dest)
         let ports = try await network.ports(device: instance.uuid)
         try await queue.storage.transaction { tx in
@@ -51,7 +52,9 @@ extension Conductor {
             try await instances.save(current, in: tx)
             try await instances.recordEvent(instanceUUID: current.uuid, action: "evacuate", event: "conductor_rebuild_server",
                                             start: started, result: "Success", host: dest, details: summary, in: tx)
-            try await queue.send(.spawn(Self.guest(current, flavor: current.flavor, ports: ports)), to: dest, requestID: requestID, in: tx)
+            var spawn = Self.guest(current, flavor: current.flavor, ports: ports)
+            spawn.onSharedStorage = onSharedStorage
+            try await queue.send(.spawn(spawn), to: dest, requestID: requestID, in: tx)
         }
     }
 

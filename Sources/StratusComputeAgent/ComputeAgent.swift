@@ -37,6 +37,12 @@ public struct ComputeAgent: Sendable {
         switch command {
         case .spawn(let request):
             let started = Clock.now()
+            // Checked before anything is made, and so without the failed spawn's clean-up: that would remove a disk
+            // this host does share (the admin said it did not).
+            if let expected = request.onSharedStorage, await driver.instanceOnSharedStorage(request.instanceUUID) != expected {
+                return .report(.spawnFailed(SpawnOutcome(host: host, instanceUUID: request.instanceUUID, started: started,
+                                                         error: "Invalid state of instance files on shared storage")))
+            }
             do {
                 try await driver.spawn(request)
                 return .report(.spawned(SpawnOutcome(host: host, instanceUUID: request.instanceUUID, started: started)))

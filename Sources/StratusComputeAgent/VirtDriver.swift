@@ -65,6 +65,9 @@ public protocol VirtDriver: Sendable {
     func cleanupLiveMigrationSource(_ request: LiveMigrationRequest) async throws
     /// Destination: removes the QEMU and, unless the instances_path is shared, the directory prepared here.
     func rollbackLiveMigrationAtDestination(_ request: LiveMigrationRequest) async throws
+    /// Whether the guest's disk is already here on storage this host shares with others (Nova's `instance_on_disk`):
+    /// what an evacuation's `onSharedStorage` is checked against.
+    func instanceOnSharedStorage(_ instanceUUID: String) async -> Bool
     /// Source: cancels the migration `request.migrationUUID` — now, or as soon as its copy is in hand again (an
     /// agent restarted mid-copy gets the abort before the redelivered copy).
     func abortLiveMigration(_ request: LiveMigrationRequest) async throws
@@ -121,6 +124,7 @@ extension VirtDriver {
     public func rollbackLiveMigrationAtDestination(_ request: LiveMigrationRequest) async throws {
         try await destroy(instanceUUID: request.guest.instanceUUID)
     }
+    public func instanceOnSharedStorage(_ instanceUUID: String) async -> Bool { false }
     public func abortLiveMigration(_ request: LiveMigrationRequest) async throws {}
     public func forceCompleteLiveMigration(_ request: LiveMigrationRequest) async throws {}
     public func snapshot(_ request: SnapshotRequest, progress: @escaping @Sendable (SnapshotOutcome.Phase) async -> Void) async throws {

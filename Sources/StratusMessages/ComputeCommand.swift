@@ -73,9 +73,13 @@ public struct SpawnRequest: Sendable, Equatable, Codable {
     public var hostname: String
     /// The ports bound to the server, one NIC each, in order.
     public var ports: [SpawnPort]
+    /// An evacuation's `onSharedStorage` (before microversion 2.14): whether the admin says the guest's disk is on
+    /// storage this host shares with the failed one. The host refuses the spawn when it finds otherwise (Nova's
+    /// InvalidSharedStorage). Absent: the host judges by itself.
+    public var onSharedStorage: Bool?
 
     public init(instanceUUID: String, instanceName: String, vcpus: Int, memoryMB: Int, rootGB: Int, imageRef: String,
-                hostname: String = "", ports: [SpawnPort] = []) {
+                hostname: String = "", ports: [SpawnPort] = [], onSharedStorage: Bool? = nil) {
         self.instanceUUID = instanceUUID
         self.instanceName = instanceName
         self.vcpus = vcpus
@@ -84,11 +88,12 @@ public struct SpawnRequest: Sendable, Equatable, Codable {
         self.imageRef = imageRef
         self.hostname = hostname
         self.ports = ports
+        self.onSharedStorage = onSharedStorage
     }
 
     enum CodingKeys: String, CodingKey {
         case instanceUUID = "instance", instanceName = "name", vcpus, memoryMB = "memory_mb", rootGB = "root_gb"
-        case imageRef = "image_ref", hostname, ports
+        case imageRef = "image_ref", hostname, ports, onSharedStorage = "on_shared_storage"
     }
 }
 

@@ -86,11 +86,14 @@ public struct MoveOutcome: Sendable, Equatable, Codable {
 public struct MigrationRef: Sendable, Equatable, Codable {
     public var instanceUUID: String
     public var migrationUUID: String
+    /// Only an evacuation's, and only before microversion 2.14: the admin's `onSharedStorage` (see `SpawnRequest`).
+    public var onSharedStorage: Bool?
 
-    public init(instanceUUID: String, migrationUUID: String) {
+    public init(instanceUUID: String, migrationUUID: String, onSharedStorage: Bool? = nil) {
         self.instanceUUID = instanceUUID
         self.migrationUUID = migrationUUID
+        self.onSharedStorage = onSharedStorage
     }
 
-    enum CodingKeys: String, CodingKey { case instanceUUID = "instance", migrationUUID = "migration" }
+    enum CodingKeys: String, CodingKey { case instanceUUID = "instance", migrationUUID = "migration", onSharedStorage = "on_shared_storage" }
 }

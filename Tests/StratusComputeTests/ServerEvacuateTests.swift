@@ -59,7 +59,7 @@ struct ServerEvacuateTests {
         }
     }
 
-    @Test("evacuate failures: no other host → error, the server unchanged; the destination fails the spawn → ERROR, back on the dead source")
+    @Test("evacuate failures: no other host → error, the server unchanged; the destination fails the spawn, or finds the disk not where 2.13's onSharedStorage said → ERROR, back on the dead source")
     func evacuateFailures() async throws {
         try await withComputeCloud(hosts: 2) { client, cloud in
             let id = try await client.create("stranded")
@@ -81,8 +81,25 @@ struct ServerEvacuateTests {
             #expect(moves.host(server) == source)
             try await expectEventually { try await client.placementUsage(host: dest) == 0 }
             #expect(try await client.placementUsage(host: source) == 128)
-            // From ERROR an evacuation is allowed again, and works.
-            #expect(try await moves.act(client, id, ["evacuate": [:]]).status == 200)
+            // Before 2.14 the admin says where the disk is, and the destination checks: these fake hosts share no
+            // storage, so "on shared storage" fails the rebuild there with Nova's fault (nothing made, nothing held).
+            func evacuate213(_ shared: Bool) async throws -> Int {
+                try await client.http.request("POST", "/compute/v2.1/servers/\(id)/action", token: client.token,
+                                              json: ["evacuate": ["onSharedStorage": .bool(shared)]],
+                                              headers: ["OpenStack-API-Version": "compute 2.13"]).status
+            }
+            #expect(try await evacuate213(true) == 200)
+            try await expectEventually {
+                try await moves.migrations(client, "?instance_uuid=\(id)").filter { $0["status"] == "failed" }.count == 2
+            }
+            server = try await client.settle(id)
+            #expect(server["status"] == "ERROR")
+            #expect(server["fault"]?["message"] == "Invalid state of instance files on shared storage")
+            #expect(moves.host(server) == source)
+            #expect(cloud.fakeDrivers[dest]?.guestState(id) == nil)
+            try await expectEventually { try await client.placementUsage(host: dest) == 0 }
+            // From ERROR an evacuation is allowed again, and works (here with the storage said as it is).
+            #expect(try await evacuate213(false) == 200)
             try await expectEventually { try await moves.migrations(client, "?instance_uuid=\(id)").first?["status"] == "done" }
             server = try await client.settle(id)
             #expect(server["status"] == "ACTIVE")

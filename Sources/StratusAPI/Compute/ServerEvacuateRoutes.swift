@@ -18,11 +18,13 @@ extension ComputeAPI {
         if !version.atLeast(2, 14) { allowed.insert("onSharedStorage") }
         if version.atLeast(2, 29) && !version.atLeast(2, 68) { allowed.insert("force") }
         try options.rejectUnknown(allowed)
+        // Before 2.14 the admin says whether the disk is on shared storage, and the destination checks it.
+        var onSharedStorage: Bool?
         if !version.atLeast(2, 14) {
             guard options.has("onSharedStorage") else {
                 throw JSONFields.invalid("evacuate/onSharedStorage", "'onSharedStorage' is a required property")
             }
-            _ = try options.bool("onSharedStorage")
+            onSharedStorage = try options.bool("onSharedStorage")
         }
         let host = try options.string("host")
         let password = try options.string("adminPass") ?? Identifier.uuid().replacingOccurrences(of: "-", with: "").prefix(12).description
@@ -49,7 +51,11 @@ extension ComputeAPI {
             record.status = .accepted
             record.targetState = stopped || current.vmState == .stopped ? .stopped : .active
             return record
-        } request: { .evacuate($0) }
+        } request: { [onSharedStorage] ref in
+            var ref = ref
+            ref.onSharedStorage = onSharedStorage
+            return .evacuate(ref)
+        }
         return version.atLeast(2, 14) ? nil : ["adminPass": .string(password)]
     }
 }

@@ -101,6 +101,11 @@ extension QEMUDriver {
         try removeIfPresent(markerPath(migrationUUID))
     }
 
+    /// A shared instances_path (`[qemu] shared_instances_path`) that holds the guest's disk already.
+    public func instanceOnSharedStorage(_ instanceUUID: String) async -> Bool {
+        settings.sharedPathHost != nil && FileManager.default.fileExists(atPath: guest(instanceUUID).directory + "/disk")
+    }
+
     func incomingPath(_ guest: QEMUGuest) -> String { guest.runtime + "/incoming.json" }
 
     public func preLiveMigration(_ request: LiveMigrationRequest) async throws -> LiveIncoming {
