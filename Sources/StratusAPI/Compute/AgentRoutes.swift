@@ -117,9 +117,11 @@ public struct AgentAPI: Sendable {
     private func waitForMessages(topics: [String], channel: String, owner lease: String, limit: Int,
                                  until deadline: ContinuousClock.Instant, unless stopping: ShutdownFlag) async throws -> [Delivery] {
         while true {
+            // Nothing more is leased once the process stops: a reply it might not finish writing would strand them.
+            if stopping.isRaised { return [] }
             let version = queue.storage.wakeups.version(channel)
             let messages = try await queue.claim(topics: topics, owner: lease, limit: limit)
-            if !messages.isEmpty || ContinuousClock.now >= deadline || stopping.isRaised {
+            if !messages.isEmpty || ContinuousClock.now >= deadline {
                 return messages.map { message in
                     Delivery(id: message.id, host: Queue.host(ofTopic: message.topic), lease: lease,
                              kind: message.kind.rawValue, attempt: message.attempt, requestID: message.requestID, command: message.payload,

@@ -170,7 +170,8 @@ extension QEMUDriver {
             throw DriverError("instances_path is shared with the destination but [qemu] shared_instances_path is not set on this host")
         }
         let live = settings.liveMigration
-        let job = "mirror-" + uuid.prefix(8)
+        // Named after the migration: a job another migration left behind is never taken for this one's.
+        let job = "mirror-" + request.migrationUUID.prefix(8)
         // A redelivery (this agent died, or restarted, while it copied or after): never copy twice. Copied already is
         // success (the destination runs the guest: rolling back now would lose it). A copy QEMU still carries on by
         // itself is watched again from where it is; a disk mirror still running is waited for, not started again.
@@ -198,6 +199,13 @@ extension QEMUDriver {
                 if live.permitAutoConverge { capabilities.append(["capability": "auto-converge", "state": true]) }
                 if live.permitPostCopy { capabilities.append(["capability": "postcopy-ram", "state": true]) }
                 let mirrorStart = Date()
+                if copying, request.blockMigration, !mirroring {
+                    // The memory still moves but the disk's copy ended while this host's agent was away (a graceful
+                    // stop cancels its job, an NBD error ends it): the destination's disk misses writes since, so the
+                    // guest must not switch over.
+                    try await qmp.execute("migrate_cancel")
+                    throw DriverError("the copy of the guest's disk to the destination ended while this host's agent was away; the live migration is cancelled")
+                }
                 if !copying {
                     // (Capabilities and parameters are QEMU's: a copy resumed below keeps the ones it was started with.)
                     if !capabilities.isEmpty { try await qmp.execute("migrate-set-capabilities", ["capabilities": .array(capabilities)]) }
@@ -241,16 +249,26 @@ extension QEMUDriver {
                         // Nova's force-complete: post-copy when permitted, else pause the guest so its memory stops changing.
                         forced = true
                         if live.permitPostCopy { try await qmp.execute("migrate-start-postcopy") } else {
-                            try await qmp.execute("stop")
-                            paused = true
+                            // (A guest its user paused is paused already, and stays so if the move fails.)
+                            if try await qmp.status() == "running" {
+                                try await qmp.execute("stop")
+                                paused = true
+                            }
                         }
                     }
-                    if step < schedule.count, elapsed >= schedule[step].after {
-                        try await qmp.execute("migrate-set-parameters", ["downtime-limit": .int(schedule[step].downtimeMs)])
-                        step += 1
+                    // Every step reached at once (a resumed copy is well along), then the allowed downtime they reach.
+                    let reached = step
+                    while step < schedule.count, elapsed >= schedule[step].after { step += 1 }
+                    if step > reached {
+                        try await qmp.execute("migrate-set-parameters", ["downtime-limit": .int(schedule[step - 1].downtimeMs)])
                     }
                     if Date().timeIntervalSince(lastReport) >= 1 {
                         lastReport = Date()
+                        // The disk must stay mirrored until the switch: once a second, the job is looked for.
+                        if mirroring, !(try await qmp.execute("query-block-jobs").arrayValue ?? []).contains(where: { $0["device"]?.stringValue == job }) {
+                            try await qmp.execute("migrate_cancel")
+                            throw DriverError("the copy of the guest's disk to the destination stopped; the live migration is cancelled")
+                        }
                         let ram = info["ram"]
                         await progress(LiveProgress(host: "", migrationUUID: request.migrationUUID, memoryTotal: ram?["total"]?.intValue ?? 0,
                                                     memoryProcessed: ram?["transferred"]?.intValue ?? 0,
@@ -261,6 +279,10 @@ extension QEMUDriver {
                 // The guest runs on the destination now; the mirror, in sync to the end, is let go without a switch.
                 if mirroring { try await qmp.execute("block-job-cancel", ["device": .string(job)]) }
             }
+        } catch where Task.isCancelled {
+            // This agent stops: QEMU's copy is left as it is, for the step delivered again to carry on (stopping the
+            // disk's copy here would let the memory's go on without it).
+            throw CancellationError()
         } catch {
             // The guest stays here: the copy of its disk stops, and a guest paused to converge runs again. What of that
             // fails is added to the step's error (the operator must know the guest may be paused), never dropped.
