@@ -34,43 +34,44 @@ struct QEMULiveMigrationControlTests {
                 try await client.call("GET", "/os-migrations?instance_uuid=\(id)").json["migrations"]?.arrayValue?.first
             }
 
-            // Abort while the memory is being copied (progress shows on the server's migration).
-            try await migrate()
-            var inProgress = JSON.null
-            try await expectEventually(seconds: 60) {
-                inProgress = try await client.call("GET", "/servers/\(id)/migrations").json["migrations"]?.arrayValue?.first ?? .null
-                return inProgress["status"] == "running" && (inProgress["memory_processed_bytes"]?.intValue ?? 0) > 0
+            /// Waits until the memory is being copied (progress shows on the server's migration); returns the migration.
+            func copying() async throws -> JSON {
+                var inProgress = JSON.null
+                try await expectEventually(seconds: 60) {
+                    inProgress = try await client.call("GET", "/servers/\(id)/migrations").json["migrations"]?.arrayValue?.first ?? .null
+                    return inProgress["status"] == "running" && (inProgress["memory_processed_bytes"]?.intValue ?? 0) > 0
+                }
+                return inProgress
             }
+            /// The move did not happen: the guest runs on its source, the destination holds nothing.
+            func stillOnSource() async throws {
+                server = try await client.settle(id)
+                #expect(server["status"] == "ACTIVE")
+                #expect(server["OS-EXT-SRV-ATTR:host"]?.stringValue == source)
+                #expect(await cloud.qemuDrivers[source]?.runState(id) == "running")
+                try await expectEventually { !FileManager.default.fileExists(atPath: destPath) }
+                #expect(cloud.qemuDrivers[dest]?.pid(of: id) == nil)
+                #expect(try await client.placementUsage(host: dest) == 0)
+                #expect(try await client.placementUsage(host: source) == 128)
+            }
+
+            // Abort while the memory is being copied.
+            try await migrate()
+            let inProgress = try await copying()
             let migrationID = try #require(inProgress["id"]?.intValue)
             #expect(try await client.call("DELETE", "/servers/\(id)/migrations/\(migrationID)").status == 202)
             try await expectEventually(seconds: 60) { try await latest()?["status"] == "cancelled" }
-            server = try await client.settle(id)
-            #expect(server["status"] == "ACTIVE")
-            #expect(server["OS-EXT-SRV-ATTR:host"]?.stringValue == source)
-            #expect(await cloud.qemuDrivers[source]?.runState(id) == "running")
-            try await expectEventually { !FileManager.default.fileExists(atPath: destPath) }
-            #expect(cloud.qemuDrivers[dest]?.pid(of: id) == nil)
-            #expect(try await client.placementUsage(host: dest) == 0)
+            try await stillOnSource()
 
             // The destination's QEMU killed (-9) while the memory arrives: the copy fails, the guest runs on on its
             // source, and the destination keeps no QEMU, no directory, no allocation.
             try await migrate()
-            try await expectEventually(seconds: 60) {
-                let migration = try await client.call("GET", "/servers/\(id)/migrations").json["migrations"]?.arrayValue?.first ?? .null
-                return migration["status"] == "running" && (migration["memory_processed_bytes"]?.intValue ?? 0) > 0
-            }
+            _ = try await copying()
             let receiver = try #require(cloud.qemuDrivers[dest]?.pid(of: id))
             #expect(kill(receiver, SIGKILL) == 0)
             try await expectEventually(seconds: 60) { ["completed", "failed", "error", "cancelled"].contains(try await latest()?["status"]?.stringValue ?? "") }
             #expect(try await latest()?["status"] == "failed")
-            server = try await client.settle(id)
-            #expect(server["status"] == "ACTIVE")
-            #expect(server["OS-EXT-SRV-ATTR:host"]?.stringValue == source)
-            #expect(await cloud.qemuDrivers[source]?.runState(id) == "running")
-            try await expectEventually { !FileManager.default.fileExists(atPath: destPath) }
-            #expect(cloud.qemuDrivers[dest]?.pid(of: id) == nil)
-            #expect(try await client.placementUsage(host: dest) == 0)
-            #expect(try await client.placementUsage(host: source) == 128)
+            try await stillOnSource()
             let before = try #require(QEMUMultiHostTests.lastTick(try await client.console(id)))
 
             // Again, left alone: past live_migration_completion_timeout (1 s per GiB) the source forces it to finish
