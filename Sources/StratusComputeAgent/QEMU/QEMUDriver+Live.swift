@@ -159,6 +159,11 @@ extension QEMUDriver {
         return name
     }
 
+    /// The block job named `job` (the disk mirror), if QEMU still runs it.
+    static func blockJob(_ qmp: inout QMPConnection, _ job: String) async throws -> JSON? {
+        try await qmp.execute("query-block-jobs").arrayValue?.first { $0["device"]?.stringValue == job }
+    }
+
     public func liveMigration(_ request: LiveMigrationRequest, progress: @escaping @Sendable (LiveProgress) async -> Void) async throws {
         let uuid = request.guest.instanceUUID
         let guest = guest(uuid)
@@ -179,7 +184,7 @@ extension QEMUDriver {
         // `completed`, and a migration that failed or was cancelled before leaves its status behind.)
         let (state, earlier, mirrorRuns) = try await monitor(plan) { qmp in
             (try await qmp.status(), try await qmp.execute("query-migrate")["status"]?.stringValue ?? "none",
-             (try await qmp.execute("query-block-jobs").arrayValue ?? []).contains { $0["device"]?.stringValue == job })
+             try await Self.blockJob(&qmp, job) != nil)
         }
         if state == "postmigrate" { return }
         let copying = !["none", "completed", "failed", "cancelled"].contains(earlier)
@@ -195,19 +200,19 @@ extension QEMUDriver {
         let sessionTimeout = live.completionTimeout > 0 ? Double(live.completionTimeout) * dataGB + 120 : 86400
         do {
             try await monitor(plan, timeout: sessionTimeout) { qmp in
-                var capabilities: [JSON] = []
-                if live.permitAutoConverge { capabilities.append(["capability": "auto-converge", "state": true]) }
-                if live.permitPostCopy { capabilities.append(["capability": "postcopy-ram", "state": true]) }
                 let mirrorStart = Date()
                 if copying, request.blockMigration, !mirroring {
-                    // The memory still moves but the disk's copy ended while this host's agent was away (a graceful
-                    // stop cancels its job, an NBD error ends it): the destination's disk misses writes since, so the
+                    // The memory still moves but the disk's copy ended while this host's agent was away (an NBD error
+                    // ended it, or the agent's own clean-up): the destination's disk misses writes since, so the
                     // guest must not switch over.
                     try await qmp.execute("migrate_cancel")
                     throw DriverError("the copy of the guest's disk to the destination ended while this host's agent was away; the live migration is cancelled")
                 }
                 if !copying {
                     // (Capabilities and parameters are QEMU's: a copy resumed below keeps the ones it was started with.)
+                    var capabilities: [JSON] = []
+                    if live.permitAutoConverge { capabilities.append(["capability": "auto-converge", "state": true]) }
+                    if live.permitPostCopy { capabilities.append(["capability": "postcopy-ram", "state": true]) }
                     if !capabilities.isEmpty { try await qmp.execute("migrate-set-capabilities", ["capabilities": .array(capabilities)]) }
                     let bandwidth = live.bandwidthMiB > 0 ? live.bandwidthMiB << 20 : 10 << 30
                     try await qmp.execute("migrate-set-parameters", [
@@ -265,7 +270,7 @@ extension QEMUDriver {
                     if Date().timeIntervalSince(lastReport) >= 1 {
                         lastReport = Date()
                         // The disk must stay mirrored until the switch: once a second, the job is looked for.
-                        if mirroring, !(try await qmp.execute("query-block-jobs").arrayValue ?? []).contains(where: { $0["device"]?.stringValue == job }) {
+                        if mirroring, try await Self.blockJob(&qmp, job) == nil {
                             try await qmp.execute("migrate_cancel")
                             throw DriverError("the copy of the guest's disk to the destination stopped; the live migration is cancelled")
                         }
@@ -307,8 +312,7 @@ extension QEMUDriver {
                        progress: @escaping @Sendable (LiveProgress) async -> Void) async throws {
         var lastReport = Date()  // the first report after a second: a short copy sends none (each is a round trip)
         while true {
-            let jobs = try await qmp.execute("query-block-jobs").arrayValue ?? []
-            guard let mirror = jobs.first(where: { $0["device"]?.stringValue == job }) else {
+            guard let mirror = try await Self.blockJob(&qmp, job) else {
                 throw DriverError("the copy of the guest's disk to the destination stopped")
             }
             let total = mirror["len"]?.intValue ?? 0, done = mirror["offset"]?.intValue ?? 0
