@@ -114,28 +114,43 @@ extension Conductor {
         switch step {
         case .checkDestination, .checkSource, .preLiveMigration:
             try await endLive(migration, status: .error, reason: error, event: step.event, start: outcome.started, host: outcome.host)
+        case .liveMigration where outcome.postCopyFailed == true:
+            // The guest started on the destination with memory still on the source: neither is rolled back or
+            // freed (both hold part of it), the server is ERROR for the operator.
+            try await liveGuestStranded(step, migration, error: error, outcome: outcome)
         case .liveMigration:
             try await endLive(migration, status: outcome.cancelled == true ? .cancelled : .failed, reason: error, event: step.event,
                               start: outcome.started, host: outcome.host)
         case .postAtDestination:
-            try await queue.storage.transaction { tx in
-                guard var instance = try await instances.instance(migration.instanceUUID, in: tx), !instance.deleted,
-                      instance.taskState == .migrating,
-                      var record = try await migrations.migration(migration.uuid, in: tx), record.status == .running else { return }
-                record.status = .error
-                record.error = error
-                try await migrations.save(record, in: tx)
-                instance.vmState = .error
-                instance.taskState = nil
-                instance.fault = Instance.Fault(code: 500, message: error, details: "\(step.rawValue) failed on \(outcome.host): \(error)")
-                try await instances.save(instance, in: tx)
-                try await instances.recordEvent(instanceUUID: instance.uuid, action: record.actionName, event: step.event,
-                                                start: outcome.started, result: "Error", host: outcome.host, details: error,
-                                                finishAction: true, in: tx)
-            }
+            try await liveGuestStranded(step, migration, error: error, outcome: outcome)
         case .cleanupSource, .rollbackAtDestination, .abort, .forceComplete:
             return  // never reported as failed: the agent retries these until they are done
         }
+    }
+
+    /// A failure past the point where the guest could go back to its source: the migration is `error`, the server
+    /// ERROR with the reason, and what both hosts hold stays (allocations included) for the operator to judge.
+    func liveGuestStranded(_ step: LiveStep, _ migration: MigrationRecord, error: String, outcome: LiveOutcome) async throws {
+        let stranded = try await queue.storage.transaction { tx -> Bool in
+            guard var instance = try await instances.instance(migration.instanceUUID, in: tx), !instance.deleted,
+                  instance.taskState == .migrating,
+                  var record = try await migrations.migration(migration.uuid, in: tx), record.status == .running else { return false }
+            record.status = .error
+            record.error = error
+            try await migrations.save(record, in: tx)
+            instance.vmState = .error
+            instance.taskState = nil
+            instance.fault = Instance.Fault(code: 500, message: error, details: "\(step.rawValue) failed on \(outcome.host): \(error)")
+            try await instances.save(instance, in: tx)
+            try await instances.recordEvent(instanceUUID: instance.uuid, action: record.actionName, event: step.event,
+                                            start: outcome.started, result: "Error", host: outcome.host, details: error,
+                                            finishAction: true, in: tx)
+            return true
+        }
+        guard stranded else { return }
+        logger.error("live migration of \(migration.instanceUUID) (migration \(migration.uuid)) failed past the switch: \(error)")
+        // The move is over: the next one queued on the source may start.
+        try await admitNextQueued(from: migration.sourceCompute, requestID: Identifier.requestID())
     }
 
     /// A live migration that did not happen: the claim goes back to the source, the migration ends with `status`

@@ -212,12 +212,18 @@ extension Conductor {
     func endMoves(ofDeleted uuid: String) async throws {
         var filter = MigrationStore.Filter()
         filter.instanceUUID = uuid
-        for migration in try await migrations.list(filter) where !migration.status.isFinal {
+        for migration in try await migrations.list(filter) {
+            // A move that failed past the point of return (the server in ERROR) left both hosts as they were and still
+            // holds its allocation: deleting the server ends that too.
+            let stranded = migration.status == .error ? try await placement.consumerGeneration(migration.uuid) != nil : false
+            guard !migration.status.isFinal || stranded else { continue }
             try await queue.storage.transaction { tx in
-                guard var record = try await migrations.migration(migration.uuid, in: tx), !record.status.isFinal else { return }
-                record.status = record.status == .finished || record.status == .confirming ? .confirmed : .error
-                if record.status == .error { record.error = "the server was deleted during the move" }
-                try await migrations.save(record, in: tx)
+                guard var record = try await migrations.migration(migration.uuid, in: tx), !record.status.isFinal || stranded else { return }
+                if !record.status.isFinal {
+                    record.status = record.status == .finished || record.status == .confirming ? .confirmed : .error
+                    if record.status == .error { record.error = "the server was deleted during the move" }
+                    try await migrations.save(record, in: tx)
+                }
                 // Both hosts: whichever the guest was destroyed on, the other may still hold a copy (idempotent there).
                 for other in Set([record.sourceCompute, record.destCompute].compactMap { $0 }) {
                     try await queue.send(.destroyOrphan(InstanceRef(instanceUUID: uuid)), to: other, requestID: nil, in: tx)

@@ -59,6 +59,7 @@ extension ComputeAgent {
             if [.cleanupSource, .rollbackAtDestination, .abort, .forceComplete].contains(step) { throw error }
             outcome.error = "\(error)"
             if error is LiveMigrationCancelled { outcome.cancelled = true }
+            if error is LiveMigrationPostCopyFailed { outcome.postCopyFailed = true }
             return outcome
         }
     }

@@ -22,6 +22,7 @@ public final class FakeDriver: VirtDriver {
         var forced: Set<String> = []
         var migrating: Set<String> = []
         var failingSnapshots = 0
+        var failingInPostCopy = 0
     }
 
     /// Where snapshots are uploaded (none: a snapshot fails).
@@ -136,6 +137,10 @@ public final class FakeDriver: VirtDriver {
     /// Makes the next `count` live-migration steps `step` on this host fail, as a broken hypervisor would.
     public func failNextLiveSteps(_ step: LiveStep, count: Int = 1) { live.withLock { $0.failing[step] = count } }
 
+    /// Makes the next `count` live migrations from this host fail after switching to post-copy: the guest is left
+    /// paused here, as QEMU leaves a post-copy that lost its destination.
+    public func failNextLiveMigrationsInPostCopy(_ count: Int = 1) { live.withLock { $0.failingInPostCopy = count } }
+
     /// How long a live migration from this host copies before it completes (an abort or force-complete ends it sooner).
     public func setLiveMigrationCopyTime(_ time: Duration) { live.withLock { $0.copyTime = time } }
 
@@ -224,6 +229,14 @@ extension FakeDriver {
             try await Task.sleep(for: .milliseconds(20))
         }
         await progress(LiveProgress(host: "", migrationUUID: request.migrationUUID, memoryTotal: total, memoryProcessed: total))
+        let failInPostCopy = live.withLock { live in
+            defer { live.failingInPostCopy = max(0, live.failingInPostCopy - 1) }
+            return live.failingInPostCopy > 0
+        }
+        if failInPostCopy {
+            state.withLock { _ = $0.guests[uuid] = .paused }
+            throw LiveMigrationPostCopyFailed("fake driver: injected post-copy failure for \(request.guest.instanceName)")
+        }
         state.withLock { _ = $0.guests[uuid] = .stopped }  // QEMU's `postmigrate`: the guest runs elsewhere now
     }
 

@@ -57,7 +57,8 @@ public protocol VirtDriver: Sendable {
     /// the guest's QEMU waiting for it. Returns where it waits. Idempotent: a redelivery returns the same.
     func preLiveMigration(_ request: LiveMigrationRequest) async throws -> LiveIncoming
     /// Source: copies the disk (block migration) and memory to `request.incoming` until the destination runs the
-    /// guest, calling `progress` on the way. Throws `LiveMigrationCancelled` after an abort.
+    /// guest, calling `progress` on the way. Throws `LiveMigrationCancelled` after an abort, and
+    /// `LiveMigrationPostCopyFailed` for a failure once the copy had switched to post-copy.
     func liveMigration(_ request: LiveMigrationRequest, progress: @escaping @Sendable (LiveProgress) async -> Void) async throws
     /// Destination: the guest runs here; what served the copy goes.
     func postLiveMigrationAtDestination(_ request: LiveMigrationRequest) async throws
@@ -83,6 +84,16 @@ public protocol VirtDriver: Sendable {
 public struct LiveMigrationCancelled: Error, Sendable, CustomStringConvertible {
     public init() {}
     public var description: String { "the live migration was cancelled" }
+}
+
+/// A live migration that failed after switching to post-copy: the guest had started on the destination while part
+/// of its memory was still on the source, so it can run on neither. Nothing is resumed or removed on either host.
+public struct LiveMigrationPostCopyFailed: Error, Sendable, CustomStringConvertible {
+    public var reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String {
+        "the live migration failed in post-copy (\(reason)); the guest's memory is split between both hosts, and neither copy was resumed or removed"
+    }
 }
 
 extension VirtDriver {

@@ -90,9 +90,12 @@ public struct LiveOutcome: Sendable, Equatable, Codable {
     public var incoming: LiveIncoming?
     /// `live_migration`: the failure was an abort asked for (the migration is `cancelled`, not `failed`).
     public var cancelled: Bool?
+    /// `live_migration`: the copy failed after it had switched to post-copy. The guest ran on the destination with
+    /// part of its memory still on the source, so neither side may be resumed or removed: the server goes to ERROR.
+    public var postCopyFailed: Bool?
 
     public init(host: String, migrationUUID: String, instanceUUID: String, step: LiveStep, started: Double, error: String? = nil,
-                sharedInstancePath: Bool? = nil, incoming: LiveIncoming? = nil, cancelled: Bool? = nil) {
+                sharedInstancePath: Bool? = nil, incoming: LiveIncoming? = nil, cancelled: Bool? = nil, postCopyFailed: Bool? = nil) {
         self.host = host
         self.migrationUUID = migrationUUID
         self.instanceUUID = instanceUUID
@@ -102,11 +105,12 @@ public struct LiveOutcome: Sendable, Equatable, Codable {
         self.sharedInstancePath = sharedInstancePath
         self.incoming = incoming
         self.cancelled = cancelled
+        self.postCopyFailed = postCopyFailed
     }
 
     enum CodingKeys: String, CodingKey {
         case host, migrationUUID = "migration", instanceUUID = "instance", step, started, error
-        case sharedInstancePath = "shared_instance_path", incoming, cancelled
+        case sharedInstancePath = "shared_instance_path", incoming, cancelled, postCopyFailed = "post_copy_failed"
     }
 }
 

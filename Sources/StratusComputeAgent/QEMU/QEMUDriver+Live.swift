@@ -159,6 +159,10 @@ extension QEMUDriver {
         return name
     }
 
+    /// How long QEMU's post-copy may stay paused (its connection to the destination lost) before the move is
+    /// reported as failed in post-copy; the guest is then left as it is on both hosts for the operator.
+    static let postCopyPausedLimit: Double = 30
+
     /// The block job named `job` (the disk mirror), if QEMU still runs it.
     static func blockJob(_ qmp: inout QMPConnection, _ job: String) async throws -> JSON? {
         try await qmp.execute("query-block-jobs").arrayValue?.first { $0["device"]?.stringValue == job }
@@ -191,6 +195,9 @@ extension QEMUDriver {
         outgoing.begin(request.migrationUUID)
         defer { outgoing.end(request.migrationUUID) }
         var mirroring = mirrorRuns
+        // Switched to post-copy (by this agent, or by the one before it): from then on the guest runs on the destination
+        // and a failure is not rolled back.
+        var postCopy = earlier.hasPrefix("postcopy")
         // Paused by the agent before this one to converge (its user had not paused it): resumed if the move fails.
         var paused = state == "paused" && !request.paused
         let ramGB = max(2, Double(request.guest.memoryMB) / 1024)
@@ -233,27 +240,48 @@ extension QEMUDriver {
                 var step = 1
                 var lastReport = Date()  // the first report after a second: a short copy sends none (each is a round trip)
                 // A resumed copy that was forced already (paused, or switched to post-copy) is not forced again.
-                var forced = paused || earlier.hasPrefix("postcopy")
+                var forced = paused || postCopy
+                var postCopyPausedSince: Date?
                 while true {
                     let info = try await qmp.execute("query-migrate")
                     let status = info["status"]?.stringValue ?? ""
+                    if status.hasPrefix("postcopy") { postCopy = true }
+                    // QEMU pauses post-copy when the connection to the destination breaks, and waits for a recovery
+                    // that nothing here offers: after a while that is the failure it is.
+                    if status == "postcopy-paused" {
+                        let since = postCopyPausedSince ?? Date()
+                        postCopyPausedSince = since
+                        if Date().timeIntervalSince(since) >= Self.postCopyPausedLimit {
+                            throw LiveMigrationPostCopyFailed("QEMU's post-copy stayed paused for \(Int(Self.postCopyPausedLimit)) s: the destination is unreachable")
+                        }
+                    } else {
+                        postCopyPausedSince = nil
+                    }
                     if status == "completed" {
                         outgoing.record(uuid, LiveMigrationStats(mirrorMs: mirroring ? mirrorMs : 0, memoryMs: info["total-time"]?.doubleValue ?? 0,
                                                                  downtimeMs: info["downtime"]?.doubleValue ?? 0))
                         break
                     }
-                    if status == "failed" { throw DriverError("the live migration failed: \(info["error-desc"]?.stringValue ?? "QEMU gave no reason")") }
+                    if status == "failed" {
+                        let reason = info["error-desc"]?.stringValue ?? "QEMU gave no reason"
+                        if postCopy { throw LiveMigrationPostCopyFailed(reason) }
+                        throw DriverError("the live migration failed: \(reason)")
+                    }
                     if status == "cancelled" { throw LiveMigrationCancelled() }
                     // QEMU's own clock of the copy, so that a resumed one is timed from when it really began.
                     let elapsed = info["total-time"]?.doubleValue.map { $0 / 1000 } ?? Date().timeIntervalSince(started)
                     let asked = outgoing.asked(request.migrationUUID)
                     let timedOut = live.completionTimeout > 0 && elapsed > Double(live.completionTimeout) * dataGB
-                    if asked.cancel || (timedOut && !live.timeoutForcesCompletion) {
+                    // (In post-copy the guest runs on the destination already: there is nothing to cancel back to.)
+                    if !postCopy, asked.cancel || (timedOut && !live.timeoutForcesCompletion) {
                         try await qmp.execute("migrate_cancel")
                     } else if (asked.force || timedOut) && !forced {
                         // Nova's force-complete: post-copy when permitted, else pause the guest so its memory stops changing.
                         forced = true
-                        if live.permitPostCopy { try await qmp.execute("migrate-start-postcopy") } else {
+                        if live.permitPostCopy {
+                            postCopy = true
+                            try await qmp.execute("migrate-start-postcopy")
+                        } else {
                             // (A guest its user paused is paused already, and stays so if the move fails.)
                             if try await qmp.status() == "running" {
                                 try await qmp.execute("stop")
@@ -288,6 +316,11 @@ extension QEMUDriver {
             // This agent stops: QEMU's copy is left as it is, for the step delivered again to carry on (stopping the
             // disk's copy here would let the memory's go on without it).
             throw CancellationError()
+        } catch let error as LiveMigrationPostCopyFailed {
+            throw error
+        } catch where postCopy {
+            // Past the switch, whatever went wrong (the monitor's session ran out, QEMU went away) leaves both halves.
+            throw LiveMigrationPostCopyFailed("\(error)")
         } catch {
             // The guest stays here: the copy of its disk stops, and a guest paused to converge runs again. What of that
             // fails is added to the step's error (the operator must know the guest may be paused), never dropped.
