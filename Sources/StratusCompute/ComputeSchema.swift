@@ -149,5 +149,7 @@ public enum ComputeSchema {
         Migration("compute.8") { _ in
             ["ALTER TABLE compute_migrations ADD COLUMN live TEXT", "ALTER TABLE compute_migrations ADD COLUMN target_state TEXT"]
         },
+        // A group member on the move counts on its source too, until the move ends (Nova's accounting).
+        Migration("compute.9") { _ in ["ALTER TABLE compute_server_group_members ADD COLUMN moving_from TEXT"] },
     ]
 }

@@ -77,6 +77,7 @@ extension Conductor {
                   var record = try await migrations.migration(migration.uuid, in: tx), record.status == .preMigrating else { return }
             record.status = .done
             try await migrations.save(record, in: tx)
+            try await groups.endMove(of: record.instanceUUID, in: tx)
             instance.vmState = .active
             instance.powerState = .running
             instance.taskState = stop ? .poweringOff : nil

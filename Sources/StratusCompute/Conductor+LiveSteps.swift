@@ -98,6 +98,7 @@ extension Conductor {
             guard var record = try await migrations.migration(migration.uuid, in: tx), record.status == .running else { return false }
             record.status = .completed
             try await migrations.save(record, in: tx)
+            try await groups.endMove(of: record.instanceUUID, in: tx)
             try await instances.recordEvent(instanceUUID: record.instanceUUID, action: record.actionName, event: outcome.step.event,
                                             start: outcome.started, result: "Success", host: outcome.host, finishAction: true, in: tx)
             return true

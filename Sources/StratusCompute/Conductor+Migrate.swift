@@ -66,7 +66,7 @@ extension Conductor {
                 // members moving at once can never both take the last room an (anti-)affinity policy leaves. A forced
                 // move skips the policy, as it skips the filters, but the group still learns where it went.
                 let member = scheduling.membership?.group
-                if let member, !forced, !(try await groups.reserve(host: host.host, for: instance.uuid, group: member)) { continue }
+                if let member, !forced, !(try await groups.reserve(host: host.host, for: instance.uuid, group: member, movingFrom: instance.host)) { continue }
                 let claim = [
                     ConsumerAllocations(
                         consumerUUID: migration.uuid,
@@ -85,7 +85,7 @@ extension Conductor {
                     if member != nil {
                         // Our reservation may have replaced a duplicate delivery's that claimed: the group follows the claim.
                         if let claimed = try await claimedDestination(of: migration) {
-                            try await groups.assign(host: claimed, to: instance.uuid)
+                            try await groups.assign(host: claimed, to: instance.uuid, movingFrom: instance.host)
                         } else if let source = instance.host {
                             try await groups.assign(host: source, to: instance.uuid)
                         }
@@ -93,7 +93,7 @@ extension Conductor {
                     refused += 1
                     continue
                 }
-                if member != nil, forced { try await groups.assign(host: host.host, to: instance.uuid) }
+                if member != nil, forced { try await groups.assign(host: host.host, to: instance.uuid, movingFrom: instance.host) }
                 return .claimed(host: host.host, summary: "chose \(host.host) of \(scheduling.decision.ordered.count) hosts; \(scheduling.decision.summary)")
             }
             guard refused > 0, round < Self.decisionRounds else { break }

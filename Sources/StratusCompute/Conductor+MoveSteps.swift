@@ -92,6 +92,7 @@ extension Conductor {
             guard record.status == .confirming else { return false }
             record.status = .confirmed
             try await migrations.save(record, in: tx)
+            try await groups.endMove(of: record.instanceUUID, in: tx)
             if instance.vmState == .resized {
                 instance.vmState = record.powerOn ? .active : .stopped
                 instance.taskState = nil

@@ -96,45 +96,60 @@ public struct ServerGroupStore: Sendable {
         var byHost: [String: Int] = [:]
         for row in try await sql.raw(
             """
-            SELECT host FROM compute_server_group_members
-            WHERE group_id = \(bind: group.id) AND host IS NOT NULL AND instance_uuid <> \(bind: instanceUUID)
+            SELECT host, moving_from FROM compute_server_group_members
+            WHERE group_id = \(bind: group.id) AND (host IS NOT NULL OR moving_from IS NOT NULL) AND instance_uuid <> \(bind: instanceUUID)
             """
         ).all() {
-            byHost[try row.decode(column: "host", as: String.self), default: 0] += 1
+            // A member on the move counts where it goes and where it still is: a move can fail back to its source.
+            let hosts = Set([try row.decode(column: "host", as: String?.self), try row.decode(column: "moving_from", as: String?.self)].compactMap { $0 })
+            for host in hosts { byHost[host, default: 0] += 1 }
         }
         return GroupPlacement(policy: group.policy, membersByHost: byHost, maxServerPerHost: group.maxServerPerHost ?? 1)
     }
 
     /// Reserves `host` for the instance if the group's policy still allows it, judged under the group's row lock
-    /// against every other member's reservation. False: another member took the room first.
-    public func reserve(host: String, for instanceUUID: String, group: ServerGroup) async throws -> Bool {
+    /// against every other member's reservation. False: another member took the room first. A move passes its
+    /// source as `movingFrom`: the member counts there too until the move ends (`endMove`) or goes back.
+    public func reserve(host: String, for instanceUUID: String, group: ServerGroup, movingFrom: String? = nil) async throws -> Bool {
         try await storage.transaction { tx in
             try await tx.sql.raw("UPDATE compute_server_groups SET claims = claims + 1 WHERE id = \(bind: group.id)").run()
             guard try await placement(group, excluding: instanceUUID, tx.sql).allows(host) else { return false }
-            try await setHost(host, for: instanceUUID, on: tx.sql)
+            try await setHost(host, movingFrom: movingFrom, for: instanceUUID, on: tx.sql)
             return true
         }
     }
 
     /// Records `host` as the instance's in its group, without judging the policy: where a move that did not happen
-    /// leaves it (its source), or where a forced move put it. Nothing happens for an instance in no group.
-    public func assign(host: String, to instanceUUID: String) async throws {
-        try await storage.autocommit { sql in try await setHost(host, for: instanceUUID, on: sql) }
+    /// leaves it (its source), or where a forced move (`movingFrom` its source) put it. Nothing happens for an
+    /// instance in no group.
+    public func assign(host: String, to instanceUUID: String, movingFrom: String? = nil) async throws {
+        try await storage.autocommit { sql in try await setHost(host, movingFrom: movingFrom, for: instanceUUID, on: sql) }
     }
 
     /// `assign(host:to:)` in the caller's transaction.
     public func assign(host: String, to instanceUUID: String, in tx: Transaction) async throws {
-        try await setHost(host, for: instanceUUID, on: tx.sql)
+        try await setHost(host, movingFrom: nil, for: instanceUUID, on: tx.sql)
+    }
+
+    /// The member's move is over where it went: it no longer counts on its source.
+    public func endMove(of instanceUUID: String, in tx: Transaction) async throws {
+        try await tx.sql.raw("UPDATE compute_server_group_members SET moving_from = NULL WHERE instance_uuid = \(bind: instanceUUID)").run()
     }
 
     /// Forgets the instance's host (failed claim, failed spawn, reschedule).
     public func release(_ instanceUUID: String) async throws {
-        try await storage.autocommit { sql in try await setHost(nil, for: instanceUUID, on: sql) }
+        try await storage.autocommit { sql in try await setHost(nil, movingFrom: nil, for: instanceUUID, on: sql) }
     }
 
-    /// Where the member is as far as its group's policy counts it (nil: nowhere yet). A no-op for an instance in no group.
-    private func setHost(_ host: String?, for instanceUUID: String, on sql: any SQLDatabase) async throws {
-        try await sql.raw("UPDATE compute_server_group_members SET host = \(bind: host) WHERE instance_uuid = \(bind: instanceUUID)").run()
+    /// Where the member is as far as its group's policy counts it (nil: nowhere yet), and the source it still counts
+    /// on while it moves. A no-op for an instance in no group.
+    private func setHost(_ host: String?, movingFrom: String?, for instanceUUID: String, on sql: any SQLDatabase) async throws {
+        try await sql.raw(
+            """
+            UPDATE compute_server_group_members SET host = \(bind: host), moving_from = \(bind: movingFrom)
+            WHERE instance_uuid = \(bind: instanceUUID)
+            """
+        ).run()
     }
 
     /// Removes a deleted instance from its group.

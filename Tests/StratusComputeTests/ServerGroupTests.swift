@@ -125,6 +125,34 @@ struct ServerGroupTests {
         }
     }
 
+    @Test("an anti-affinity member on the move counts on its source and its destination until the move ends: a new member finds no host meanwhile, and the source is free once the move is aborted")
+    func movingMemberCountsOnBothHosts() async throws {
+        try await withComputeCloud(hosts: 3) { client, cloud in
+            let group = try await client.createGroup("both", policy: "anti-affinity")
+            let members = try await client.concurrentCreates(2, prefix: "mb", hints: ["group": .string(group)])
+            func host(_ id: String) async throws -> String? { try await client.settle(id)["OS-EXT-SRV-ATTR:host"]?.stringValue }
+            let mover = members[0]
+            let source = try #require(try await host(mover))
+            let driver = try #require(cloud.fakeDrivers[source])
+            driver.setLiveMigrationCopyTime(.seconds(60))
+            #expect(try await client.call("POST", "/servers/\(mover)/action", json: ["os-migrateLive": ["host": .null, "block_migration": "auto"]]).status == 202)
+            try await expectEventually { driver.liveMigrating.contains(mover) }
+            // Source, destination and the other member's host: no room left under the policy while the copy runs.
+            let blocked = try await client.settle(try await client.create("mb-during", hints: ["group": .string(group)]))
+            #expect(blocked["status"] == "ERROR", "a member took the moving member's source: \(blocked["OS-EXT-SRV-ATTR:host"] ?? .null)")
+            #expect(blocked["fault"]?["message"]?.stringValue?.hasPrefix("No valid host") == true)
+            // Aborted, the mover is back on its source, which the policy never gave away; the destination is free again.
+            let migration = try #require(try await client.call("GET", "/servers/\(mover)/migrations").json["migrations"]?.arrayValue?.first?["id"]?.intValue)
+            #expect(try await client.call("DELETE", "/servers/\(mover)/migrations/\(migration)").status == 202)
+            try await expectEventually { try await client.call("GET", "/os-migrations?instance_uuid=\(mover)").json["migrations"]?.arrayValue?.first?["status"] == "cancelled" }
+            #expect(try await host(mover) == source)
+            let taken = Set([source, try #require(try await host(members[1]))])
+            let after = try await client.create("mb-after", hints: ["group": .string(group)])
+            let landed = try #require(try await host(after))
+            #expect(!taken.contains(landed))
+        }
+    }
+
     @Test("group API: shapes before and after 2.64, bad policies and rules are 400, other projects get 404, quota 403")
     func groupAPI() async throws {
         try await withComputeCloud(hosts: 0) { client, cloud in
