@@ -38,7 +38,12 @@ extension Conductor {
         }
         for uuid in reported.keys where !knownIDs.contains(uuid) {
             // Nova's running_deleted_instance_action=reap: a guest whose server is gone is removed.
-            if let record = try await instances.instance(uuid), !record.deleted, record.vmState == .building { continue }  // being placed now
+            if let record = try await instances.instance(uuid), !record.deleted {
+                if record.vmState == .building { continue }  // being placed now
+                // A server in ERROR is the operator's to judge: its guest here may be the half of a move that could
+                // not finish (a post-copy failure) — Nova reaps only guests of deleted servers in ERROR too.
+                if record.vmState == .error { continue }
+            }
             logger.warning("destroying guest \(uuid) on \(host): its server is deleted or lives elsewhere")
             try await queue.send(.destroyOrphan(InstanceRef(instanceUUID: uuid)), to: host)
         }

@@ -116,30 +116,35 @@ struct ServerLiveMigrationTests {
         }
     }
 
-    @Test("a copy that fails after switching to post-copy rolls nothing back: the server is ERROR, both hosts keep their half and its allocation; a delete then clears both")
+    @Test("a copy that fails after switching to post-copy rolls nothing back: the server is ERROR, both hosts keep their half and its allocation, power syncs leave them; a delete then clears both")
     func postCopyFailureStrandsNothing() async throws {
-        try await withComputeCloud(hosts: 2) { client, cloud in
+        try await withComputeCloud(hosts: 2, extra: "[DEFAULT]\nsync_power_state_interval = 1\n") { client, cloud in
             let id = try await client.create("split")
             let source = try #require(moves.host(try await client.settle(id)))
             let dest = source == "fake-1" ? "fake-2" : "fake-1"
+            // A witness on the destination: its power-off being noticed shows that a power sync ran there afterwards.
+            let witness = try await client.create("witness")
+            #expect(moves.host(try await client.settle(witness)) == dest)
             try #require(cloud.fakeDrivers[source]).failNextLiveMigrationsInPostCopy()
             #expect(try await liveMigrate(client, id).status == 202)
             try await expectEventually { try await migration(client, id)?["status"] == "error" }
             let server = try await client.settle(id)
             #expect(server["status"] == "ERROR")
             #expect(server["fault"]?["message"]?.stringValue?.contains("post-copy") == true, "\(server["fault"] ?? .null)")
-            // Neither half was resumed, removed or freed.
+            cloud.fakeDrivers[dest]?.powerOffBehindTheScenes(witness)
+            try await expectEventually(seconds: 30) { try await client.settle(witness)["status"] == "SHUTOFF" }
+            // Neither half was resumed, removed or freed, by the move or by the power syncs since.
             #expect(cloud.fakeDrivers[source]?.guestState(id) == .paused)
-            #expect(cloud.fakeDrivers[dest]?.guestState(id) != nil)
+            #expect(cloud.fakeDrivers[dest]?.guestState(id) == .paused)
             #expect(try await client.placementUsage(host: source) == 128)
-            #expect(try await client.placementUsage(host: dest) == 128)
+            #expect(try await client.placementUsage(host: dest) == 256)
             let actions = try await client.call("GET", "/servers/\(id)/os-instance-actions").json["instanceActions"]?.arrayValue ?? []
             #expect(actions.first?["action"] == "live-migration")
             #expect(try await client.call("DELETE", "/servers/\(id)").status == 204)
             #expect(try await client.settle(id)["status"] == "DELETED")
             try await expectEventually { cloud.fakeDrivers[source]?.guestState(id) == nil && cloud.fakeDrivers[dest]?.guestState(id) == nil }
             try await expectEventually { try await client.placementUsage(host: source) == 0 }
-            try await expectEventually { try await client.placementUsage(host: dest) == 0 }
+            try await expectEventually { try await client.placementUsage(host: dest) == 128 }
         }
     }
 

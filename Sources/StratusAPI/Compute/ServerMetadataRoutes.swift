@@ -8,7 +8,6 @@ extension ComputeAPI {
     static let maxTags = 50
 
     func registerServerMetadata(on router: PolicedRouter) {
-        guard servers != nil else { return }
         router.get("compute/v2.1/servers/:id/metadata", .rule("os_compute_api:server-metadata:index")) { _, context in
             let instance = try await ownedInstance(context)
             return JSONResponse.make(status: .ok, ["metadata": .object(instance.metadata.mapValues { .string($0) })])

@@ -159,10 +159,6 @@ extension QEMUDriver {
         return name
     }
 
-    /// How long QEMU's post-copy may stay paused (its connection to the destination lost) before the move is
-    /// reported as failed in post-copy; the guest is then left as it is on both hosts for the operator.
-    static let postCopyPausedLimit: Double = 30
-
     /// The block job named `job` (the disk mirror), if QEMU still runs it.
     static func blockJob(_ qmp: inout QMPConnection, _ job: String) async throws -> JSON? {
         try await qmp.execute("query-block-jobs").arrayValue?.first { $0["device"]?.stringValue == job }
@@ -191,6 +187,10 @@ extension QEMUDriver {
              try await Self.blockJob(&qmp, job) != nil)
         }
         if state == "postmigrate" { return }
+        let marker = Self.postCopyMarker(plan, migrationUUID: request.migrationUUID)
+        if FileManager.default.fileExists(atPath: marker), !earlier.hasPrefix("postcopy") {
+            throw LiveMigrationPostCopyFailed("QEMU's post-copy ended '\(earlier)' while this host's agent was away")
+        }
         let copying = !["none", "completed", "failed", "cancelled"].contains(earlier)
         outgoing.begin(request.migrationUUID)
         defer { outgoing.end(request.migrationUUID) }
@@ -208,7 +208,7 @@ extension QEMUDriver {
         do {
             try await monitor(plan, timeout: sessionTimeout) { qmp in
                 let mirrorStart = Date()
-                if copying, request.blockMigration, !mirroring {
+                if copying, !postCopy, request.blockMigration, !mirroring {
                     // The memory still moves but the disk's copy ended while this host's agent was away (an NBD error
                     // ended it, or the agent's own clean-up): the destination's disk misses writes since, so the
                     // guest must not switch over.
@@ -241,22 +241,12 @@ extension QEMUDriver {
                 var lastReport = Date()  // the first report after a second: a short copy sends none (each is a round trip)
                 // A resumed copy that was forced already (paused, or switched to post-copy) is not forced again.
                 var forced = paused || postCopy
-                var postCopyPausedSince: Date?
+                var watch = PostCopyWatch()
                 while true {
                     let info = try await qmp.execute("query-migrate")
                     let status = info["status"]?.stringValue ?? ""
                     if status.hasPrefix("postcopy") { postCopy = true }
-                    // QEMU pauses post-copy when the connection to the destination breaks, and waits for a recovery
-                    // that nothing here offers: after a while that is the failure it is.
-                    if status == "postcopy-paused" {
-                        let since = postCopyPausedSince ?? Date()
-                        postCopyPausedSince = since
-                        if Date().timeIntervalSince(since) >= Self.postCopyPausedLimit {
-                            throw LiveMigrationPostCopyFailed("QEMU's post-copy stayed paused for \(Int(Self.postCopyPausedLimit)) s: the destination is unreachable")
-                        }
-                    } else {
-                        postCopyPausedSince = nil
-                    }
+                    try watch.check(status)
                     if status == "completed" {
                         outgoing.record(uuid, LiveMigrationStats(mirrorMs: mirroring ? mirrorMs : 0, memoryMs: info["total-time"]?.doubleValue ?? 0,
                                                                  downtimeMs: info["downtime"]?.doubleValue ?? 0))
@@ -279,8 +269,8 @@ extension QEMUDriver {
                         // Nova's force-complete: post-copy when permitted, else pause the guest so its memory stops changing.
                         forced = true
                         if live.permitPostCopy {
+                            try await startPostCopy(&qmp, marker: marker)
                             postCopy = true
-                            try await qmp.execute("migrate-start-postcopy")
                         } else {
                             // (A guest its user paused is paused already, and stays so if the move fails.)
                             if try await qmp.status() == "running" {
@@ -298,7 +288,8 @@ extension QEMUDriver {
                     if Date().timeIntervalSince(lastReport) >= 1 {
                         lastReport = Date()
                         // The disk must stay mirrored until the switch: once a second, the job is looked for.
-                        if mirroring, try await Self.blockJob(&qmp, job) == nil {
+                        // (Past the switch the guest writes the destination's disk itself: the mirror no longer matters.)
+                        if mirroring, !postCopy, try await Self.blockJob(&qmp, job) == nil {
                             try await qmp.execute("migrate_cancel")
                             throw DriverError("the copy of the guest's disk to the destination stopped; the live migration is cancelled")
                         }
@@ -319,8 +310,9 @@ extension QEMUDriver {
         } catch let error as LiveMigrationPostCopyFailed {
             throw error
         } catch where postCopy {
-            // Past the switch, whatever went wrong (the monitor's session ran out, QEMU went away) leaves both halves.
-            throw LiveMigrationPostCopyFailed("\(error)")
+            // Past the switch, the monitor's session ended (its time ran out, the connection broke) while QEMU may go
+            // on: followed on a new one; nothing is undone whatever it finds.
+            outgoing.record(uuid, try await followPostCopy(plan, job: job, mirroring: mirroring))
         } catch {
             // The guest stays here: the copy of its disk stops, and a guest paused to converge runs again. What of that
             // fails is added to the step's error (the operator must know the guest may be paused), never dropped.
