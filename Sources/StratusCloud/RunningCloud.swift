@@ -10,7 +10,8 @@ extension AllInOneCloud {
         _ config: CloudConfig, logger: Logger, _ body: @Sendable (ReadyCloud) async throws -> T
     ) async throws -> T {
         let (stream, continuation) = AsyncStream.makeStream(of: ReadyCloud.self)
-        let stopper = CloudStopper(patience: .seconds(1))
+        // Patience for a loaded machine: past it the services are cancelled, which is what can trap in NIO (below).
+        let stopper = CloudStopper(patience: .seconds(10))
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 // However the cloud ends (a failed start included), the waiter below must wake up.
@@ -23,20 +24,24 @@ extension AllInOneCloud {
                 while let _ = try await group.next() {}
                 throw StorageError.unavailable("the cloud stopped before it was ready")
             }
-            let value: T
-            do { value = try await body(cloud) } catch {
-                group.cancelAll()
-                throw error
-            }
-            // Gracefully: the listener closes before anything is cancelled. Cancelling the server while a connection
-            // it has just accepted waits to be served traps in NIO ("Deinited NIOAsyncWriter without calling
-            // finish()", swift-nio#3481), and the local agents' long-polls reconnect right up to the end.
+            let result: Result<T, any Error>
+            do { result = .success(try await body(cloud)) } catch { result = .failure(error) }
+            // Gracefully, after a failing body too: the listener closes before anything is cancelled. Cancelling the
+            // server while a connection it has just accepted waits to be served traps in NIO ("Deinited
+            // NIOAsyncWriter without calling finish()", swift-nio#3481), and the local agents' long-polls reconnect
+            // right up to the end.
             if await stopper.stop() {
-                while let _ = try await group.next() {}
+                do {
+                    while let _ = try await group.next() {}
+                } catch {
+                    // The body's own failure is the one to report; the cloud's, on its way down, is said beside it.
+                    guard case .failure = result else { throw error }
+                    logger.error("the cloud failed while stopping after its body failed: \(error)")
+                }
             } else {
                 group.cancelAll()
             }
-            return value
+            return try result.get()
         }
     }
 }
