@@ -10,8 +10,9 @@ extension AllInOneCloud {
         _ config: CloudConfig, logger: Logger, _ body: @Sendable (ReadyCloud) async throws -> T
     ) async throws -> T {
         let (stream, continuation) = AsyncStream.makeStream(of: ReadyCloud.self)
-        // Patience for a loaded machine: past it the services are cancelled, which is what can trap in NIO (below).
-        let stopper = CloudStopper(patience: .seconds(10))
+        // Past this the services are cancelled, which is what can trap in NIO (below). (Not longer: a test cloud's
+        // graceful stop does not finish within it today, so every test would wait out the whole patience.)
+        let stopper = CloudStopper(patience: .seconds(1))
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 // However the cloud ends (a failed start included), the waiter below must wake up.
