@@ -39,6 +39,13 @@ public struct LiveMigrationStats: Sendable, Equatable {
     public var downtimeMs: Double
 }
 
+extension LiveMigrationStats {
+    /// From QEMU's `query-migrate` answer for a completed migration.
+    init(mirrorMs: Double, completed info: JSON) {
+        self.init(mirrorMs: mirrorMs, memoryMs: info["total-time"]?.doubleValue ?? 0, downtimeMs: info["downtime"]?.doubleValue ?? 0)
+    }
+}
+
 /// The live migrations copying from one host, and the aborts and force-completes asked of them: an abort arrives
 /// as a message of its own while the copy runs, and must not wait for the guest's lock. Asks are kept by migration,
 /// so one that arrives before its copy is in hand (an agent restarted mid-copy gets the abort at once, the copy
@@ -248,8 +255,7 @@ extension QEMUDriver {
                     if status.hasPrefix("postcopy") { postCopy = true }
                     try watch.check(status)
                     if status == "completed" {
-                        outgoing.record(uuid, LiveMigrationStats(mirrorMs: mirroring ? mirrorMs : 0, memoryMs: info["total-time"]?.doubleValue ?? 0,
-                                                                 downtimeMs: info["downtime"]?.doubleValue ?? 0))
+                        outgoing.record(uuid, LiveMigrationStats(mirrorMs: mirroring ? mirrorMs : 0, completed: info))
                         break
                     }
                     if status == "failed" {

@@ -59,7 +59,7 @@ extension QEMUDriver {
                     let status = info["status"]?.stringValue ?? ""
                     if status == "completed" {
                         if mirroring, try await Self.blockJob(&qmp, job) != nil { try await qmp.execute("block-job-cancel", ["device": .string(job)]) }
-                        return LiveMigrationStats(mirrorMs: 0, memoryMs: info["total-time"]?.doubleValue ?? 0, downtimeMs: info["downtime"]?.doubleValue ?? 0)
+                        return LiveMigrationStats(mirrorMs: 0, completed: info)
                     }
                     if status == "failed" { throw LiveMigrationPostCopyFailed(info["error-desc"]?.stringValue ?? "QEMU gave no reason") }
                     try watch.check(status)
