@@ -112,6 +112,7 @@ extension Conductor {
                       var record = try await migrations.migration(migration.uuid, in: tx), record.status == .finished else { return false }
                 record.status = .confirming
                 try await migrations.save(record, in: tx)
+                try await groups.endMove(of: record.instanceUUID, in: tx)
                 _ = try await instances.startAction("confirmResize", instance: instance, requestID: requestID,
                                                      userID: instance.userID, projectID: instance.projectID, in: tx)
                 try await queue.request(.confirmResize(ref), requestID: requestID, in: tx)

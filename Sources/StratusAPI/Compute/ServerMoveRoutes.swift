@@ -115,7 +115,10 @@ extension ComputeAPI {
             }
             migration.status = confirm ? .confirming : .reverting
             try await migrations.save(migration, in: tx)
-            if !confirm {
+            if confirm {
+                // A confirm never goes back to the source: the server group counts the member only where it is now.
+                try await groups.endMove(of: current.uuid, in: tx)
+            } else {
                 current.taskState = .resizeReverting
                 try await servers.save(current, in: tx)
             }
