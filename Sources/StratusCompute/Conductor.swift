@@ -63,7 +63,7 @@ public struct Conductor: Sendable {
         self.scheduler = scheduler
         self.settings = settings
         self.logger = logger
-        self.directory = HostDirectory(hosts: hosts, aggregates: aggregates, maxAge: settings.hostCacheSeconds)
+        self.directory = HostDirectory(hosts: hosts, aggregates: aggregates, maxAge: settings.hostCacheSeconds, logger: logger)
     }
 
     /// The consumers of the conductor's two topics: `conductor` (requests from the API and host registration)

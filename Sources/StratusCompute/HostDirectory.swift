@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 import StratusCore
 import StratusScheduler
@@ -18,13 +19,15 @@ final class HostDirectory: Sendable {
     let hosts: HostStore
     let aggregates: AggregateStore
     let maxAge: Double
+    let logger: Logger
     private let cache = Mutex<(at: Double, version: UInt64, entries: [Entry])?>(nil)
     private let refreshing = Mutex(false)
 
-    init(hosts: HostStore, aggregates: AggregateStore, maxAge: Double) {
+    init(hosts: HostStore, aggregates: AggregateStore, maxAge: Double, logger: Logger) {
         self.hosts = hosts
         self.aggregates = aggregates
         self.maxAge = maxAge
+        self.logger = logger
     }
 
     func invalidate() { cache.withLock { $0 = nil } }
@@ -32,12 +35,15 @@ final class HostDirectory: Sendable {
     func hosts() async throws -> [Entry] {
         let now = Clock.now()
         let version = hosts.storage.wakeups.version(HostStore.changedChannel)
-        if let cached = cache.withLock({ $0 }), cached.version == version {
-            // Only heartbeat times age here (announced changes bump the version): serve the cached view and
-            // re-read it in the background, so no decision waits for 10,000 rows.
+        // Only heartbeat times age here (announced changes bump the version): serve the cached view and re-read it in
+        // the background, so no decision waits for 10,000 rows. Never a view three ages old, though: if the
+        // background reads fail or hang (a starved database), hosts would look down only because we stopped looking.
+        if let cached = cache.withLock({ $0 }), cached.version == version, now - cached.at < 3 * maxAge {
             if now - cached.at >= maxAge, refreshing.withLock({ busy in defer { busy = true }; return !busy }) {
                 Task {
-                    _ = try? await self.reload(version: version)
+                    do { _ = try await self.reload(version: version) } catch {
+                        logger.warning("re-reading compute hosts failed (the next decision tries again): \(error)")
+                    }
                     self.refreshing.withLock { $0 = false }
                 }
             }
