@@ -24,7 +24,7 @@ extension Conductor {
             try await destinationReady(migration, incoming: outcome.incoming, outcome: outcome, requestID: requestID)
         case .liveMigration:
             guard let dest = migration.destCompute else { return }
-            try await sendLive(.postAtDestination, migration, to: dest, expected: [.running], outcome: outcome, requestID: requestID)
+            try await sendLive(.postAtDestination, migration, to: dest, expected: [.running, .runningPostCopy], outcome: outcome, requestID: requestID)
         case .postAtDestination:
             try await runsOnDestination(migration, outcome: outcome, requestID: requestID)
         case .cleanupSource:
@@ -79,7 +79,7 @@ extension Conductor {
         try await queue.storage.transaction { tx in
             guard var instance = try await instances.instance(migration.instanceUUID, in: tx), !instance.deleted,
                   instance.taskState == .migrating,
-                  let record = try await migrations.migration(migration.uuid, in: tx), record.status == .running else { return }
+                  let record = try await migrations.migration(migration.uuid, in: tx), record.status.isCopying else { return }
             instance.host = dest
             instance.node = record.destNode ?? dest
             instance.taskState = nil
@@ -95,7 +95,7 @@ extension Conductor {
     /// The source is clean: the migration is complete, its hold on the source goes, and the next queued one starts.
     func liveCompleted(_ migration: MigrationRecord, outcome: LiveOutcome, requestID: String) async throws {
         let done = try await queue.storage.transaction { tx -> Bool in
-            guard var record = try await migrations.migration(migration.uuid, in: tx), record.status == .running else { return false }
+            guard var record = try await migrations.migration(migration.uuid, in: tx), record.status.isCopying else { return false }
             record.status = .completed
             try await migrations.save(record, in: tx)
             try await groups.endMove(of: record.instanceUUID, in: tx)
@@ -135,7 +135,7 @@ extension Conductor {
         let stranded = try await queue.storage.transaction { tx -> Bool in
             guard var instance = try await instances.instance(migration.instanceUUID, in: tx), !instance.deleted,
                   instance.taskState == .migrating,
-                  var record = try await migrations.migration(migration.uuid, in: tx), record.status == .running else { return false }
+                  var record = try await migrations.migration(migration.uuid, in: tx), record.status.isCopying else { return false }
             record.status = .error
             record.error = error
             try await migrations.save(record, in: tx)

@@ -16,6 +16,12 @@ public struct MigrationRecord: Sendable, Equatable {
         case preMigrating = "pre-migrating", migrating, postMigrating = "post-migrating", finished
         case confirming, confirmed, reverting, reverted, error
         case accepted, queued, preparing, running, completed, failed, cancelled, done
+        /// Nova's status of a live migration switched to post-copy: the guest runs on the destination while its memory
+        /// still comes from the source; it can no longer be aborted or forced.
+        case runningPostCopy = "running (post-copy)"
+
+        /// A live migration whose source copies the guest now, before or after a switch to post-copy.
+        public var isCopying: Bool { self == .running || self == .runningPostCopy }
 
         /// A move that ended, one way or the other: it holds no resources and needs nothing more.
         public var isFinal: Bool { [.confirmed, .reverted, .error, .completed, .failed, .cancelled, .done].contains(self) }

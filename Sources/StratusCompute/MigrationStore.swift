@@ -37,17 +37,19 @@ public struct MigrationStore: Sendable {
         live.flatMap { try? JSONEncoder().encode($0) }.map { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// Writes a live migration's progress while it runs. No lock: the latest report wins, and a migration that
-    /// moved on from `running` is left as it is.
+    /// Writes a live migration's progress while it runs, and its switch to post-copy (never back). No lock: the
+    /// latest report wins, and a migration that moved on from copying is left as it is.
     public func saveProgress(_ progress: LiveProgress) async throws {
-        guard let record = try await migration(progress.migrationUUID), record.status == .running, var live = record.live else { return }
+        guard let record = try await migration(progress.migrationUUID), record.status.isCopying, var live = record.live else { return }
         live.progress = progress
         let encoded = Self.encode(live)
+        let status = progress.postCopy == true ? MigrationRecord.Status.runningPostCopy : record.status
         try await storage.autocommit { sql in
             try await sql.raw(
                 """
-                UPDATE compute_migrations SET live = \(bind: encoded), updated_at = \(bind: Clock.now())
-                WHERE uuid = \(bind: progress.migrationUUID) AND status = 'running'
+                UPDATE compute_migrations SET live = \(bind: encoded), updated_at = \(bind: Clock.now()),
+                    status = CASE WHEN status = 'running (post-copy)' THEN status ELSE \(bind: status.rawValue) END
+                WHERE uuid = \(bind: progress.migrationUUID) AND status IN ('running', 'running (post-copy)')
                 """
             ).run()
         }
@@ -106,7 +108,7 @@ public struct MigrationStore: Sendable {
         let row = try await tx.sql.raw(
             """
             SELECT COUNT(*) AS n FROM compute_migrations WHERE source_compute = \(bind: source)
-                AND migration_type = 'live-migration' AND status IN ('preparing', 'running')
+                AND migration_type = 'live-migration' AND status IN ('preparing', 'running', 'running (post-copy)')
             """
         ).first()
         return try row?.decode(column: "n", as: Int.self) ?? 0

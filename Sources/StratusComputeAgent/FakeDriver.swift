@@ -23,6 +23,7 @@ public final class FakeDriver: VirtDriver {
         var migrating: Set<String> = []
         var failingSnapshots = 0
         var failingInPostCopy = 0
+        var postCopyTime: Duration?
     }
 
     /// Where snapshots are uploaded (none: a snapshot fails).
@@ -141,6 +142,10 @@ public final class FakeDriver: VirtDriver {
     /// paused here, as QEMU leaves a post-copy that lost its destination.
     public func failNextLiveMigrationsInPostCopy(_ count: Int = 1) { live.withLock { $0.failingInPostCopy = count } }
 
+    /// Makes a force-complete switch the copy to post-copy (as `live_migration_permit_post_copy` does) which then
+    /// takes `time`: the switch is reported, and an abort asked for meanwhile does nothing.
+    public func switchToPostCopyWhenForced(taking time: Duration) { live.withLock { $0.postCopyTime = time } }
+
     /// How long a live migration from this host copies before it completes (an abort or force-complete ends it sooner).
     public func setLiveMigrationCopyTime(_ time: Duration) { live.withLock { $0.copyTime = time } }
 
@@ -218,8 +223,14 @@ extension FakeDriver {
         let deadline = ContinuousClock.now + copyTime
         var nextReport = ContinuousClock.now  // at once, then once a second (each report is a message)
         while true {
-            let (cancelled, forced) = live.withLock { ($0.cancelled.contains(uuid), $0.forced.contains(uuid)) }
+            let (cancelled, forced, postCopyTime) = live.withLock { ($0.cancelled.contains(uuid), $0.forced.contains(uuid), $0.postCopyTime) }
             if cancelled { throw LiveMigrationCancelled() }
+            if forced, let postCopyTime {
+                await progress(LiveProgress(host: "", migrationUUID: request.migrationUUID, memoryTotal: total,
+                                            memoryProcessed: total / 2, memoryRemaining: total - total / 2, postCopy: true))
+                try await Task.sleep(for: postCopyTime)
+                break
+            }
             if forced || ContinuousClock.now >= deadline { break }
             if ContinuousClock.now >= nextReport {
                 nextReport = ContinuousClock.now + .seconds(1)

@@ -125,9 +125,12 @@ public struct LiveProgress: Sendable, Equatable, Codable {
     public var diskTotal: Int
     public var diskProcessed: Int
     public var diskRemaining: Int
+    /// True once the source switched the copy to post-copy: the guest runs on the destination, and the migration can
+    /// no longer be aborted or forced (Nova's `running (post-copy)`). Absent in reports of older agents.
+    public var postCopy: Bool?
 
     public init(host: String, migrationUUID: String, memoryTotal: Int = 0, memoryProcessed: Int = 0, memoryRemaining: Int = 0,
-                diskTotal: Int = 0, diskProcessed: Int = 0, diskRemaining: Int = 0) {
+                diskTotal: Int = 0, diskProcessed: Int = 0, diskRemaining: Int = 0, postCopy: Bool? = nil) {
         self.host = host
         self.migrationUUID = migrationUUID
         self.memoryTotal = memoryTotal
@@ -136,11 +139,12 @@ public struct LiveProgress: Sendable, Equatable, Codable {
         self.diskTotal = diskTotal
         self.diskProcessed = diskProcessed
         self.diskRemaining = diskRemaining
+        self.postCopy = postCopy
     }
 
     enum CodingKeys: String, CodingKey {
         case host, migrationUUID = "migration", memoryTotal = "memory_total", memoryProcessed = "memory_processed"
         case memoryRemaining = "memory_remaining", diskTotal = "disk_total", diskProcessed = "disk_processed"
-        case diskRemaining = "disk_remaining"
+        case diskRemaining = "disk_remaining", postCopy = "post_copy"
     }
 }

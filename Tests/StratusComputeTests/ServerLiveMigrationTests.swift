@@ -148,6 +148,34 @@ struct ServerLiveMigrationTests {
         }
     }
 
+    @Test("a force-complete that switches to post-copy: the migration shows 'running (post-copy)', abort and force-complete are then 400 and change nothing, and it completes")
+    func postCopyCannotBeAborted() async throws {
+        try await withComputeCloud(hosts: 2) { client, cloud in
+            let id = try await client.create("switched")
+            let source = try #require(moves.host(try await client.settle(id)))
+            let driver = try #require(cloud.fakeDrivers[source])
+            driver.setLiveMigrationCopyTime(.seconds(60))
+            driver.switchToPostCopyWhenForced(taking: .seconds(5))
+            #expect(try await liveMigrate(client, id).status == 202)
+            try await expectEventually { driver.liveMigrating.contains(id) }
+            let number = try #require(try await migration(client, id)?["id"]?.intValue)
+            let action = "/servers/\(id)/migrations/\(number)/action"
+            #expect(try await client.call("POST", action, json: ["force_complete": nil]).status == 202)
+            try await expectEventually { try await migration(client, id)?["status"] == "running (post-copy)" }
+            let listed = try await client.call("GET", "/servers/\(id)/migrations").json["migrations"]?.arrayValue ?? []
+            #expect(listed.first?["status"] == "running (post-copy)")
+            let abort = try await client.call("DELETE", "/servers/\(id)/migrations/\(number)")
+            #expect(abort.status == 400)
+            #expect(abort.json["badRequest"]?["message"]?.stringValue?.contains("running (post-copy)") == true, "\(abort.json.encodedString())")
+            #expect(try await client.call("POST", action, json: ["force_complete": nil]).status == 400)
+            try await expectEventually { try await migration(client, id)?["status"] == "completed" }
+            let moved = try await client.settle(id)
+            #expect(moved["status"] == "ACTIVE")
+            #expect(moves.host(moved) != source)
+            try await expectEventually { try await client.placementUsage(host: source) == 0 }
+        }
+    }
+
     @Test("progress while copying; abort cancels (guest stays on its source); force-complete finishes at once; bad input refused")
     func abortForceCompleteAndBadInput() async throws {
         try await withComputeCloud(hosts: 2) { client, cloud in

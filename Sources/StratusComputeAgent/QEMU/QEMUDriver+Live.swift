@@ -249,6 +249,13 @@ extension QEMUDriver {
                 // A resumed copy that was forced already (paused, or switched to post-copy) is not forced again.
                 var forced = paused || postCopy
                 var watch = PostCopyWatch()
+                var postCopyReported = false
+                func report(_ info: JSON, switched: Bool) async {
+                    let ram = info["ram"]
+                    await progress(LiveProgress(host: "", migrationUUID: request.migrationUUID, memoryTotal: ram?["total"]?.intValue ?? 0,
+                                                memoryProcessed: ram?["transferred"]?.intValue ?? 0,
+                                                memoryRemaining: ram?["remaining"]?.intValue ?? 0, postCopy: switched ? true : nil))
+                }
                 while true {
                     let info = try await qmp.execute("query-migrate")
                     let status = info["status"]?.stringValue ?? ""
@@ -285,6 +292,11 @@ extension QEMUDriver {
                             }
                         }
                     }
+                    // The switch is told at once: from now on the migration can no longer be aborted or forced.
+                    if postCopy, !postCopyReported {
+                        postCopyReported = true
+                        await report(info, switched: postCopy)
+                    }
                     // Every step reached at once (a resumed copy is well along), then the allowed downtime they reach.
                     let reached = step
                     while step < schedule.count, elapsed >= schedule[step].after { step += 1 }
@@ -299,10 +311,7 @@ extension QEMUDriver {
                             try await qmp.execute("migrate_cancel")
                             throw DriverError("the copy of the guest's disk to the destination stopped; the live migration is cancelled")
                         }
-                        let ram = info["ram"]
-                        await progress(LiveProgress(host: "", migrationUUID: request.migrationUUID, memoryTotal: ram?["total"]?.intValue ?? 0,
-                                                    memoryProcessed: ram?["transferred"]?.intValue ?? 0,
-                                                    memoryRemaining: ram?["remaining"]?.intValue ?? 0))
+                        await report(info, switched: postCopy)
                     }
                     try await Task.sleep(for: .milliseconds(5))
                 }

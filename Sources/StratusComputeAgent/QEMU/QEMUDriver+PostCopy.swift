@@ -36,13 +36,22 @@ extension QEMUDriver {
     }
 
     /// Switches the copy to post-copy. If QEMU refuses, the guest still runs here only: the marker goes and the
-    /// error is the caller's to roll back — unless QEMU did switch after all (its status says so).
+    /// error is the caller's to roll back — unless QEMU did switch after all (its status says so), or its status
+    /// cannot be read either (taken as switched: the watch of the post-copy then finds out).
     func startPostCopy(_ qmp: inout QMPConnection, marker: String) async throws {
         try Data().write(to: URL(fileURLWithPath: marker))
         do {
             try await qmp.execute("migrate-start-postcopy")
         } catch {
-            if (try await qmp.execute("query-migrate")["status"]?.stringValue ?? "").hasPrefix("postcopy") { return }
+            let status: String
+            do {
+                status = try await qmp.execute("query-migrate")["status"]?.stringValue ?? ""
+            } catch {
+                // Whether QEMU switched is unknown: taken as switched (the marker stays), since rolling back under a
+                // guest that may already run on the destination would lose it; the post-copy watch finds out.
+                return
+            }
+            if status.hasPrefix("postcopy") { return }
             try FileManager.default.removeItem(atPath: marker)
             throw error
         }
