@@ -1,5 +1,6 @@
 import Foundation
 import StratusCloud
+import StratusComputeAgent
 import StratusCore
 import StratusTesting
 import Testing
@@ -16,6 +17,19 @@ struct ServerLiveMigrationTests {
 
     func migration(_ client: ComputeClient, _ id: String) async throws -> JSON? {
         try await moves.migrations(client, "?instance_uuid=\(id)").first
+    }
+
+    /// A new server whose live migration copies for a minute (until forced or aborted), once its copy has begun.
+    func slowLiveMigration(_ client: ComputeClient, _ cloud: ReadyCloud, _ name: String,
+                           prepare: (FakeDriver) -> Void = { _ in }) async throws -> (id: String, source: String, driver: FakeDriver) {
+        let id = try await client.create(name)
+        let source = try #require(moves.host(try await client.settle(id)))
+        let driver = try #require(cloud.fakeDrivers[source])
+        driver.setLiveMigrationCopyTime(.seconds(60))
+        prepare(driver)
+        #expect(try await liveMigrate(client, id).status == 202)
+        try await expectEventually { driver.liveMigrating.contains(id) }
+        return (id, source, driver)
     }
 
     @Test("live migration: ACTIVE on the other host, the source freed and its guest gone, the migration completed with Nova's events")
@@ -151,13 +165,7 @@ struct ServerLiveMigrationTests {
     @Test("a force-complete that switches to post-copy: the migration shows 'running (post-copy)', abort and force-complete are then 400 and change nothing, and it completes")
     func postCopyCannotBeAborted() async throws {
         try await withComputeCloud(hosts: 2) { client, cloud in
-            let id = try await client.create("switched")
-            let source = try #require(moves.host(try await client.settle(id)))
-            let driver = try #require(cloud.fakeDrivers[source])
-            driver.setLiveMigrationCopyTime(.seconds(60))
-            driver.switchToPostCopyWhenForced(taking: .seconds(5))
-            #expect(try await liveMigrate(client, id).status == 202)
-            try await expectEventually { driver.liveMigrating.contains(id) }
+            let (id, source, _) = try await slowLiveMigration(client, cloud, "switched") { $0.switchToPostCopyWhenForced(taking: .seconds(5)) }
             let number = try #require(try await migration(client, id)?["id"]?.intValue)
             let action = "/servers/\(id)/migrations/\(number)/action"
             #expect(try await client.call("POST", action, json: ["force_complete": nil]).status == 202)
@@ -179,12 +187,7 @@ struct ServerLiveMigrationTests {
     @Test("progress while copying; abort cancels (guest stays on its source); force-complete finishes at once; bad input refused")
     func abortForceCompleteAndBadInput() async throws {
         try await withComputeCloud(hosts: 2) { client, cloud in
-            let id = try await client.create("slow")
-            let source = try #require(moves.host(try await client.settle(id)))
-            let driver = try #require(cloud.fakeDrivers[source])
-            driver.setLiveMigrationCopyTime(.seconds(60))
-            #expect(try await liveMigrate(client, id).status == 202)
-            try await expectEventually { driver.liveMigrating.contains(id) }
+            let (id, source, driver) = try await slowLiveMigration(client, cloud, "slow")
             let server = try await client.call("GET", "/servers/\(id)").json["server"]
             #expect(server?["status"] == "MIGRATING")
             #expect(server?["OS-EXT-STS:task_state"] == "migrating")
