@@ -24,8 +24,13 @@ extension Conductor {
             let resources = scheduling.resources
             var refused = 0
             for host in decision.ordered {
-                // A hard group policy is judged again under the group's lock, against members placed meanwhile.
-                if let membership, !(try await groups.reserve(host: host.host, for: uuid, group: membership.group)) { continue }
+                // A hard group policy is judged again under the group's lock, against members placed meanwhile. A host
+                // refused there counts as a refused claim: the decision's few hosts may all go to members placed since,
+                // and a fresh decision (which sees them) finds the room left.
+                if let membership, !(try await groups.reserve(host: host.host, for: uuid, group: membership.group)) {
+                    refused += 1
+                    continue
+                }
                 let claim = ConsumerAllocations(
                     consumerUUID: uuid, allocations: [ProviderAllocation(providerUUID: host.nodeUUID, resources: resources)],
                     projectID: instance.projectID, userID: instance.userID, consumerType: "INSTANCE",

@@ -66,7 +66,11 @@ extension Conductor {
                 // members moving at once can never both take the last room an (anti-)affinity policy leaves. A forced
                 // move skips the policy, as it skips the filters, but the group still learns where it went.
                 let member = scheduling.membership?.group
-                if let member, !forced, !(try await groups.reserve(host: host.host, for: instance.uuid, group: member, movingFrom: instance.host)) { continue }
+                // (Refused there, it counts as a refused claim, as a build's: the next decision sees the members placed since.)
+                if let member, !forced, !(try await groups.reserve(host: host.host, for: instance.uuid, group: member, movingFrom: instance.host)) {
+                    refused += 1
+                    continue
+                }
                 let claim = [
                     ConsumerAllocations(
                         consumerUUID: migration.uuid,

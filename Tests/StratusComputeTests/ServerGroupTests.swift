@@ -33,7 +33,7 @@ struct ServerGroupTests {
             var hosts: [String] = []
             for id in ids {
                 let server = try await client.settle(id)
-                #expect(server["status"] == "ACTIVE")
+                #expect(server["status"] == "ACTIVE", "\(server["fault"] ?? .null)")
                 hosts.append(server["OS-EXT-SRV-ATTR:host"]?.stringValue ?? "none")
             }
             #expect(Set(hosts).count == 50)
